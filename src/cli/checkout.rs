@@ -1,0 +1,65 @@
+//! `dv checkout REV [--to DIR] [--force]`
+
+use std::path::PathBuf;
+
+use dv::checkout::{CheckoutRequest, checkout};
+
+use super::error::CliError;
+use super::ui::{Ui, human_bytes, plural};
+use super::{SHORT_ID, open_workspace};
+
+/// Write a version's exact files into a directory
+#[derive(clap::Args)]
+pub struct Args {
+    /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    rev: String,
+
+    /// Directory to write into (default: where the dataset is tracked in the workspace)
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+
+    /// Overwrite uncommitted changes and files that are not part of the dataset
+    #[arg(long, short)]
+    force: bool,
+
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let id = dv::revision::resolve(&ws, &args.rev)?;
+    let progress = ui.progress();
+    let report = checkout(
+        &ws,
+        &CheckoutRequest {
+            id,
+            to: args.to,
+            force: args.force,
+        },
+        &progress,
+    )?;
+    if args.json {
+        return ui.json(&report);
+    }
+    let shown = report
+        .target
+        .strip_prefix(ws.root())
+        .map_or_else(|_| report.target.clone(), PathBuf::from);
+    let shown = if shown.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        shown
+    };
+    ui.status(format!(
+        "Checked out {} into {}: {} written ({}), {} removed, {} unchanged.",
+        report.id.short(SHORT_ID),
+        shown.display(),
+        plural(report.written, "file"),
+        human_bytes(report.bytes_written),
+        report.removed,
+        report.unchanged,
+    ));
+    Ok(())
+}

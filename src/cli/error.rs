@@ -1,0 +1,163 @@
+//! How library errors reach the user: one mapping decides the wording, the hints and the exit
+//! code, so every message a user can act on lives here.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use dv::Error;
+
+/// Exit codes: 0 ok, 1 failure, 2 bad usage, 75 busy (retry later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Failure,
+    Usage,
+    Busy,
+    /// stdout was closed by the reader (`dv log | head`): not an error.
+    BrokenPipe,
+}
+
+/// An error ready to be shown: message, details, hints and exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: Kind,
+    pub message: String,
+    pub details: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+impl CliError {
+    pub fn user(message: impl Into<String>) -> Self {
+        CliError {
+            kind: Kind::Failure,
+            message: message.into(),
+            details: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            kind: Kind::Usage,
+            ..CliError::user(message)
+        }
+    }
+
+    pub fn hinted(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            Kind::Failure => 1,
+            Kind::Usage => 2,
+            Kind::Busy => 75,
+            Kind::BrokenPipe => 0,
+        }
+    }
+
+    /// Renders the error for stderr, in colour on a terminal.
+    pub fn render(&self) -> String {
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let paint = |code: &str, text: &str| {
+            if colour {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            }
+        };
+        let mut out = format!("{} {}\n", paint("1;31", "error:"), self.message);
+        for detail in &self.details {
+            let _ = writeln!(out, "  {detail}");
+        }
+        for hint in &self.hints {
+            let _ = writeln!(out, "{} {hint}", paint("1;36", "hint:"));
+        }
+        out
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError {
+                kind: Kind::BrokenPipe,
+                ..CliError::user(String::new())
+            }
+        } else {
+            CliError::user(format!("Cannot write output: {err}"))
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items.join(", ")
+}
+
+impl From<Error> for CliError {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        let base = CliError::user(message);
+        match err {
+            Error::NotAWorkspace { .. } => {
+                base.hinted("Run `dv init` to make one here, or cd into an existing workspace.")
+            }
+            Error::FormatTooNew { .. } => base.hinted("Upgrade dv to work with this workspace."),
+            Error::PathOutsideWorkspace { .. } => base.hinted(
+                "Data must live inside the workspace: move it there, or run `dv init` in a directory that contains it.",
+            ),
+            Error::PathNotFound { .. } => base.hinted("Check the path for typos."),
+            Error::UnsupportedFileType { .. } => base.hinted("Exclude it with a .dvignore file."),
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                base.hinted("Fix the permissions, or exclude the path with a .dvignore file.")
+            }
+            Error::UnknownStage { ref valid, .. } => base.hinted(format!("Valid stages are: {}.", list(valid))),
+            Error::InvalidParam { .. } => base.hinted("Write parameters as KEY=VALUE, for example --param lr=0.001."),
+            Error::UnknownRevision { ref rev, ref datasets, ref tags } => {
+                let mut e = base;
+                if rev.len() < dv::revision::MIN_PREFIX && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    e = e.hinted(format!("A version id prefix needs at least {} hex digits.", dv::revision::MIN_PREFIX));
+                }
+                if datasets.is_empty() && tags.is_empty() {
+                    e.hinted("There are no versions yet; make one with `dv commit`.")
+                } else {
+                    if !datasets.is_empty() {
+                        e = e.hinted(format!("Datasets: {}.", list(datasets)));
+                    }
+                    if !tags.is_empty() {
+                        e = e.hinted(format!("Tags: {}.", list(tags)));
+                    }
+                    e
+                }
+            }
+            Error::AmbiguousRevision { ref candidates, .. } => CliError { details: candidates.clone(), ..base }
+                .hinted("Use more hex digits or the full id, or the tag or dataset name alone."),
+            Error::EmptyStage { ref dataset, .. } => {
+                base.hinted(format!("See which stages it has with `dv log --dataset {dataset}`."))
+            }
+            Error::MissingObject { .. } | Error::CorruptObject { .. } => base.hinted(
+                "The object store is damaged; restore .dv/objects from a backup or a remote copy.",
+            ),
+            Error::TargetNotEmpty { .. } => {
+                base.hinted("Check out into an empty directory, or add --force to write over its contents.")
+            }
+            Error::UncommittedChanges { ref changes, .. } => {
+                let mut details: Vec<String> = changes.iter().take(10).cloned().collect();
+                if changes.len() > 10 {
+                    details.push(format!("... and {} more", changes.len() - 10));
+                }
+                CliError { details, ..base }
+                    .hinted("Commit them with `dv commit`, or add --force to discard them.")
+            }
+            Error::NotADirectory { .. } => base.hinted("Add --force to replace it, or choose another directory."),
+            Error::TagExists { .. } => base.hinted("Add --force to move it, or pick another name."),
+            Error::TagNotFound { .. } => base.hinted("List tags with `dv tag --list`."),
+            Error::NotTracked { .. } => base.hinted(
+                "Commit it with `dv commit PATH --dataset NAME --stage STAGE`, or check a version out there.",
+            ),
+            Error::Busy { .. } => CliError { kind: Kind::Busy, ..base }
+                .hinted("Another dv command is writing to this workspace; retry when it has finished."),
+            _ => base,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `dv log [--dataset NAME] [--stage S] [-n N]`
+
+use dv::index::LogFilter;
+
+use super::error::CliError;
+use super::ui::{Ui, human_bytes, plural, table};
+use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace};
+
+/// List versions, newest first
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only versions of this dataset
+    #[arg(long, short)]
+    dataset: Option<String>,
+
+    /// Only versions at this stage
+    #[arg(long, short)]
+    stage: Option<String>,
+
+    /// Show at most N versions
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    limit: Option<usize>,
+
+    /// Print the versions as a JSON array
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    if let Some(stage) = &args.stage {
+        ws.check_stage(stage)?;
+    }
+    let filter = LogFilter {
+        dataset: args.dataset,
+        stage: args.stage,
+        limit: args.limit,
+    };
+    let versions = ws.index.log(&filter)?;
+    if args.json {
+        let views: Vec<VersionView> = versions
+            .iter()
+            .map(|(id, version)| VersionView { id: *id, version })
+            .collect();
+        return ui.json(&views);
+    }
+    if versions.is_empty() {
+        ui.status("No versions yet.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|(id, v)| {
+            vec![
+                id.short(SHORT_ID),
+                dataset_at_stage(v),
+                v.created_at
+                    .get(..16)
+                    .unwrap_or(&v.created_at)
+                    .replace('T', " "),
+                plural(v.files, "file"),
+                human_bytes(v.bytes),
+                v.message
+                    .clone()
+                    .or_else(|| v.transform.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    ui.out(table(&rows))
+}

@@ -1,0 +1,99 @@
+//! The command line: clap definitions, dispatch, and rendering. No dataset logic lives here;
+//! each command opens the workspace, calls the library, and renders what it returns.
+
+mod checkout;
+mod commit;
+mod error;
+mod init;
+mod log;
+mod reindex;
+mod show;
+mod status;
+mod tag;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use dv::object::Version;
+use dv::{VersionId, Workspace};
+use error::CliError;
+use ui::Ui;
+
+/// Version datasets and their provenance, like git for ML data.
+#[derive(Parser)]
+#[command(name = "dv", version, about, max_term_width = 100)]
+struct Cli {
+    /// Print nothing but data and errors
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Init(init::Args),
+    Commit(commit::Args),
+    Log(log::Args),
+    Show(show::Args),
+    Status(status::Args),
+    Checkout(checkout::Args),
+    Tag(tag::Args),
+    Reindex(reindex::Args),
+}
+
+/// Runs the CLI and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let ui = Ui { quiet: cli.quiet };
+    let result = match cli.command {
+        Command::Init(args) => init::run(&ui, args),
+        Command::Commit(args) => commit::run(&ui, args),
+        Command::Log(args) => log::run(&ui, args),
+        Command::Show(args) => show::run(&ui, args),
+        Command::Status(args) => status::run(&ui, args),
+        Command::Checkout(args) => checkout::run(&ui, args),
+        Command::Tag(args) => tag::run(&ui, args),
+        Command::Reindex(args) => reindex::run(&ui, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err.kind != error::Kind::BrokenPipe {
+                eprint!("{}", err.render());
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Opens the workspace containing the current directory.
+fn open_workspace() -> Result<Workspace, CliError> {
+    Ok(Workspace::discover(std::path::Path::new("."))?)
+}
+
+/// A version as shown in JSON: its id first, then every recorded field.
+#[derive(Serialize)]
+struct VersionView<'a> {
+    id: VersionId,
+    #[serde(flatten)]
+    version: &'a Version,
+}
+
+/// `dataset@stage`, the way versions are named in human output.
+fn dataset_at_stage(version: &Version) -> String {
+    format!("{}@{}", version.dataset, version.stage)
+}
+
+/// Digits of an id shown in human output.
+const SHORT_ID: usize = 12;

@@ -1,0 +1,162 @@
+//! `dv show REV [--files]`
+
+use serde::Serialize;
+
+use dv::fs_util::display_path;
+use dv::object::tree::flatten;
+
+use super::error::CliError;
+use super::ui::{Ui, human_bytes, plural, table};
+use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace};
+
+/// Show one version with its provenance
+#[derive(clap::Args)]
+pub struct Args {
+    /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    rev: String,
+
+    /// Also list every file in the version
+    #[arg(long)]
+    files: bool,
+
+    /// Print the version as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct FileView {
+    path: String,
+    kind: &'static str,
+    size: u64,
+    hash: String,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let id = dv::revision::resolve(&ws, &args.rev)?;
+    let version = ws
+        .index
+        .version(&id)?
+        .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
+    let files: Option<Vec<FileView>> = if args.files {
+        Some(
+            flatten(&ws.store, &version.tree)?
+                .into_iter()
+                .map(|f| FileView {
+                    path: display_path(&f.path),
+                    kind: f.kind.name(),
+                    size: f.size,
+                    hash: f.id.to_hex(),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    if args.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            view: VersionView<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            file_list: Option<&'a Vec<FileView>>,
+        }
+        return ui.json(&Out {
+            view: VersionView {
+                id,
+                version: &version,
+            },
+            file_list: files.as_ref(),
+        });
+    }
+    let mut rows = vec![
+        vec!["version".into(), id.to_hex()],
+        vec!["dataset".into(), dataset_at_stage(&version)],
+        vec![
+            "path".into(),
+            if version.path.is_empty() {
+                ".".into()
+            } else {
+                version.path.clone()
+            },
+        ],
+        vec!["tree".into(), version.tree.to_hex()],
+        vec![
+            "contents".into(),
+            format!(
+                "{}, {}",
+                plural(version.files, "file"),
+                human_bytes(version.bytes)
+            ),
+        ],
+    ];
+    for (i, input) in version.inputs.iter().enumerate() {
+        let name = ws
+            .index
+            .version(input)?
+            .map(|v| format!(" ({})", dataset_at_stage(&v)))
+            .unwrap_or_default();
+        rows.push(vec![
+            if i == 0 {
+                "inputs".into()
+            } else {
+                String::new()
+            },
+            format!("{}{name}", input.short(SHORT_ID)),
+        ]);
+    }
+    if let Some(transform) = &version.transform {
+        rows.push(vec!["transform".into(), transform.clone()]);
+    }
+    for (i, code) in version.code.iter().enumerate() {
+        rows.push(vec![
+            if i == 0 { "code".into() } else { String::new() },
+            format!("{} ({})", code.path, code.blob.short(SHORT_ID)),
+        ]);
+    }
+    for (i, (key, value)) in version.params.iter().enumerate() {
+        rows.push(vec![
+            if i == 0 {
+                "params".into()
+            } else {
+                String::new()
+            },
+            format!("{key} = {value}"),
+        ]);
+    }
+    if let Some(git) = &version.code_revision {
+        let commit = git
+            .commit
+            .as_deref()
+            .map_or("no commit yet", |c| c.get(..12).unwrap_or(c));
+        let branch = git
+            .branch
+            .as_deref()
+            .map_or(" (detached)".to_string(), |b| format!(" on {b}"));
+        let dirty = if git.dirty {
+            ", with uncommitted changes"
+        } else {
+            ""
+        };
+        rows.push(vec!["git".into(), format!("{commit}{branch}{dirty}")]);
+    }
+    rows.push(vec![
+        "author".into(),
+        format!("{} on {}", version.author, version.host),
+    ]);
+    rows.push(vec!["created".into(), version.created_at.clone()]);
+    if let Some(message) = &version.message {
+        rows.push(vec!["message".into(), message.clone()]);
+    }
+    let mut text = table(&rows);
+    if let Some(files) = files {
+        text.push('\n');
+        let rows: Vec<Vec<String>> = files
+            .into_iter()
+            .map(|f| vec![f.kind.to_string(), human_bytes(f.size), f.path])
+            .collect();
+        text.push_str(&table(&rows));
+    }
+    ui.out(text)
+}

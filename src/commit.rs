@@ -1,0 +1,165 @@
+//! Committing: snapshot a path and record it, with its provenance, as a new version.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::id::{BlobId, VersionId};
+use crate::lock::WorkspaceLock;
+use crate::object::version::VERSION_FORMAT;
+use crate::object::{CodeFile, Version};
+use crate::progress::Progress;
+use crate::snapshot::{Mode, snapshot};
+use crate::store::Kind;
+use crate::workspace::Workspace;
+use crate::worktree::{self, Tracked};
+use crate::{provenance, revision};
+
+/// Everything `dv commit` is told.
+#[derive(Clone, Debug, Default)]
+pub struct CommitRequest {
+    pub path: PathBuf,
+    pub dataset: String,
+    pub stage: String,
+    /// Revisions of the input versions, first one first.
+    pub inputs: Vec<String>,
+    pub transform: Option<String>,
+    pub code: Vec<PathBuf>,
+    pub params: Map<String, Value>,
+    pub message: Option<String>,
+}
+
+/// What a commit did.
+#[derive(Clone, Debug)]
+pub struct CommitOutcome {
+    pub id: VersionId,
+    pub version: Version,
+    /// False when an identical version (same tree and provenance) already was the dataset's
+    /// newest at that stage, and it was reported instead of making a new one.
+    pub created: bool,
+}
+
+/// Snapshots `request.path` and records a version (or finds the identical existing one).
+pub fn commit(
+    ws: &Workspace,
+    request: &CommitRequest,
+    progress: &dyn Progress,
+) -> Result<CommitOutcome> {
+    crate::names::check("dataset", &request.dataset)?;
+    ws.check_stage(&request.stage)?;
+    let inputs = request
+        .inputs
+        .iter()
+        .map(|rev| revision::resolve(ws, rev))
+        .collect::<Result<Vec<_>>>()?;
+    let (abs, rel) = ws.relative(&request.path)?;
+    let code = store_code_files(ws, &request.code)?;
+    let code_dir = match request.code.first() {
+        Some(file) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => PathBuf::from("."),
+    };
+    let code_dir = if code_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        code_dir
+    };
+    let code_revision = provenance::code_revision(&code_dir);
+    let created_at = provenance::timestamp()?;
+
+    let snap = snapshot(ws, &abs, Some(&rel), Mode::Store, progress)?;
+    let version = Version {
+        format: VERSION_FORMAT,
+        dataset: request.dataset.clone(),
+        stage: request.stage.clone(),
+        tree: snap.root,
+        path: rel.clone(),
+        single_file: !abs.is_dir(),
+        inputs,
+        transform: request.transform.clone(),
+        code,
+        params: request.params.clone(),
+        code_revision,
+        message: request.message.clone(),
+        author: provenance::author(),
+        host: provenance::host(),
+        dv_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at,
+        files: snap.files,
+        bytes: snap.bytes,
+    };
+
+    let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
+    if let Some(existing_id) = ws.index.latest(&version.dataset, Some(&version.stage))?
+        && let Some(existing) = ws.index.version(&existing_id)?
+        && same_content_and_provenance(&existing, &version)
+    {
+        let tracked = Tracked {
+            dataset: version.dataset.clone(),
+            version: existing_id,
+        };
+        worktree::record(ws, &rel, tracked)?;
+        return Ok(CommitOutcome {
+            id: existing_id,
+            version: existing,
+            created: false,
+        });
+    }
+    let id = VersionId(ws.store.put_bytes(Kind::Version, &version.encode())?);
+    ws.index.insert_version(&id, &version)?;
+    worktree::record(
+        ws,
+        &rel,
+        Tracked {
+            dataset: version.dataset.clone(),
+            version: id,
+        },
+    )?;
+    Ok(CommitOutcome {
+        id,
+        version,
+        created: true,
+    })
+}
+
+/// Two versions hold the same thing made the same way (time, author and message aside).
+fn same_content_and_provenance(a: &Version, b: &Version) -> bool {
+    a.tree == b.tree
+        && a.inputs == b.inputs
+        && a.transform == b.transform
+        && a.code == b.code
+        && a.params == b.params
+        && a.path == b.path
+        && a.single_file == b.single_file
+}
+
+/// Stores each code file's content and records its hash and path.
+fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> {
+    files
+        .iter()
+        .map(|file| {
+            let meta = std::fs::metadata(file).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::PathNotFound { path: file.clone() },
+                _ => Error::io(file, e),
+            })?;
+            if meta.is_dir() {
+                return Err(Error::io(
+                    file,
+                    std::io::Error::other("it is a directory, --code takes files"),
+                ));
+            }
+            let stored = ws.store.put_file(file)?;
+            let path = match ws.relative(file) {
+                Ok((_, rel)) => rel,
+                Err(_) => crate::fs_util::absolute(file)?
+                    .to_string_lossy()
+                    .into_owned(),
+            };
+            Ok(CodeFile {
+                path,
+                blob: BlobId(stored.id),
+                size: stored.size,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,175 @@
+//! Differences between two trees, found by walking both Merkle trees together and skipping
+//! every directory whose id is equal on both sides — so the cost follows the size of the change,
+//! not the size of the dataset.
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::id::TreeId;
+use crate::object::tree::{FileEntry, MAX_PATH_BYTES, flatten};
+use crate::object::{EntryKind, TreeSource};
+
+/// How one path differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    /// Content changed (the executable bit may have changed too).
+    Modified,
+    /// Only the executable bit changed.
+    ModeChanged,
+    /// A file became a symlink or the other way round.
+    TypeChanged,
+}
+
+impl ChangeKind {
+    /// A one-letter code for compact listings (`A`, `D`, `M`, `X`, `T`).
+    pub fn letter(self) -> char {
+        match self {
+            ChangeKind::Added => 'A',
+            ChangeKind::Removed => 'D',
+            ChangeKind::Modified => 'M',
+            ChangeKind::ModeChanged => 'X',
+            ChangeKind::TypeChanged => 'T',
+        }
+    }
+}
+
+/// One changed path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub path: Vec<u8>,
+    pub old: Option<FileEntry>,
+    pub new: Option<FileEntry>,
+}
+
+/// Lists every changed file or symlink between two trees, in path order.
+pub fn diff_trees(source: &dyn TreeSource, old: &TreeId, new: &TreeId) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    if old != new {
+        diff_dirs(source, old, new, &mut Vec::new(), &mut changes)?;
+    }
+    Ok(changes)
+}
+
+fn diff_dirs(
+    source: &dyn TreeSource,
+    old: &TreeId,
+    new: &TreeId,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    if prefix.len() > MAX_PATH_BYTES {
+        return Err(crate::Error::CorruptObject {
+            kind: "tree",
+            id: new.to_hex(),
+            reason: "it nests deeper than any real path".into(),
+        });
+    }
+    let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
+    let (mut a, mut b) = (
+        old_tree.entries.into_iter().peekable(),
+        new_tree.entries.into_iter().peekable(),
+    );
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.name.cmp(&y.name),
+        };
+        let (left, right) = match order {
+            std::cmp::Ordering::Less => (a.next(), None),
+            std::cmp::Ordering::Greater => (None, b.next()),
+            std::cmp::Ordering::Equal => (a.next(), b.next()),
+        };
+        let name = left
+            .as_ref()
+            .or(right.as_ref())
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(&name);
+        let as_file = |e: &crate::object::Entry| FileEntry {
+            path: prefix.clone(),
+            kind: e.kind,
+            id: e.id,
+            size: e.size,
+        };
+        match (left, right) {
+            (Some(l), Some(r)) if l.kind == r.kind && l.id == r.id => {}
+            (Some(l), Some(r)) if l.kind == EntryKind::Tree && r.kind == EntryKind::Tree => {
+                diff_dirs(source, &TreeId(l.id), &TreeId(r.id), prefix, out)?;
+            }
+            (Some(l), Some(r)) if l.kind != EntryKind::Tree && r.kind != EntryKind::Tree => {
+                let symlink_involved = l.kind == EntryKind::Symlink || r.kind == EntryKind::Symlink;
+                let kind = if symlink_involved && l.kind != r.kind {
+                    ChangeKind::TypeChanged
+                } else if l.id == r.id {
+                    ChangeKind::ModeChanged
+                } else {
+                    ChangeKind::Modified
+                };
+                out.push(Change {
+                    kind,
+                    path: prefix.clone(),
+                    old: Some(as_file(&l)),
+                    new: Some(as_file(&r)),
+                });
+            }
+            (left, right) => {
+                if let Some(l) = left {
+                    push_side(source, &as_file(&l), l.kind, ChangeKind::Removed, out)?;
+                }
+                if let Some(r) = right {
+                    push_side(source, &as_file(&r), r.kind, ChangeKind::Added, out)?;
+                }
+            }
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}
+
+/// Reports a whole entry (a file, or every file below a directory) as added or removed.
+fn push_side(
+    source: &dyn TreeSource,
+    entry: &FileEntry,
+    kind: EntryKind,
+    change: ChangeKind,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    let files = if kind == EntryKind::Tree {
+        flatten(source, &TreeId(entry.id))?
+            .into_iter()
+            .map(|mut f| {
+                let mut path = entry.path.clone();
+                path.push(b'/');
+                path.extend_from_slice(&f.path);
+                f.path = path;
+                f
+            })
+            .collect()
+    } else {
+        vec![entry.clone()]
+    };
+    for file in files {
+        let (old, new) = if change == ChangeKind::Added {
+            (None, Some(file.clone()))
+        } else {
+            (Some(file.clone()), None)
+        };
+        out.push(Change {
+            kind: change,
+            path: file.path,
+            old,
+            new,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The one error type of the library.
+//!
+//! Variants exist where a caller (usually the CLI) branches on the case or renders it with its
+//! own hint; everything else is an I/O error that keeps the path it concerned.
+
+use std::path::{Path, PathBuf};
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in dv, with the fields a caller needs to explain it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Not inside a dv workspace (searched from {} upwards)", start.display())]
+    NotAWorkspace { start: PathBuf },
+
+    #[error("A dv workspace already exists at {}", path.display())]
+    WorkspaceExists { path: PathBuf },
+
+    #[error(
+        "This workspace uses format {found}, but this dv only understands format {supported} or older"
+    )]
+    FormatTooNew { found: u32, supported: u32 },
+
+    #[error("Cannot access {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("Path {} does not exist", path.display())]
+    PathNotFound { path: PathBuf },
+
+    #[error("Path {} is outside the workspace at {}", path.display(), workspace.display())]
+    PathOutsideWorkspace { path: PathBuf, workspace: PathBuf },
+
+    #[error("Path {} is a {found}, expected a directory", path.display())]
+    NotADirectory { path: PathBuf, found: &'static str },
+
+    #[error("Cannot snapshot {}: it is a {kind}, and only files, directories and symlinks can be stored", path.display())]
+    UnsupportedFileType { path: PathBuf, kind: &'static str },
+
+    #[error("Unknown stage \"{stage}\"")]
+    UnknownStage { stage: String, valid: Vec<String> },
+
+    #[error("Invalid {what} name \"{name}\": {reason}")]
+    InvalidName {
+        what: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+
+    #[error("Invalid --param \"{arg}\": expected KEY=VALUE")]
+    InvalidParam { arg: String },
+
+    #[error("Invalid JSON in params file {} at line {line}, column {column}: {message}", path.display())]
+    ParamsFileSyntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("Params file {} must hold a JSON object, found {found}", path.display())]
+    ParamsFileNotObject { path: PathBuf, found: &'static str },
+
+    #[error("Revision \"{rev}\" doesn't exist")]
+    UnknownRevision {
+        rev: String,
+        datasets: Vec<String>,
+        tags: Vec<String>,
+    },
+
+    #[error("Revision \"{rev}\" is ambiguous")]
+    AmbiguousRevision {
+        rev: String,
+        candidates: Vec<String>,
+    },
+
+    #[error(
+        "Revision \"{rev}\" goes back further than its history: {base} has no input {steps} steps back"
+    )]
+    NoSuchAncestor {
+        rev: String,
+        base: String,
+        steps: usize,
+    },
+
+    #[error("Invalid revision \"{rev}\": {reason}")]
+    InvalidRevision { rev: String, reason: String },
+
+    #[error("Dataset \"{dataset}\" has no version at stage \"{stage}\"")]
+    EmptyStage { dataset: String, stage: String },
+
+    #[error("{kind} object {id} is missing from the store")]
+    MissingObject { kind: &'static str, id: String },
+
+    #[error("{kind} object {id} is corrupt: {reason}")]
+    CorruptObject {
+        kind: &'static str,
+        id: String,
+        reason: String,
+    },
+
+    #[error("Object store format {found} is newer than this dv understands ({supported})")]
+    ObjectFormatTooNew { found: u8, supported: u8 },
+
+    #[error("Directory {} is not empty", path.display())]
+    TargetNotEmpty { path: PathBuf },
+
+    #[error("{} has changes that are not committed ({} path{})", path.display(), changes.len(), if changes.len() == 1 { "" } else { "s" })]
+    UncommittedChanges { path: PathBuf, changes: Vec<String> },
+
+    #[error("No directory to check out {id} into")]
+    NoCheckoutTarget { id: String },
+
+    #[error("Tag \"{name}\" already exists and points to {current}")]
+    TagExists { name: String, current: String },
+
+    #[error("Tag \"{name}\" doesn't exist")]
+    TagNotFound { name: String },
+
+    #[error("Nothing tracked at {}", path.display())]
+    NotTracked { path: PathBuf },
+
+    #[error("The workspace is busy: another dv process holds {}", lock.display())]
+    Busy { lock: PathBuf },
+
+    #[error("Invalid workspace config {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+
+    #[error("Invalid {name}=\"{value}\": expected {expected}")]
+    InvalidEnvironment {
+        name: &'static str,
+        value: String,
+        expected: String,
+    },
+
+    #[error("Index error: {0}")]
+    Index(#[from] rusqlite::Error),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerned.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attaches a path to I/O results: `fs::read(p).with_path(p)?`.
+pub trait IoResultExt<T> {
+    fn with_path(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoResultExt<T> for std::io::Result<T> {
+    fn with_path(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|source| Error::io(path.as_ref(), source))
+    }
+}

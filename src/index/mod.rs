@@ -1,0 +1,305 @@
+//! The SQLite index: a derived cache that makes queries fast.
+//!
+//! It holds every version (with its inputs), the tags, and the stat cache. Everything except
+//! the stat cache is rebuilt from the object store and `.dv/refs` by [`rebuild`]; an index with
+//! an unknown schema or a damaged file is thrown away and rebuilt, never trusted.
+
+mod rebuild;
+pub mod stat_cache;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+use crate::id::VersionId;
+use crate::object::Version;
+
+pub use rebuild::{RebuildReport, rebuild};
+pub use stat_cache::{CacheEntry, StatCache};
+
+/// Bumped whenever the schema changes; a different number makes dv rebuild the index.
+const SCHEMA_VERSION: i32 = 1;
+
+/// How long a command waits for another process's index transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCHEMA: &str = "
+CREATE TABLE versions (
+    id TEXT PRIMARY KEY,
+    dataset TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    tree TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX versions_by_dataset ON versions (dataset, stage, created_at);
+CREATE INDEX versions_by_time ON versions (created_at);
+CREATE TABLE inputs (
+    child TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    parent TEXT NOT NULL,
+    PRIMARY KEY (child, position)
+);
+CREATE INDEX inputs_by_parent ON inputs (parent);
+CREATE TABLE tags (name TEXT PRIMARY KEY, version TEXT NOT NULL);
+CREATE TABLE stat_cache (
+    path BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    cached_at_ns INTEGER NOT NULL,
+    stored INTEGER NOT NULL
+);
+";
+
+/// Which versions `log` lists.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    pub dataset: Option<String>,
+    pub stage: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// An open index.
+pub struct Index {
+    conn: Connection,
+}
+
+impl Index {
+    /// Opens the index; returns it and whether it must be rebuilt from the objects (it was
+    /// missing, damaged, or had another schema).
+    pub fn open(path: &Path) -> Result<(Index, bool)> {
+        match Self::try_open(path) {
+            Ok(found) => Ok(found),
+            Err(crate::Error::Index(_)) => {
+                // A damaged database is only a cache: discard it and start over.
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = path.with_file_name(format!(
+                        "{}{suffix}",
+                        path.file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or("index.sqlite")
+                    ));
+                    match std::fs::remove_file(&file) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(crate::Error::io(&file, e));
+                        }
+                        _ => {}
+                    }
+                }
+                let (index, _) = Self::try_open(path)?;
+                Ok((index, true))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<(Index, bool)> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        // Touch a table so a file that is not a database fails here, not later.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        if version == SCHEMA_VERSION {
+            return Ok((Index { conn }, false));
+        }
+        let tx = conn.unchecked_transaction()?;
+        let tables: Vec<String> = tx
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for table in tables {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS \"{table}\""))?;
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok((Index { conn }, true))
+    }
+
+    /// Records a version and its inputs (idempotent).
+    pub fn insert_version(&self, id: &VersionId, version: &Version) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        insert_version_in(&tx, id, version)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Loads one version by full id.
+    pub fn version(&self, id: &VersionId) -> Result<Option<Version>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT json FROM versions WHERE id = ?1",
+                [id.to_hex()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        json.map(|json| decode_row(id, &json)).transpose()
+    }
+
+    /// Ids starting with a hex prefix.
+    pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<VersionId>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM versions WHERE id >= ?1 AND id < ?2 ORDER BY id")?;
+        let upper = format!("{prefix}g");
+        let ids = stmt
+            .query_map(params![prefix, upper], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// The newest version of a dataset, optionally at one stage.
+    pub fn latest(&self, dataset: &str, stage: Option<&str>) -> Result<Option<VersionId>> {
+        let filter = LogFilter {
+            dataset: Some(dataset.into()),
+            stage: stage.map(Into::into),
+            limit: Some(1),
+        };
+        Ok(self.log(&filter)?.into_iter().next().map(|(id, _)| id))
+    }
+
+    /// Versions matching a filter, newest first.
+    pub fn log(&self, filter: &LogFilter) -> Result<Vec<(VersionId, Version)>> {
+        let limit = filter.limit.map_or(-1, |n| n as i64);
+        let mut stmt = self.conn.prepare(
+            "SELECT id, json FROM versions
+             WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR stage = ?2)
+             ORDER BY created_at DESC, id DESC LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![filter.dataset, filter.stage, limit], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter()
+            .map(|(id, json)| {
+                let id: VersionId = id.parse().map_err(|_| corrupt_row(id))?;
+                Ok((id, decode_row(&id, json)?))
+            })
+            .collect()
+    }
+
+    /// Every dataset name, sorted.
+    pub fn datasets(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT dataset FROM versions ORDER BY dataset")?;
+        let names = stmt
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(names)
+    }
+
+    /// Whether any version of the dataset exists.
+    pub fn has_dataset(&self, dataset: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM versions WHERE dataset = ?1)",
+            [dataset],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Every tag with the version it names, sorted by name.
+    pub fn tags(&self) -> Result<Vec<(String, VersionId)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, version FROM tags ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(name, id)| Ok((name, id.parse().map_err(|_| corrupt_row(&id))?)))
+            .collect()
+    }
+
+    /// The version a tag names.
+    pub fn tag(&self, name: &str) -> Result<Option<VersionId>> {
+        let id: Option<String> = self
+            .conn
+            .query_row("SELECT version FROM tags WHERE name = ?1", [name], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        id.map(|id| id.parse().map_err(|_| corrupt_row(&id)))
+            .transpose()
+    }
+
+    /// Records a tag (the file under `.dv/refs/tags` is the source of truth).
+    pub fn set_tag(&self, name: &str, id: Option<&VersionId>) -> Result<()> {
+        match id {
+            Some(id) => self.conn.execute(
+                "INSERT INTO tags (name, version) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                params![name, id.to_hex()],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM tags WHERE name = ?1", [name])?,
+        };
+        Ok(())
+    }
+
+    /// The versions that name `id` among their inputs.
+    pub fn children(&self, id: &VersionId) -> Result<Vec<VersionId>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?;
+        let ids = stmt
+            .query_map([id.to_hex()], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// All version ids known to the index.
+    pub fn all_ids(&self) -> Result<HashSet<VersionId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM versions")?;
+        let ids = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// The stat cache, which lives in this database.
+    pub fn stat_cache(&self) -> StatCache<'_> {
+        StatCache { conn: &self.conn }
+    }
+}
+
+fn insert_version_in(conn: &Connection, id: &VersionId, version: &Version) -> Result<()> {
+    let json = String::from_utf8(version.encode()).expect("JSON is UTF-8");
+    conn.execute(
+        "INSERT OR IGNORE INTO versions (id, dataset, stage, tree, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id.to_hex(), version.dataset, version.stage, version.tree.to_hex(), version.created_at, json],
+    )?;
+    for (position, parent) in version.inputs.iter().enumerate() {
+        conn.execute(
+            "INSERT OR IGNORE INTO inputs (child, position, parent) VALUES (?1, ?2, ?3)",
+            params![id.to_hex(), position as i64, parent.to_hex()],
+        )?;
+    }
+    Ok(())
+}
+
+fn decode_row(id: &VersionId, json: &str) -> Result<Version> {
+    Version::decode(json.as_bytes(), id)
+}
+
+fn corrupt_row(id: &str) -> crate::Error {
+    crate::Error::Index(rusqlite::Error::InvalidColumnType(
+        0,
+        format!("bad id {id}"),
+        rusqlite::types::Type::Text,
+    ))
+}

@@ -1,0 +1,10 @@
+//! Canonical encodings of the objects that describe data: trees and versions.
+//!
+//! The same logical object always encodes to the same bytes, so its id (the blake3 hash of the
+//! encoding) is stable across machines and dv releases of the same format.
+
+pub mod tree;
+pub mod version;
+
+pub use tree::{Entry, EntryKind, Tree, TreeSource};
+pub use version::{CodeFile, CodeRevision, Version};

@@ -1,0 +1,293 @@
+//! Trees: one object per directory, naming its entries and their hashes (a Merkle tree, as in
+//! git), so two versions that share a directory share its tree object and diffs can skip it.
+//!
+//! Encoding (bytes, no padding):
+//!
+//! ```text
+//! "dv-tree 1 " <files> " " <bytes> "\n"                       totals of the whole subtree
+//! then per entry, sorted by name bytes:
+//! <kind> " " <64 hex> " " <size> " " <name bytes> "\0"
+//! ```
+//!
+//! `kind` is `f` (file), `x` (executable file), `l` (symlink; the hash names a blob holding
+//! the link target) or `d` (directory; the hash names its tree, `size` is the subtree's bytes).
+//! Names are raw bytes (not necessarily UTF-8), never empty, `.`, `..`, or containing `/` or NUL.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::id::{Hash, TreeId};
+use crate::store::{Kind, Store};
+
+/// What a tree entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    File,
+    Executable,
+    Symlink,
+    Tree,
+}
+
+impl EntryKind {
+    fn code(self) -> u8 {
+        match self {
+            EntryKind::File => b'f',
+            EntryKind::Executable => b'x',
+            EntryKind::Symlink => b'l',
+            EntryKind::Tree => b'd',
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            b'f' => EntryKind::File,
+            b'x' => EntryKind::Executable,
+            b'l' => EntryKind::Symlink,
+            b'd' => EntryKind::Tree,
+            _ => return None,
+        })
+    }
+
+    /// The word used in human and JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Executable => "executable",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Tree => "directory",
+        }
+    }
+}
+
+/// One name in a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+    /// A blob id for files and symlinks, a tree id for directories.
+    pub id: Hash,
+    /// Content bytes for files, target length for symlinks, subtree bytes for directories.
+    pub size: u64,
+}
+
+/// One directory listing with the totals of everything below it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tree {
+    pub entries: Vec<Entry>,
+    /// Files and symlinks in the whole subtree.
+    pub files: u64,
+    /// Bytes of files and symlink targets in the whole subtree.
+    pub bytes: u64,
+}
+
+const MAGIC: &[u8] = b"dv-tree 1 ";
+
+/// Longest path dv follows while walking trees; Linux paths cannot be longer, so deeper nesting
+/// can only come from a crafted object.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Checks that a name can be a single path component on every platform dv writes to.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
+}
+
+impl Tree {
+    /// Builds a tree from entries in any order, computing totals from them.
+    pub fn new(mut entries: Vec<Entry>, subtree_files: u64) -> Self {
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let bytes = entries.iter().map(|e| e.size).sum();
+        let direct = entries.iter().filter(|e| e.kind != EntryKind::Tree).count() as u64;
+        Tree {
+            entries,
+            files: direct + subtree_files,
+            bytes,
+        }
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(format!("{} {}\n", self.files, self.bytes).as_bytes());
+        for entry in &self.entries {
+            out.push(entry.kind.code());
+            out.push(b' ');
+            out.extend_from_slice(entry.id.to_hex().as_bytes());
+            out.extend_from_slice(format!(" {} ", entry.size).as_bytes());
+            out.extend_from_slice(&entry.name);
+            out.push(0);
+        }
+        out
+    }
+
+    /// The id this tree has (the hash of its encoding).
+    pub fn id(&self) -> TreeId {
+        TreeId(Hash::of(&self.encode()))
+    }
+
+    /// Parses an encoding, rejecting anything a well-behaved dv would not have written.
+    pub fn decode(bytes: &[u8], id: &TreeId) -> Result<Tree> {
+        let bad = |reason: &str| Error::CorruptObject {
+            kind: "tree",
+            id: id.to_hex(),
+            reason: reason.to_string(),
+        };
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("it does not start with \"dv-tree 1\""))?;
+        let line_end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("its header line is unterminated"))?;
+        let header =
+            std::str::from_utf8(&rest[..line_end]).map_err(|_| bad("its header is not text"))?;
+        let (files, total) = header
+            .split_once(' ')
+            .ok_or_else(|| bad("its header lacks totals"))?;
+        let files: u64 = files
+            .parse()
+            .map_err(|_| bad("its file count is not a number"))?;
+        let total: u64 = total
+            .parse()
+            .map_err(|_| bad("its byte count is not a number"))?;
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut body = &rest[line_end + 1..];
+        while !body.is_empty() {
+            let end = body
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| bad("an entry is not NUL-terminated"))?;
+            let record = &body[..end];
+            body = &body[end + 1..];
+            if record.len() < 70 || record[1] != b' ' || record[66] != b' ' {
+                return Err(bad("an entry is malformed"));
+            }
+            let kind = EntryKind::from_code(record[0])
+                .ok_or_else(|| bad("an entry has an unknown kind"))?;
+            let hex =
+                std::str::from_utf8(&record[2..66]).map_err(|_| bad("an entry hash is not hex"))?;
+            let entry_id = Hash::from_hex(hex).ok_or_else(|| bad("an entry hash is not hex"))?;
+            let tail = &record[67..];
+            let space = tail
+                .iter()
+                .position(|&b| b == b' ')
+                .ok_or_else(|| bad("an entry is malformed"))?;
+            let size = std::str::from_utf8(&tail[..space])
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| bad("an entry size is not a number"))?;
+            let name = tail[space + 1..].to_vec();
+            if !valid_name(&name) {
+                return Err(bad(&format!(
+                    "it holds the unsafe name {:?}",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
+            if entries.last().is_some_and(|prev| prev.name >= name) {
+                return Err(bad("its entries are not sorted and unique"));
+            }
+            entries.push(Entry {
+                name,
+                kind,
+                id: entry_id,
+                size,
+            });
+        }
+        let sum = entries
+            .iter()
+            .try_fold(0u64, |acc, e| acc.checked_add(e.size));
+        if sum != Some(total) {
+            return Err(bad("its byte total does not match its entries"));
+        }
+        Ok(Tree {
+            entries,
+            files,
+            bytes: total,
+        })
+    }
+
+    /// Looks an entry up by name.
+    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.name.as_slice().cmp(name))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+}
+
+/// Where trees come from: the store, or trees computed in memory for a working directory.
+pub trait TreeSource {
+    fn tree(&self, id: &TreeId) -> Result<Tree>;
+}
+
+impl TreeSource for Store {
+    fn tree(&self, id: &TreeId) -> Result<Tree> {
+        let bytes = self.get_bytes(Kind::Tree, &id.0)?;
+        Tree::decode(&bytes, id)
+    }
+}
+
+/// Trees of an unstored snapshot, falling back to the store for everything else.
+pub struct Overlay<'a> {
+    pub store: &'a Store,
+    pub trees: &'a HashMap<TreeId, Tree>,
+}
+
+impl TreeSource for Overlay<'_> {
+    fn tree(&self, id: &TreeId) -> Result<Tree> {
+        match self.trees.get(id) {
+            Some(tree) => Ok(tree.clone()),
+            None => self.store.tree(id),
+        }
+    }
+}
+
+/// A file or symlink with its full `/`-separated path from the root of the version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    pub path: Vec<u8>,
+    pub kind: EntryKind,
+    pub id: Hash,
+    pub size: u64,
+}
+
+/// Lists every file and symlink under a tree, in path order.
+pub fn flatten(source: &dyn TreeSource, root: &TreeId) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    flatten_into(source, root, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn flatten_into(
+    source: &dyn TreeSource,
+    id: &TreeId,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<FileEntry>,
+) -> Result<()> {
+    if prefix.len() > MAX_PATH_BYTES {
+        return Err(Error::CorruptObject {
+            kind: "tree",
+            id: id.to_hex(),
+            reason: "it nests deeper than any real path".into(),
+        });
+    }
+    let tree = source.tree(id)?;
+    for entry in tree.entries {
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(&entry.name);
+        match entry.kind {
+            EntryKind::Tree => flatten_into(source, &TreeId(entry.id), prefix, out)?,
+            kind => out.push(FileEntry {
+                path: prefix.clone(),
+                kind,
+                id: entry.id,
+                size: entry.size,
+            }),
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}

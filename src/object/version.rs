@@ -1,0 +1,96 @@
+//! Versions: an immutable snapshot (a root tree) plus the provenance that produced it.
+//!
+//! The canonical encoding is compact JSON with the fields in the order declared below and object
+//! keys (in `params`) sorted; the version id is the blake3 hash of exactly those bytes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::id::{BlobId, Hash, TreeId, VersionId};
+
+/// The version encoding this dv writes and the newest it reads.
+pub const VERSION_FORMAT: u32 = 1;
+
+/// One version and its provenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub format: u32,
+    pub dataset: String,
+    pub stage: String,
+    pub tree: TreeId,
+    /// Where the data was committed from, relative to the workspace root, `/`-separated.
+    pub path: String,
+    /// Whether the snapshot was of one file (the tree then holds just that file) rather than a
+    /// directory; checkout in place writes it back next to its siblings.
+    pub single_file: bool,
+    /// Versions this one was made from; the first is the one `REV~N` follows.
+    pub inputs: Vec<VersionId>,
+    pub transform: Option<String>,
+    /// Content hashes of the transform's code files.
+    pub code: Vec<CodeFile>,
+    pub params: Map<String, Value>,
+    /// The git commit the transform's code was at, when it lives in a git repository.
+    pub code_revision: Option<CodeRevision>,
+    pub message: Option<String>,
+    pub author: String,
+    pub host: String,
+    pub dv_version: String,
+    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T07:08:34.000000Z`.
+    pub created_at: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// A transform code file recorded at commit time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFile {
+    /// Path relative to the workspace root when inside it, else as given.
+    pub path: String,
+    pub blob: BlobId,
+    pub size: u64,
+}
+
+/// The state of the git repository holding the transform code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRevision {
+    /// HEAD's commit id; absent when HEAD is unborn.
+    pub commit: Option<String>,
+    /// The checked-out branch; absent when HEAD is detached.
+    pub branch: Option<String>,
+    /// Whether tracked files were modified or untracked files existed.
+    pub dirty: bool,
+}
+
+impl Version {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a version always serializes")
+    }
+
+    /// The id of this version.
+    pub fn id(&self) -> VersionId {
+        VersionId(Hash::of(&self.encode()))
+    }
+
+    /// Parses a stored version, refusing formats newer than this dv knows.
+    pub fn decode(bytes: &[u8], id: &VersionId) -> Result<Version> {
+        let bad = |reason: String| Error::CorruptObject {
+            kind: "version",
+            id: id.to_hex(),
+            reason,
+        };
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("it is not valid JSON: {e}")))?;
+        let format = value
+            .get("format")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("it has no format number".into()))?;
+        if format > u64::from(VERSION_FORMAT) {
+            return Err(bad(format!(
+                "it uses version format {format}, newer than this dv understands ({VERSION_FORMAT}); upgrade dv"
+            )));
+        }
+        serde_json::from_value(value).map_err(|e| bad(format!("its fields are invalid: {e}")))
+    }
+}

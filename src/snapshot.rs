@@ -1,0 +1,382 @@
+//! Turning a directory (or one file) into trees: walk, hash or store each file, build one tree
+//! per directory bottom-up.
+//!
+//! Follows git's rules: regular files keep their executable bit, symlinks are stored as links
+//! (their target is never followed), empty directories are not kept, and `.dv/` plus anything
+//! matched by a `.dvignore` file (gitignore syntax) is skipped. Unchanged files are recognised
+//! by the stat cache and not read again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, Metadata};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::id::{Hash, TreeId};
+use crate::index::CacheEntry;
+use crate::index::stat_cache::now_ns;
+use crate::object::{Entry, EntryKind, Tree};
+use crate::progress::Progress;
+use crate::store::{Kind, Store};
+use crate::workspace::Workspace;
+
+/// Whether a snapshot writes objects (commit) or only computes ids (status, diff).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Store,
+    HashOnly,
+}
+
+/// The result of snapshotting a path.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub root: TreeId,
+    pub files: u64,
+    pub bytes: u64,
+    /// Every tree built, including those not written to the store (in `HashOnly` mode).
+    pub trees: HashMap<TreeId, Tree>,
+}
+
+/// A new stat cache entry for a workspace-relative path.
+type CacheUpdate = (Vec<u8>, CacheEntry);
+
+/// A file found by the walk, before hashing.
+struct Found {
+    /// Path relative to the snapshot root, `/`-separated bytes.
+    rel: Vec<u8>,
+    abs: PathBuf,
+    meta: Metadata,
+}
+
+/// Snapshots `abs`. When `ws_rel` (its workspace-relative path) is given, the stat cache is
+/// consulted and updated; paths outside the workspace are always read in full.
+pub fn snapshot(
+    ws: &Workspace,
+    abs: &Path,
+    ws_rel: Option<&str>,
+    mode: Mode,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
+    let scan_started = now_ns();
+    let meta = match fs::symlink_metadata(abs) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::PathNotFound {
+                path: abs.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(Error::io(abs, e)),
+    };
+    let is_dir = meta.is_dir();
+    let found = if is_dir {
+        walk(abs, &ws.dv_dir())?
+    } else {
+        check_supported(abs, &meta)?;
+        let name = abs
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default();
+        vec![Found {
+            rel: name,
+            abs: abs.to_path_buf(),
+            meta,
+        }]
+    };
+    let prefix: Vec<u8> = ws_rel.unwrap_or_default().as_bytes().to_vec();
+    let cache_key = |rel: &[u8]| -> Vec<u8> {
+        if !is_dir {
+            return prefix.clone();
+        }
+        let mut key = prefix.clone();
+        if !key.is_empty() {
+            key.push(b'/');
+        }
+        key.extend_from_slice(rel);
+        key
+    };
+    let cached = match ws_rel {
+        Some(_) => ws.index.stat_cache().load(&prefix)?,
+        None => HashMap::new(),
+    };
+    let to_hash: u64 = found
+        .iter()
+        .filter(|f| {
+            !cached
+                .get(&cache_key(&f.rel))
+                .is_some_and(|e| e.vouches_for(&f.meta))
+        })
+        .map(|f| f.meta.len())
+        .sum();
+    progress.begin(
+        if mode == Mode::Store {
+            "Storing"
+        } else {
+            "Hashing"
+        },
+        to_hash,
+    );
+    let store = &ws.store;
+    let hashed: Vec<(Entry, Option<CacheUpdate>)> = found
+        .par_iter()
+        .map(|file| {
+            let key = cache_key(&file.rel);
+            let result = hash_one(store, file, cached.get(&key), mode, scan_started, progress)?;
+            Ok((result.0, result.1.map(|entry| (key, entry))))
+        })
+        .collect::<Result<_>>()?;
+    progress.finish();
+
+    let mut updates = Vec::new();
+    let mut root = Dir::default();
+    for (file, (entry, update)) in found.iter().zip(hashed) {
+        if let Some(update) = update {
+            updates.push(update);
+        }
+        root.insert(&file.rel, entry);
+    }
+    let seen: std::collections::HashSet<Vec<u8>> =
+        found.iter().map(|f| cache_key(&f.rel)).collect();
+    let removed: Vec<Vec<u8>> = cached
+        .keys()
+        .filter(|k| !seen.contains(*k))
+        .cloned()
+        .collect();
+    if ws_rel.is_some() {
+        ws.index.stat_cache().apply(&updates, &removed)?;
+    }
+
+    let mut trees = HashMap::new();
+    let tree = root.build(store, mode, &mut trees)?;
+    let id = tree.id();
+    if mode == Mode::Store {
+        store.put_bytes(Kind::Tree, &tree.encode())?;
+    }
+    let snapshot = Snapshot {
+        root: id,
+        files: tree.files,
+        bytes: tree.bytes,
+        trees: HashMap::new(),
+    };
+    trees.insert(id, tree);
+    Ok(Snapshot { trees, ..snapshot })
+}
+
+/// Hashes (and in `Store` mode stores) one file or symlink, consulting the stat cache.
+fn hash_one(
+    store: &Store,
+    file: &Found,
+    cached: Option<&CacheEntry>,
+    mode: Mode,
+    scan_started: i64,
+    progress: &dyn Progress,
+) -> Result<(Entry, Option<CacheEntry>)> {
+    let name = file
+        .rel
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or(&file.rel)
+        .to_vec();
+    if file.meta.file_type().is_symlink() {
+        let target = fs::read_link(&file.abs).with_path(&file.abs)?;
+        let bytes = target.as_os_str().as_bytes();
+        let id = match mode {
+            Mode::Store => store.put_bytes(Kind::Blob, bytes)?,
+            Mode::HashOnly => Hash::of(bytes),
+        };
+        return Ok((
+            Entry {
+                name,
+                kind: EntryKind::Symlink,
+                id,
+                size: bytes.len() as u64,
+            },
+            None,
+        ));
+    }
+    let kind = if file.meta.mode() & 0o100 != 0 {
+        EntryKind::Executable
+    } else {
+        EntryKind::File
+    };
+    if let Some(entry) = cached.filter(|e| e.vouches_for(&file.meta)) {
+        let known_stored =
+            entry.stored || mode == Mode::HashOnly || store.has(Kind::Blob, &entry.hash);
+        if known_stored {
+            let update = (mode == Mode::Store && !entry.stored).then_some(CacheEntry {
+                stored: true,
+                ..*entry
+            });
+            return Ok((
+                Entry {
+                    name,
+                    kind,
+                    id: entry.hash,
+                    size: entry.size,
+                },
+                update,
+            ));
+        }
+    }
+    let (id, size) = match mode {
+        Mode::Store => {
+            let stored = store.put_file(&file.abs)?;
+            (stored.id, stored.size)
+        }
+        Mode::HashOnly => hash_file(&file.abs)?,
+    };
+    progress.advance(size);
+    // Cache only if the file did not change while it was read.
+    let after = fs::symlink_metadata(&file.abs).with_path(&file.abs)?;
+    let unchanged =
+        CacheEntry::new(&after, id, 0, false) == CacheEntry::new(&file.meta, id, 0, false);
+    let update = unchanged.then(|| {
+        let stored = mode == Mode::Store || cached.is_some_and(|c| c.stored && c.hash == id);
+        CacheEntry::new(&file.meta, id, scan_started, stored)
+    });
+    Ok((
+        Entry {
+            name,
+            kind,
+            id,
+            size,
+        },
+        update,
+    ))
+}
+
+/// Streams a file through blake3 without storing it.
+pub fn hash_file(path: &Path) -> Result<(Hash, u64)> {
+    let mut file = fs::File::open(path).with_path(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher.finalize().into(), size))
+}
+
+fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
+    let ft = meta.file_type();
+    let kind = if ft.is_fifo() {
+        "named pipe"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "device"
+    } else {
+        return Ok(());
+    };
+    Err(Error::UnsupportedFileType {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Lists every file and symlink under `root`, honouring `.dvignore` and skipping `dv_dir`.
+fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
+    let dv_dir = dv_dir.to_path_buf();
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .add_custom_ignore_filename(".dvignore")
+        .follow_links(false)
+        .filter_entry(move |entry| entry.path() != dv_dir)
+        .build();
+    let mut found = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let meta = fs::symlink_metadata(entry.path()).with_path(entry.path())?;
+        if meta.is_dir() {
+            continue;
+        }
+        check_supported(entry.path(), &meta)?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walk stays below its root");
+        let rel = rel.as_os_str().as_bytes().to_vec();
+        found.push(Found {
+            rel,
+            abs: entry.path().to_path_buf(),
+            meta,
+        });
+    }
+    Ok(found)
+}
+
+fn walk_error(root: &Path, err: ignore::Error) -> Error {
+    let mut path = root.to_path_buf();
+    let mut current = &err;
+    loop {
+        match current {
+            ignore::Error::WithPath { path: p, err } => {
+                path = p.clone();
+                current = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                current = err
+            }
+            ignore::Error::Io(io) => {
+                return Error::io(path, std::io::Error::new(io.kind(), io.to_string()));
+            }
+            other => {
+                return Error::io(path, std::io::Error::other(other.to_string()));
+            }
+        }
+    }
+}
+
+/// A directory being assembled from file paths.
+#[derive(Default)]
+struct Dir {
+    files: Vec<Entry>,
+    dirs: BTreeMap<Vec<u8>, Dir>,
+}
+
+impl Dir {
+    fn insert(&mut self, rel: &[u8], entry: Entry) {
+        match rel.iter().position(|&b| b == b'/') {
+            Some(i) => self
+                .dirs
+                .entry(rel[..i].to_vec())
+                .or_default()
+                .insert(&rel[i + 1..], entry),
+            None => self.files.push(entry),
+        }
+    }
+
+    fn build(self, store: &Store, mode: Mode, trees: &mut HashMap<TreeId, Tree>) -> Result<Tree> {
+        let mut entries = self.files;
+        let mut subtree_files = 0;
+        for (name, dir) in self.dirs {
+            let tree = dir.build(store, mode, trees)?;
+            let id = tree.id();
+            subtree_files += tree.files;
+            entries.push(Entry {
+                name,
+                kind: EntryKind::Tree,
+                id: id.0,
+                size: tree.bytes,
+            });
+            if mode == Mode::Store {
+                store.put_bytes(Kind::Tree, &tree.encode())?;
+            }
+            trees.insert(id, tree);
+        }
+        Ok(Tree::new(entries, subtree_files))
+    }
+}

@@ -1,0 +1,106 @@
+//! The framing of one object file: a fixed 16-byte header, then the payload.
+//!
+//! ```text
+//! 0..4   magic "dvob"
+//! 4      object format version (1)
+//! 5      kind: 'b' blob, 't' tree, 'v' version
+//! 6      encoding: 0 raw, 1 zstd
+//! 7      reserved, 0
+//! 8..16  uncompressed size, u64 little-endian
+//! ```
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+const MAGIC: &[u8; 4] = b"dvob";
+/// The object format this dv writes and the newest it reads.
+pub const OBJECT_FORMAT: u8 = 1;
+const HEADER_LEN: usize = 16;
+
+/// How an object's payload is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Raw,
+    Zstd,
+}
+
+/// The decoded header of an object file.
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    pub kind: u8,
+    pub encoding: Encoding,
+    /// Uncompressed size of the payload in bytes.
+    pub size: u64,
+}
+
+impl Header {
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[..4].copy_from_slice(MAGIC);
+        out[4] = OBJECT_FORMAT;
+        out[5] = self.kind;
+        out[6] = match self.encoding {
+            Encoding::Raw => 0,
+            Encoding::Zstd => 1,
+        };
+        out[8..].copy_from_slice(&self.size.to_le_bytes());
+        out
+    }
+
+    pub fn read(input: &mut impl Read) -> io::Result<Header> {
+        let mut raw = [0u8; HEADER_LEN];
+        input
+            .read_exact(&mut raw)
+            .map_err(|_| invalid("the file is shorter than an object header"))?;
+        if &raw[..4] != MAGIC {
+            return Err(invalid("it does not start with the dv object header"));
+        }
+        if raw[4] > OBJECT_FORMAT {
+            return Err(invalid(&format!(
+                "it uses object format {}, newer than this dv understands ({OBJECT_FORMAT}); upgrade dv",
+                raw[4]
+            )));
+        }
+        let encoding = match raw[6] {
+            0 => Encoding::Raw,
+            1 => Encoding::Zstd,
+            other => return Err(invalid(&format!("unknown encoding {other}"))),
+        };
+        let size = u64::from_le_bytes(raw[8..].try_into().expect("slice of 8 bytes"));
+        Ok(Header {
+            kind: raw[5],
+            encoding,
+            size,
+        })
+    }
+}
+
+/// Overwrites the header at the start of a finished temporary object file.
+pub fn rewrite_header(file: &mut File, header: &Header) -> io::Result<()> {
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&header.encode())
+}
+
+/// Compresses in-memory content, keeping it raw unless zstd makes it smaller.
+pub fn choose_encoding(bytes: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
+    if bytes.len() >= 64
+        && let Ok(compressed) = zstd::bulk::compress(bytes, 3)
+        && compressed.len() < bytes.len()
+    {
+        return (Encoding::Zstd, Cow::Owned(compressed));
+    }
+    (Encoding::Raw, Cow::Borrowed(bytes))
+}
+
+/// Decides from a file's first chunk whether compressing the whole file is worth it.
+pub fn choose_encoding_for_sample(sample: &[u8]) -> Encoding {
+    match zstd::bulk::compress(sample, 1) {
+        Ok(compressed) if (compressed.len() as f64) < sample.len() as f64 * 0.97 => Encoding::Zstd,
+        _ => Encoding::Raw,
+    }
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
+}

@@ -1,0 +1,201 @@
+//! A workspace: a directory holding `.dv/` with the object store, the index and the config.
+//!
+//! `.dv/config.json` carries the workspace format number, checked on every open, and the list of
+//! pipeline stages. Commands find the workspace by walking up from the current directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::fs_util::{self, write_atomic};
+use crate::index::Index;
+use crate::store::Store;
+
+/// The workspace format this dv writes and the newest it opens.
+pub const WORKSPACE_FORMAT: u32 = 1;
+
+/// The name of the workspace's metadata directory.
+pub const DV_DIR: &str = ".dv";
+
+/// Stages a new workspace starts with.
+pub const DEFAULT_STAGES: [&str; 4] = ["raw", "cleaned", "labeled", "training-ready"];
+
+/// The settings in `.dv/config.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    pub format: u32,
+    pub stages: Vec<String>,
+}
+
+/// An open workspace.
+pub struct Workspace {
+    root: PathBuf,
+    config: Config,
+    pub store: Store,
+    pub index: Index,
+}
+
+impl Workspace {
+    /// Makes a new workspace in `dir` (created if missing).
+    pub fn init(dir: &Path, stages: Option<Vec<String>>) -> Result<Workspace> {
+        let root = fs_util::absolute(dir)?;
+        let dv = root.join(DV_DIR);
+        if dv.exists() {
+            return Err(Error::WorkspaceExists { path: root });
+        }
+        let stages = match stages {
+            Some(stages) => {
+                for stage in &stages {
+                    crate::names::check("stage", stage)?;
+                }
+                stages
+            }
+            None => DEFAULT_STAGES.iter().map(|s| s.to_string()).collect(),
+        };
+        fs::create_dir_all(&root).with_path(&root)?;
+        // Build the layout in a temporary directory and rename it, so an interrupted init leaves
+        // no half-made workspace behind.
+        let staging = tempfile::Builder::new()
+            .prefix(".dv-init-")
+            .tempdir_in(&root)
+            .with_path(&root)?;
+        Store::create(&staging.path().join("objects"))?;
+        let tags = staging.path().join("refs").join("tags");
+        fs::create_dir_all(&tags).with_path(&tags)?;
+        let config = Config {
+            format: WORKSPACE_FORMAT,
+            stages,
+        };
+        let text = serde_json::to_string_pretty(&config).expect("config serializes") + "\n";
+        write_atomic(&staging.path().join("config.json"), text.as_bytes())?;
+        let staging = staging.keep();
+        fs::rename(&staging, &dv).with_path(&dv)?;
+        fs_util::sync_dir(&root)?;
+        Workspace::open_at(root)
+    }
+
+    /// Finds the workspace containing `start` (walking up) and opens it.
+    pub fn discover(start: &Path) -> Result<Workspace> {
+        let start = fs_util::absolute(start)?;
+        let mut dir = Some(start.as_path());
+        while let Some(candidate) = dir {
+            if candidate.join(DV_DIR).join("config.json").is_file() {
+                return Workspace::open_at(candidate.to_path_buf());
+            }
+            dir = candidate.parent();
+        }
+        Err(Error::NotAWorkspace { start })
+    }
+
+    /// Opens the workspace whose root is `root`, checking its format.
+    pub fn open_at(root: PathBuf) -> Result<Workspace> {
+        let config_path = root.join(DV_DIR).join("config.json");
+        let text = fs::read_to_string(&config_path).with_path(&config_path)?;
+        let config_err = |message: String| Error::Config {
+            path: config_path.clone(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| config_err(e.to_string()))?;
+        let format = value
+            .get("format")
+            .and_then(|f| f.as_u64())
+            .ok_or_else(|| config_err("it has no \"format\" number".into()))?;
+        if format > u64::from(WORKSPACE_FORMAT) {
+            return Err(Error::FormatTooNew {
+                found: format as u32,
+                supported: WORKSPACE_FORMAT,
+            });
+        }
+        let config: Config =
+            serde_json::from_value(value).map_err(|e| config_err(e.to_string()))?;
+        if config.stages.is_empty() {
+            return Err(config_err("\"stages\" is empty".into()));
+        }
+        let store = Store::at(root.join(DV_DIR).join("objects"));
+        let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"))?;
+        let ws = Workspace {
+            root,
+            config,
+            store,
+            index,
+        };
+        if stale {
+            ws.reindex()?;
+        }
+        Ok(ws)
+    }
+
+    /// The directory holding `.dv/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The `.dv/` directory.
+    pub fn dv_dir(&self) -> PathBuf {
+        self.root.join(DV_DIR)
+    }
+
+    /// The directory holding tag files.
+    pub fn tags_dir(&self) -> PathBuf {
+        self.dv_dir().join("refs").join("tags")
+    }
+
+    /// Rebuilds the index from the objects and tag files.
+    pub fn reindex(&self) -> Result<crate::index::RebuildReport> {
+        let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
+        crate::index::rebuild(&self.index, &self.store, &self.tags_dir())
+    }
+
+    /// The configured pipeline stages, in order.
+    pub fn stages(&self) -> &[String] {
+        &self.config.stages
+    }
+
+    /// Fails with the list of valid stages unless `stage` is configured.
+    pub fn check_stage(&self, stage: &str) -> Result<()> {
+        if self.config.stages.iter().any(|s| s == stage) {
+            Ok(())
+        } else {
+            Err(Error::UnknownStage {
+                stage: stage.to_string(),
+                valid: self.config.stages.clone(),
+            })
+        }
+    }
+
+    /// Resolves a user-given path to an absolute one inside the workspace and returns both it
+    /// and its `/`-separated form relative to the root (empty for the root itself).
+    pub fn relative(&self, path: &Path) -> Result<(PathBuf, String)> {
+        let abs = fs_util::absolute(path)?;
+        let rel = abs
+            .strip_prefix(&self.root)
+            .map_err(|_| Error::PathOutsideWorkspace {
+                path: path.to_path_buf(),
+                workspace: self.root.clone(),
+            })?;
+        if rel.starts_with(DV_DIR) {
+            return Err(Error::PathOutsideWorkspace {
+                path: path.to_path_buf(),
+                workspace: self.root.clone(),
+            });
+        }
+        let rel_text = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok((abs, rel_text))
+    }
+
+    /// Turns a stored workspace-relative path back into an absolute one.
+    pub fn absolute(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Which directories of the workspace hold which version: the base that `status` compares
+//! against and that checkout refuses to overwrite when it has uncommitted changes.
+//!
+//! Stored in `.dv/worktrees.json` (workspace state like git's HEAD, not derived from objects),
+//! keyed by the directory's path relative to the workspace root.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::fs_util::write_atomic;
+use crate::id::VersionId;
+use crate::workspace::Workspace;
+
+/// The version a directory was last committed from or checked out to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub dataset: String,
+    pub version: VersionId,
+}
+
+/// Every tracked directory, keyed by workspace-relative path.
+pub type Worktrees = BTreeMap<String, Tracked>;
+
+fn state_path(ws: &Workspace) -> std::path::PathBuf {
+    ws.dv_dir().join("worktrees.json")
+}
+
+/// Reads the tracked directories.
+pub fn load(ws: &Workspace) -> Result<Worktrees> {
+    let path = state_path(ws);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+            path,
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Worktrees::new()),
+        Err(e) => Err(e).with_path(&path),
+    }
+}
+
+/// Records that `rel` now holds `tracked`. Call with the workspace lock held.
+pub fn record(ws: &Workspace, rel: &str, tracked: Tracked) -> Result<()> {
+    let mut all = load(ws)?;
+    if all.get(rel) == Some(&tracked) {
+        return Ok(());
+    }
+    all.insert(rel.to_string(), tracked);
+    let text = serde_json::to_string_pretty(&all).expect("worktrees serialize") + "\n";
+    write_atomic(&state_path(ws), text.as_bytes())
+}
