@@ -283,7 +283,8 @@ fn write_entry(store: &crate::store::Store, dest: &Path, kind: EntryKind, id: &H
         .prefix(".dv-tmp-")
         .tempfile_in(dir)
         .with_path(dir)?;
-    store.copy_blob(id, temp.as_file_mut())?;
+    let temp_path = temp.path().to_path_buf();
+    store.copy_blob(id, temp.as_file_mut(), &temp_path)?;
     let mode = if kind == EntryKind::Executable {
         0o755
     } else {

@@ -67,7 +67,14 @@ pub fn commit(
     let code_revision = provenance::code_revision(&code_dir);
     let created_at = provenance::timestamp()?;
 
-    let snap = snapshot(ws, &abs, Some(&rel), Mode::Store, progress)?;
+    let snap = match snapshot(ws, &abs, Some(&rel), Mode::Store, progress) {
+        Err(Error::PathNotFound { .. }) => {
+            return Err(Error::PathNotFound {
+                path: request.path.clone(),
+            });
+        }
+        other => other?,
+    };
     let version = Version {
         format: VERSION_FORMAT,
         dataset: request.dataset.clone(),

@@ -131,7 +131,7 @@ impl From<Error> for CliError {
                 }
             }
             Error::AmbiguousRevision { ref candidates, .. } => CliError { details: candidates.clone(), ..base }
-                .hinted("Use more hex digits or the full id, or the tag or dataset name alone."),
+                .hinted("Name it with the full id, a longer id prefix, or DATASET@STAGE."),
             Error::EmptyStage { ref dataset, .. } => {
                 base.hinted(format!("See which stages it has with `dv log --dataset {dataset}`."))
             }

@@ -222,10 +222,21 @@ impl Store {
         VerifiedReader::new(file, header, *id).map_err(|e| read_error(kind, id, e))
     }
 
-    /// Copies a blob to `out`, verifying it; returns the byte count.
-    pub fn copy_blob(&self, id: &Hash, out: &mut impl Write) -> Result<u64> {
+    /// Copies a blob to `out` (the file at `out_path`), verifying it; returns the byte count.
+    pub fn copy_blob(&self, id: &Hash, out: &mut impl Write, out_path: &Path) -> Result<u64> {
         let mut reader = self.read(Kind::Blob, id)?;
-        io::copy(&mut reader, out).map_err(|e| read_error(Kind::Blob, id, e))
+        let mut buf = vec![0u8; 256 << 10];
+        let mut copied = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(copied),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(Kind::Blob, id, e)),
+            };
+            out.write_all(&buf[..n]).with_path(out_path)?;
+            copied += n as u64;
+        }
     }
 
     /// Lists the ids of every object of one kind.
@@ -316,12 +327,11 @@ fn corrupt(kind: Kind, id: &Hash, reason: String) -> Error {
     }
 }
 
-/// Turns a read failure into a corruption error when the data itself was bad.
+/// Turns a read failure into a corruption error when the data itself was bad (a hash or size
+/// mismatch, or zstd refusing the payload) rather than the operating system failing to read.
 fn read_error(kind: Kind, id: &Hash, err: io::Error) -> Error {
-    match err.kind() {
-        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            corrupt(kind, id, err.to_string())
-        }
-        _ => Error::io(format!("{} object {}", kind.name(), id), err),
+    match err.raw_os_error() {
+        None => corrupt(kind, id, err.to_string()),
+        Some(_) => Error::io(format!("{} object {}", kind.name(), id), err),
     }
 }

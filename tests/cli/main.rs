@@ -1,1 +1,30 @@
+//! End-to-end tests through the real `dv` binary.
 
+mod common;
+
+mod test_checkout;
+mod test_commit;
+mod test_errors;
+mod test_init;
+mod test_log_show;
+mod test_reindex;
+mod test_revisions;
+mod test_roundtrip;
+mod test_status;
+mod test_tag;
+
+/// Every test file in this folder is wired in above (a forgotten one would never run).
+#[test]
+fn no_forgotten_test_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli");
+    let main = std::fs::read_to_string(dir.join("main.rs")).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(module) = name.strip_suffix(".rs").filter(|m| m.starts_with("test_")) {
+            assert!(
+                main.contains(&format!("mod {module};")),
+                "tests/cli/{name} is not listed in main.rs"
+            );
+        }
+    }
+}

@@ -1,1 +1,23 @@
+//! Library-level tests: faster than the CLI tests, used where the input space is large.
 
+mod test_objects;
+mod test_roundtrip_prop;
+mod test_store;
+
+use std::path::Path;
+
+use dv::Workspace;
+
+/// A fresh workspace in a temporary directory, with a fixed clock and identity.
+pub fn workspace() -> (tempfile::TempDir, Workspace) {
+    let temp = tempfile::tempdir().unwrap();
+    let ws = Workspace::init(temp.path(), None).unwrap();
+    (temp, ws)
+}
+
+/// Writes `content` at `rel` below `root`, creating directories.
+pub fn write(root: &Path, rel: &str, content: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}

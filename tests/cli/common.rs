@@ -1,0 +1,176 @@
+//! A hermetic environment for running the real `dv` binary: a temporary directory holding a
+//! workspace, an empty environment, and a clock that advances one second per command so
+//! version ids are the same on every run.
+
+use std::cell::Cell;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct TestEnv {
+    temp: tempfile::TempDir,
+    commands: Cell<u32>,
+}
+
+/// What one run of dv printed, and how it exited.
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.stdout)?;
+        if !self.stderr.is_empty() {
+            write!(f, "------- stderr -------\n{}", self.stderr)?;
+        }
+        if self.code != 0 {
+            write!(f, "[exit status: {}]\n", self.code)?;
+        }
+        Ok(())
+    }
+}
+
+impl Output {
+    /// Parses stdout as exactly one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
+    }
+}
+
+impl TestEnv {
+    /// A new environment with an initialised workspace at `root()`.
+    pub fn new() -> TestEnv {
+        let env = TestEnv::bare();
+        env.ok(&["init"]);
+        env
+    }
+
+    /// A new environment without a workspace.
+    pub fn bare() -> TestEnv {
+        let temp = tempfile::Builder::new()
+            .prefix("dv-test-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir(temp.path().join("ws")).expect("ws dir");
+        std::fs::create_dir(temp.path().join("home")).expect("home dir");
+        TestEnv {
+            temp,
+            commands: Cell::new(0),
+        }
+    }
+
+    /// The workspace directory (commands run here by default).
+    pub fn root(&self) -> PathBuf {
+        self.temp.path().join("ws")
+    }
+
+    /// The temporary directory holding everything.
+    pub fn base(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Runs dv in the workspace.
+    pub fn dv(&self, args: &[&str]) -> Output {
+        self.dv_in(&self.root(), args)
+    }
+
+    /// Runs dv in `dir`.
+    pub fn dv_in(&self, dir: &Path, args: &[&str]) -> Output {
+        self.run(Command::new(env!("CARGO_BIN_EXE_dv")), dir, args)
+    }
+
+    /// Runs dv in the workspace without the power to bypass file permissions, even as root
+    /// (CI runs as root, where a mode-000 file would otherwise still be readable).
+    pub fn dv_unprivileged(&self, args: &[&str]) -> Output {
+        use std::os::unix::fs::MetadataExt;
+        let is_root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        let command = if is_root {
+            let mut command = Command::new("setpriv");
+            command.args([
+                "--bounding-set=-dac_override,-dac_read_search",
+                env!("CARGO_BIN_EXE_dv"),
+            ]);
+            command
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_dv"))
+        };
+        self.run(command, &self.root(), args)
+    }
+
+    fn run(&self, mut command: Command, dir: &Path, args: &[&str]) -> Output {
+        let n = self.commands.get();
+        self.commands.set(n + 1);
+        let timestamp = format!("2026-01-02T03:{:02}:{:02}Z", 4 + n / 60, n % 60);
+        let output = command
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("HOME", self.base().join("home"))
+            .env("TMPDIR", self.base())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .env("DV_TIMESTAMP", timestamp)
+            .env("DV_AUTHOR", "tester")
+            .env("DV_HOST", "testhost")
+            .env("DV_LOCK_TIMEOUT_MS", "2000")
+            .output()
+            .expect("dv runs");
+        let clean = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes).replace(&self.base().display().to_string(), "$TEST_ENV")
+        };
+        Output {
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+            code: output.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// Runs dv in the workspace and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.dv(args);
+        assert_eq!(out.code, 0, "dv {args:?} failed:\n{out}");
+        out.stdout
+    }
+
+    /// Runs dv in the workspace, requires success, and returns the trimmed stdout (an id).
+    pub fn id(&self, args: &[&str]) -> String {
+        self.ok(args).trim().to_string()
+    }
+
+    /// Writes a file below the workspace, creating directories.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// Reads a file below the workspace.
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.root().join(rel)).unwrap()
+    }
+
+    /// Makes a file executable.
+    pub fn chmod_x(&self, rel: &str) {
+        let path = self.root().join(rel);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// The small penguins dataset: three files in two directories.
+    pub fn penguins(&self) {
+        self.write(
+            "data/penguins.csv",
+            "species,island,bill_mm\nAdelie,Torgersen,39.1\nGentoo,Biscoe,46.1\n",
+        );
+        self.write("data/meta/README.md", "# penguins\n");
+        self.write(
+            "data/meta/columns.json",
+            "[\"species\",\"island\",\"bill_mm\"]\n",
+        );
+    }
+}

@@ -1,0 +1,199 @@
+use insta::{assert_json_snapshot, assert_snapshot};
+
+use crate::common::TestEnv;
+
+#[test]
+fn commit_prints_the_id_and_a_summary() {
+    let env = TestEnv::new();
+    env.penguins();
+    assert_snapshot!(env.dv(&["commit", "data", "--dataset", "penguins", "--stage", "raw", "-m", "first"]), @"
+    b29da863f83f21922f3a73d560e884ada500e2e60851df7063655f8151eeaf6c
+    ------- stderr -------
+    Committed penguins@raw b29da863f83f (3 files, 106 B).
+    ");
+}
+
+#[test]
+fn commit_json_has_the_full_version() {
+    let env = TestEnv::new();
+    env.penguins();
+    env.write("clean.py", "print('clean')\n");
+    env.write(
+        "params.json",
+        r#"{"threshold": 0.5, "mode": "strict", "nested": {"b": 1, "a": [1, 2]}}"#,
+    );
+    let raw = env.id(&["commit", "data", "-d", "penguins", "-s", "raw"]);
+    let out = env.dv(&[
+        "commit",
+        "data",
+        "-d",
+        "penguins",
+        "-s",
+        "cleaned",
+        "--from",
+        "penguins@raw",
+        "--transform",
+        "python clean.py --drop-nulls",
+        "--code",
+        "clean.py",
+        "--params-file",
+        "params.json",
+        "--param",
+        "mode=lenient",
+        "--param",
+        "seed=42",
+        "--param",
+        "flags=[1,2]",
+        "--param",
+        "when=2026-01-01",
+        "-m",
+        "drop nulls",
+        "--json",
+    ]);
+    let json = out.json();
+    assert_eq!(json["inputs"][0], raw.as_str());
+    assert_json_snapshot!(json, @r#"
+    {
+      "author": "tester",
+      "bytes": 106,
+      "code": [
+        {
+          "blob": "729ff7b69f84bbb20da7db3c436a3c341a64c4a16d5d6b39405436f837396c66",
+          "path": "clean.py",
+          "size": 15
+        }
+      ],
+      "code_revision": null,
+      "created": true,
+      "created_at": "2026-01-02T03:04:02.000000Z",
+      "dataset": "penguins",
+      "dv_version": "0.1.0",
+      "files": 3,
+      "format": 1,
+      "host": "testhost",
+      "id": "5f78d244bdcf6a90501bc3a1634f7808329535b319f23c816fca84534fbdb4c8",
+      "inputs": [
+        "a816d75717bc4e6f849b1e4fcd306d93bf6c9e039c6e280cf26dff9586f25fba"
+      ],
+      "message": "drop nulls",
+      "params": {
+        "flags": [
+          1,
+          2
+        ],
+        "mode": "lenient",
+        "nested": {
+          "a": [
+            1,
+            2
+          ],
+          "b": 1
+        },
+        "seed": 42,
+        "threshold": 0.5,
+        "when": "2026-01-01"
+      },
+      "path": "data",
+      "single_file": false,
+      "stage": "cleaned",
+      "transform": "python clean.py --drop-nulls",
+      "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+    }
+    "#);
+}
+
+#[test]
+fn recommitting_an_unchanged_tree_reports_the_existing_version() {
+    let env = TestEnv::new();
+    env.penguins();
+    let first = env.id(&["commit", "data", "-d", "penguins", "-s", "raw"]);
+    let out = env.dv(&[
+        "commit", "data", "-d", "penguins", "-s", "raw", "-m", "again",
+    ]);
+    assert_eq!(out.stdout.trim(), first);
+    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already a816d75717bc with the same content and provenance.");
+    let json = env
+        .dv(&["commit", "data", "-d", "penguins", "-s", "raw", "--json"])
+        .json();
+    assert_eq!(json["created"], false);
+    assert_eq!(json["id"], first.as_str());
+    assert_eq!(
+        env.dv(&["log", "--json"]).json().as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn changed_params_make_a_new_version_of_the_same_tree() {
+    let env = TestEnv::new();
+    env.penguins();
+    let a = env.id(&[
+        "commit", "data", "-d", "penguins", "-s", "raw", "--param", "k=1",
+    ]);
+    let b = env.id(&[
+        "commit", "data", "-d", "penguins", "-s", "raw", "--param", "k=2",
+    ]);
+    assert_ne!(a, b);
+    let log = env.dv(&["log", "--json"]).json();
+    assert_eq!(log[0]["tree"], log[1]["tree"]);
+}
+
+#[test]
+fn a_single_file_can_be_committed_and_checked_out() {
+    let env = TestEnv::new();
+    env.write("shards/part-0.jsonl", "{\"a\":1}\n");
+    env.write("shards/part-1.jsonl", "{\"a\":2}\n");
+    let id = env.id(&["commit", "shards/part-0.jsonl", "-d", "part0", "-s", "raw"]);
+    let show = env.dv(&["show", &id, "--files", "--json"]).json();
+    assert_eq!(show["single_file"], true);
+    assert_eq!(show["file_list"][0]["path"], "part-0.jsonl");
+    env.write("shards/part-0.jsonl", "{\"a\":3}\n");
+    assert_snapshot!(env.dv(&["status"]), @"
+    shards/part-0.jsonl: changes since part0 8e552cb12249
+      M part-0.jsonl
+    ");
+    env.ok(&["checkout", "part0", "--force"]);
+    assert_eq!(env.read("shards/part-0.jsonl"), b"{\"a\":1}\n");
+    assert_eq!(env.read("shards/part-1.jsonl"), b"{\"a\":2}\n");
+}
+
+#[test]
+fn dvignore_and_the_dv_directory_are_never_snapshotted() {
+    let env = TestEnv::new();
+    env.penguins();
+    env.write("data/.dvignore", "*.tmp\ncache/\n");
+    env.write("data/scratch.tmp", "x");
+    env.write("data/cache/blob", "x");
+    let id = env.id(&["commit", ".", "-d", "all", "-s", "raw"]);
+    let files = env.dv(&["show", &id, "--files", "--json"]).json();
+    let paths: Vec<&str> = files["file_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "data/.dvignore",
+            "data/meta/README.md",
+            "data/meta/columns.json",
+            "data/penguins.csv"
+        ]
+    );
+}
+
+#[test]
+fn empty_directories_are_not_kept() {
+    let env = TestEnv::new();
+    env.penguins();
+    std::fs::create_dir_all(env.root().join("data/empty/deeper")).unwrap();
+    let with_empty = env
+        .dv(&["commit", "data", "-d", "a", "-s", "raw", "--json"])
+        .json();
+    std::fs::remove_dir_all(env.root().join("data/empty")).unwrap();
+    let without = env
+        .dv(&["commit", "data", "-d", "b", "-s", "raw", "--json"])
+        .json();
+    assert_eq!(with_empty["tree"], without["tree"]);
+}

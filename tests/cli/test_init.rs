@@ -1,0 +1,99 @@
+use insta::assert_snapshot;
+
+use crate::common::TestEnv;
+
+#[test]
+fn init_makes_a_workspace_with_default_stages() {
+    let env = TestEnv::bare();
+    let out = env.dv(&["init"]);
+    assert_snapshot!(out, @"
+    ------- stderr -------
+    Initialized an empty dv workspace in $TEST_ENV/ws/.dv
+    ");
+    let config = std::fs::read_to_string(env.root().join(".dv/config.json")).unwrap();
+    assert_snapshot!(config, @r#"
+    {
+      "format": 1,
+      "stages": [
+        "raw",
+        "cleaned",
+        "labeled",
+        "training-ready"
+      ]
+    }
+    "#);
+}
+
+#[test]
+fn init_in_a_new_directory_with_custom_stages_and_json() {
+    let env = TestEnv::bare();
+    let out = env.dv(&["init", "proj", "--stages", "ingest,train", "--json"]);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"root": format!("$TEST_ENV/ws/proj"), "stages": ["ingest", "train"]})
+    );
+    env.write("proj/d/a.txt", "a");
+    let out = env.dv_in(
+        &env.root().join("proj"),
+        &["commit", "d", "-d", "x", "-s", "raw"],
+    );
+    assert_snapshot!(out, @r#"
+    ------- stderr -------
+    error: Unknown stage "raw"
+    hint: Valid stages are: ingest, train.
+    [exit status: 1]
+    "#);
+}
+
+#[test]
+fn init_twice_is_an_error() {
+    let env = TestEnv::new();
+    assert_snapshot!(env.dv(&["init"]), @"
+    ------- stderr -------
+    error: A dv workspace already exists at $TEST_ENV/ws
+    [exit status: 1]
+    ");
+}
+
+#[test]
+fn commands_outside_a_workspace_say_how_to_make_one() {
+    let env = TestEnv::bare();
+    assert_snapshot!(env.dv(&["log"]), @"
+    ------- stderr -------
+    error: Not inside a dv workspace (searched from $TEST_ENV/ws upwards)
+    hint: Run `dv init` to make one here, or cd into an existing workspace.
+    [exit status: 1]
+    ");
+}
+
+#[test]
+fn commands_find_the_workspace_from_a_subdirectory() {
+    let env = TestEnv::new();
+    env.penguins();
+    let out = env.dv_in(
+        &env.root().join("data/meta"),
+        &["commit", ".", "-d", "meta", "-s", "raw"],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let log = env
+        .dv_in(&env.root().join("data"), &["log", "--json"])
+        .json();
+    assert_eq!(log[0]["path"], "data/meta");
+    assert_eq!(log[0]["files"], 2);
+}
+
+#[test]
+fn a_newer_workspace_format_is_refused() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.root().join(".dv/config.json"),
+        r#"{"format": 99, "stages": ["raw"]}"#,
+    )
+    .unwrap();
+    assert_snapshot!(env.dv(&["log"]), @"
+    ------- stderr -------
+    error: This workspace uses format 99, but this dv only understands format 1 or older
+    hint: Upgrade dv to work with this workspace.
+    [exit status: 1]
+    ");
+}
