@@ -27,7 +27,7 @@ impl fmt::Display for Output {
             write!(f, "------- stderr -------\n{}", self.stderr)?;
         }
         if self.code != 0 {
-            write!(f, "[exit status: {}]\n", self.code)?;
+            writeln!(f, "[exit status: {}]", self.code)?;
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
 //! End-to-end tests through the real `dv` binary.
+#![allow(clippy::disallowed_methods)] // tests build fixtures with plain writes
 
 mod common;
 

@@ -80,6 +80,9 @@ fn large_files_stream_and_incompressible_data_is_stored_raw() {
     assert_eq!(store.list(Kind::Blob).unwrap(), vec![stored.id]);
 }
 
+/// One way of damaging an object file's bytes.
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn every_kind_of_damage_is_detected_on_read() {
     let (_temp, store) = store();
@@ -89,7 +92,7 @@ fn every_kind_of_damage_is_detected_on_read() {
         let id = store.put_bytes(Kind::Blob, payload).unwrap();
         let path = store.object_path(Kind::Blob, &id);
         let original = std::fs::read(&path).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        let cases: Vec<(&str, Damage)> = vec![
             (
                 "flipped payload byte",
                 Box::new(|b: &mut Vec<u8>| *b.last_mut().unwrap() ^= 1),
