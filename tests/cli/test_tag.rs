@@ -24,9 +24,8 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     [exit status: 1]
     "#);
     assert_eq!(
-        env.id(&["show", "release-2026-11", "--json"])
-            .contains(&raw),
-        true
+        env.dv(&["show", "release-2026-11", "--json"]).json()["id"],
+        raw.as_str()
     );
     assert_snapshot!(env.dv(&["tag", "penguins", "release-2026-11", "--force"]), @"
     ------- stderr -------
