@@ -8,6 +8,7 @@ mod test_commit;
 mod test_errors;
 mod test_init;
 mod test_log_show;
+mod test_quickstart;
 mod test_reindex;
 mod test_revisions;
 mod test_roundtrip;
