@@ -103,11 +103,35 @@ impl TestEnv {
         self.run(command, &self.root(), args)
     }
 
+    /// Starts dv in the workspace without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dv"));
+        self.prepare(&mut command, &self.root(), args);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("dv starts")
+    }
+
     fn run(&self, mut command: Command, dir: &Path, args: &[&str]) -> Output {
+        self.prepare(&mut command, dir, args);
+        let output = command.output().expect("dv runs");
+        let clean = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes).replace(&self.base().display().to_string(), "$TEST_ENV")
+        };
+        Output {
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+            code: output.status.code().unwrap_or(-1),
+        }
+    }
+
+    fn prepare(&self, command: &mut Command, dir: &Path, args: &[&str]) {
         let n = self.commands.get();
         self.commands.set(n + 1);
         let timestamp = format!("2026-01-02T03:{:02}:{:02}Z", 4 + n / 60, n % 60);
-        let output = command
+        command
             .args(args)
             .current_dir(dir)
             .env_clear()
@@ -118,17 +142,7 @@ impl TestEnv {
             .env("DV_TIMESTAMP", timestamp)
             .env("DV_AUTHOR", "tester")
             .env("DV_HOST", "testhost")
-            .env("DV_LOCK_TIMEOUT_MS", "2000")
-            .output()
-            .expect("dv runs");
-        let clean = |bytes: &[u8]| {
-            String::from_utf8_lossy(bytes).replace(&self.base().display().to_string(), "$TEST_ENV")
-        };
-        Output {
-            stdout: clean(&output.stdout),
-            stderr: clean(&output.stderr),
-            code: output.status.code().unwrap_or(-1),
-        }
+            .env("DV_LOCK_TIMEOUT_MS", "20000");
     }
 
     /// Runs dv in the workspace and requires success; returns stdout.

@@ -11,6 +11,7 @@ mod test_log_show;
 mod test_quickstart;
 mod test_reindex;
 mod test_revisions;
+mod test_robustness;
 mod test_roundtrip;
 mod test_status;
 mod test_tag;
