@@ -29,6 +29,7 @@ pub mod error;
 pub mod fs_util;
 pub mod id;
 pub mod index;
+pub mod lineage;
 pub mod lock;
 pub mod names;
 pub mod object;

@@ -5,6 +5,7 @@ mod checkout;
 mod commit;
 mod error;
 mod init;
+mod lineage;
 mod log;
 mod reindex;
 mod show;
@@ -43,6 +44,7 @@ enum Command {
     Status(status::Args),
     Checkout(checkout::Args),
     Tag(tag::Args),
+    Lineage(lineage::Args),
     Reindex(reindex::Args),
 }
 
@@ -64,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(&ui, args),
         Command::Checkout(args) => checkout::run(&ui, args),
         Command::Tag(args) => tag::run(&ui, args),
+        Command::Lineage(args) => lineage::run(&ui, args),
         Command::Reindex(args) => reindex::run(&ui, args),
     };
     match result {

@@ -137,11 +137,8 @@ impl Index {
     pub fn version(&self, id: &VersionId) -> Result<Option<Version>> {
         let json: Option<String> = self
             .conn
-            .query_row(
-                "SELECT json FROM versions WHERE id = ?1",
-                [id.to_hex()],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT json FROM versions WHERE id = ?1")?
+            .query_row([id.to_hex()], |row| row.get(0))
             .optional()?;
         json.map(|json| decode_row(id, &json)).transpose()
     }
@@ -255,7 +252,7 @@ impl Index {
     pub fn children(&self, id: &VersionId) -> Result<Vec<VersionId>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?;
+            .prepare_cached("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?;
         let ids = stmt
             .query_map([id.to_hex()], |row| row.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -7,6 +7,7 @@ mod test_checkout;
 mod test_commit;
 mod test_errors;
 mod test_init;
+mod test_lineage;
 mod test_log_show;
 mod test_quickstart;
 mod test_reindex;

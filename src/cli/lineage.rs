@@ -1,0 +1,96 @@
+//! `dv lineage REV [--up | --down] [--depth N] [--format text|json|dot|svg]`
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use dv::lineage::{Direction, lineage, render};
+
+use super::error::CliError;
+use super::ui::Ui;
+use super::{VersionView, open_workspace};
+
+/// Show where a version came from (its inputs, back to raw data) or what was built from it
+#[derive(clap::Args)]
+pub struct Args {
+    /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    rev: String,
+
+    /// Walk to the versions it was made from (the default)
+    #[arg(long, conflicts_with = "down")]
+    up: bool,
+
+    /// Walk to the versions made from it
+    #[arg(long)]
+    down: bool,
+
+    /// Stop after N steps
+    #[arg(long, value_name = "N")]
+    depth: Option<usize>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Same as --format json
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Dot,
+    Svg,
+}
+
+#[derive(Serialize)]
+struct Edge {
+    from: dv::VersionId,
+    to: dv::VersionId,
+}
+
+#[derive(Serialize)]
+struct GraphView<'a> {
+    start: dv::VersionId,
+    direction: &'static str,
+    nodes: Vec<VersionView<'a>>,
+    edges: Vec<Edge>,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let id = dv::revision::resolve(&ws, &args.rev)?;
+    let direction = if args.down {
+        Direction::Down
+    } else {
+        Direction::Up
+    };
+    let graph = lineage(&ws, id, direction, args.depth)?;
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Text => ui.out(render::text(&graph)),
+        Format::Dot => ui.out(render::dot(&graph, ws.stages())),
+        Format::Svg => ui.out(render::svg(&graph, ws.stages())),
+        Format::Json => ui.json(&GraphView {
+            start: graph.start,
+            direction: direction.name(),
+            nodes: graph
+                .nodes
+                .iter()
+                .map(|n| VersionView {
+                    id: n.id,
+                    version: &n.version,
+                })
+                .collect(),
+            edges: graph
+                .edges
+                .iter()
+                .map(|(from, to)| Edge {
+                    from: *from,
+                    to: *to,
+                })
+                .collect(),
+        }),
+    }
+}
