@@ -41,6 +41,7 @@ pub mod revision;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod which;
 pub mod workspace;
 pub mod worktree;
 

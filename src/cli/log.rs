@@ -17,6 +17,14 @@ pub struct Args {
     #[arg(long, short)]
     stage: Option<String>,
 
+    /// Only versions whose transform contains this text
+    #[arg(long, value_name = "TEXT")]
+    transform: Option<String>,
+
+    /// Only versions with this parameter value, typed as in `dv commit` (can be repeated)
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
     /// Show at most N versions
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     limit: Option<usize>,
@@ -31,9 +39,16 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if let Some(stage) = &args.stage {
         ws.check_stage(stage)?;
     }
+    let params = args
+        .params
+        .iter()
+        .map(|p| dv::params::parse_param(p))
+        .collect::<Result<_, _>>()?;
     let filter = LogFilter {
         dataset: args.dataset,
         stage: args.stage,
+        transform: args.transform,
+        params,
         limit: args.limit,
     };
     let versions = ws.index.log(&filter)?;

@@ -12,6 +12,7 @@ mod show;
 mod status;
 mod tag;
 mod ui;
+mod which;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ enum Command {
     Checkout(checkout::Args),
     Tag(tag::Args),
     Lineage(lineage::Args),
+    Which(which::Args),
     Reindex(reindex::Args),
 }
 
@@ -67,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Checkout(args) => checkout::run(&ui, args),
         Command::Tag(args) => tag::run(&ui, args),
         Command::Lineage(args) => lineage::run(&ui, args),
+        Command::Which(args) => which::run(&ui, args),
         Command::Reindex(args) => reindex::run(&ui, args),
     };
     match result {

@@ -63,7 +63,31 @@ CREATE TABLE stat_cache (
 pub struct LogFilter {
     pub dataset: Option<String>,
     pub stage: Option<String>,
+    /// Only versions whose transform contains this text.
+    pub transform: Option<String>,
+    /// Only versions with all of these parameter values.
+    pub params: Vec<(String, serde_json::Value)>,
     pub limit: Option<usize>,
+}
+
+impl LogFilter {
+    fn needs_provenance(&self) -> bool {
+        self.transform.is_some() || !self.params.is_empty()
+    }
+
+    fn matches(&self, version: &Version) -> bool {
+        let transform_ok = self.transform.as_ref().is_none_or(|wanted| {
+            version
+                .transform
+                .as_ref()
+                .is_some_and(|t| t.contains(wanted.as_str()))
+        });
+        transform_ok
+            && self
+                .params
+                .iter()
+                .all(|(key, value)| version.params.get(key) == Some(value))
+    }
 }
 
 /// An open index.
@@ -161,13 +185,18 @@ impl Index {
             dataset: Some(dataset.into()),
             stage: stage.map(Into::into),
             limit: Some(1),
+            ..Default::default()
         };
         Ok(self.log(&filter)?.into_iter().next().map(|(id, _)| id))
     }
 
     /// Versions matching a filter, newest first.
     pub fn log(&self, filter: &LogFilter) -> Result<Vec<(VersionId, Version)>> {
-        let limit = filter.limit.map_or(-1, |n| n as i64);
+        // Provenance filters run on decoded versions, so the limit applies after them.
+        let limit = match filter.limit {
+            Some(n) if !filter.needs_provenance() => n as i64,
+            _ => -1,
+        };
         let mut stmt = self.conn.prepare(
             "SELECT id, json FROM versions
              WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR stage = ?2)
@@ -178,12 +207,18 @@ impl Index {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.iter()
-            .map(|(id, json)| {
-                let id: VersionId = id.parse().map_err(|_| corrupt_row(id))?;
-                Ok((id, decode_row(&id, json)?))
-            })
-            .collect()
+        let mut versions = Vec::new();
+        for (id, json) in &rows {
+            let id: VersionId = id.parse().map_err(|_| corrupt_row(id))?;
+            let version = decode_row(&id, json)?;
+            if filter.matches(&version) {
+                versions.push((id, version));
+            }
+            if filter.limit.is_some_and(|n| versions.len() >= n) {
+                break;
+            }
+        }
+        Ok(versions)
     }
 
     /// Every dataset name, sorted.
