@@ -4,7 +4,7 @@
 //! Versions name their inputs by id, and an id hashes the inputs, so the graph is a DAG by
 //! construction. A version reachable along several paths (a shared ancestor) appears once.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::error::{Error, Result};
 use crate::id::VersionId;
@@ -28,6 +28,8 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// `(input, output)` pairs: the edge points the way data flowed.
     pub edges: Vec<(VersionId, VersionId)>,
+    positions: HashMap<VersionId, usize>,
+    neighbours: HashMap<VersionId, Vec<VersionId>>,
 }
 
 /// One version in a lineage graph.
@@ -42,19 +44,12 @@ pub struct Node {
 impl Graph {
     /// The node for an id, if it is in the graph.
     pub fn node(&self, id: &VersionId) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == *id)
+        self.positions.get(id).map(|&i| &self.nodes[i])
     }
 
     /// The neighbours of `id` in the walk's direction, in recorded order.
-    pub fn next(&self, id: &VersionId) -> Vec<VersionId> {
-        self.edges
-            .iter()
-            .filter_map(|(input, output)| match self.direction {
-                Direction::Up if output == id => Some(*input),
-                Direction::Down if input == id => Some(*output),
-                _ => None,
-            })
-            .collect()
+    pub fn next(&self, id: &VersionId) -> &[VersionId] {
+        self.neighbours.get(id).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -114,11 +109,22 @@ pub fn lineage(
         }
     }
     edges.retain(|(a, b)| seen.contains(a) && seen.contains(b));
+    let positions = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let mut neighbours: HashMap<VersionId, Vec<VersionId>> = HashMap::new();
+    for (input, output) in &edges {
+        let (from, to) = match direction {
+            Direction::Up => (output, input),
+            Direction::Down => (input, output),
+        };
+        neighbours.entry(*from).or_default().push(*to);
+    }
     Ok(Graph {
         start,
         direction,
         nodes,
         edges,
+        positions,
+        neighbours,
     })
 }
 

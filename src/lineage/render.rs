@@ -14,12 +14,13 @@ use layout::topo::layout::VisualGraph;
 use serde_json::Value;
 
 use super::{Direction, Graph, Node};
-use crate::id::VersionId;
 
 /// Hex digits of ids shown in pictures and trees.
 const SHORT: usize = 12;
 /// Width the text tree is cut to.
 const WIDTH: usize = 80;
+/// Columns of indentation after which deeper levels are drawn at the same depth.
+const MAX_INDENT: usize = 36;
 
 /// Fill colours for stages, by their position in the workspace's stage list.
 const STAGE_COLOURS: [&str; 6] = [
@@ -74,65 +75,61 @@ fn summary(node: &Node, graph: &Graph) -> (String, String) {
 }
 
 /// An indented tree from the start version; a version reached again shows "(see above)".
+///
+/// Indentation stops growing after [`MAX_INDENT`] columns so that a chain of thousands of
+/// versions still renders in linear time, with lines that fit the terminal.
 pub fn text(graph: &Graph) -> String {
     let mut out = String::new();
     let mut shown = HashSet::new();
-    write_tree(graph, &graph.start, "", "", &mut shown, &mut out);
-    out
-}
-
-fn write_tree(
-    graph: &Graph,
-    id: &VersionId,
-    lead: &str,
-    child_lead: &str,
-    shown: &mut HashSet<VersionId>,
-    out: &mut String,
-) {
-    let Some(node) = graph.node(id) else { return };
-    let repeated = !shown.insert(*id);
-    if repeated {
-        let line = format!(
-            "{lead}{} {}@{}  (see above)",
-            id.short(SHORT),
-            node.version.dataset,
-            node.version.stage
-        );
-        let _ = writeln!(out, "{}", fit(&line, WIDTH));
-        return;
-    }
-    let next = graph.next(id);
-    let (line, params) = summary(node, graph);
-    let joined = format!("{lead}{line}  {params}");
-    if params.is_empty() || joined.chars().count() <= WIDTH {
-        let _ = writeln!(out, "{}", fit(joined.trim_end(), WIDTH));
-    } else {
-        // Too long for one line: the parameters go on their own line below the summary.
-        let _ = writeln!(out, "{}", fit(&format!("{lead}{line}"), WIDTH));
-        let rail = if next.is_empty() { "   " } else { "│  " };
-        let indent = " ".repeat(SHORT + 1 - rail.chars().count());
-        let _ = writeln!(
-            out,
-            "{}",
-            fit(&format!("{child_lead}{rail}{indent}{params}"), WIDTH)
-        );
-    }
-    for (i, child) in next.iter().enumerate() {
-        let last = i + 1 == next.len();
-        let (branch, extend) = if last {
-            ("└─ ", "   ")
-        } else {
-            ("├─ ", "│  ")
+    // (version, lead for its own line, lead for the lines below it), depth-first.
+    let mut stack = vec![(graph.start, String::new(), String::new())];
+    while let Some((id, lead, child_lead)) = stack.pop() {
+        let Some(node) = graph.node(&id) else {
+            continue;
         };
-        write_tree(
-            graph,
-            child,
-            &format!("{child_lead}{branch}"),
-            &format!("{child_lead}{extend}"),
-            shown,
-            out,
-        );
+        if !shown.insert(id) {
+            let line = format!(
+                "{lead}{} {}@{}  (see above)",
+                id.short(SHORT),
+                node.version.dataset,
+                node.version.stage
+            );
+            let _ = writeln!(out, "{}", fit(&line, WIDTH));
+            continue;
+        }
+        let next = graph.next(&id);
+        let (line, params) = summary(node, graph);
+        let joined = format!("{lead}{line}  {params}");
+        if params.is_empty() || joined.chars().count() <= WIDTH {
+            let _ = writeln!(out, "{}", fit(joined.trim_end(), WIDTH));
+        } else {
+            // Too long for one line: the parameters go on their own line below the summary.
+            let _ = writeln!(out, "{}", fit(&format!("{lead}{line}"), WIDTH));
+            let rail = if next.is_empty() { "   " } else { "│  " };
+            let indent = " ".repeat(SHORT + 1 - rail.chars().count());
+            let _ = writeln!(
+                out,
+                "{}",
+                fit(&format!("{child_lead}{rail}{indent}{params}"), WIDTH)
+            );
+        }
+        let deep = child_lead.chars().count() >= MAX_INDENT;
+        for (i, child) in next.iter().enumerate().rev() {
+            let last = i + 1 == next.len();
+            let (branch, extend) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            let below = if deep {
+                child_lead.clone()
+            } else {
+                format!("{child_lead}{extend}")
+            };
+            stack.push((*child, format!("{child_lead}{branch}"), below));
+        }
     }
+    out
 }
 
 /// Cuts a line to `width` characters, marking the cut with an ellipsis.

@@ -1,0 +1,86 @@
+//! Lineage on a large provenance DAG: 10,000 versions in chains of four stages, each
+//! training-ready version also joined with a shared reference dataset.
+//!
+//!     cargo bench --bench lineage
+//!
+//! Prints the time to walk up from the newest version and down from the shared raw version.
+
+use std::time::Instant;
+
+use dv::Workspace;
+use dv::lineage::{Direction, lineage};
+use dv::object::Version;
+use dv::object::version::VERSION_FORMAT;
+use dv::store::Kind;
+use dv::{TreeId, VersionId};
+
+fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Version {
+    Version {
+        format: VERSION_FORMAT,
+        dataset: dataset.into(),
+        stage: stage.into(),
+        tree: TreeId(dv::Hash::of(format!("tree {n}").as_bytes())),
+        path: dataset.into(),
+        single_file: false,
+        inputs,
+        transform: Some(format!("step {n}")),
+        code: Vec::new(),
+        params: serde_json::Map::from_iter([("n".to_string(), serde_json::json!(n))]),
+        code_revision: None,
+        message: None,
+        author: "bench".into(),
+        host: "bench".into(),
+        dv_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: format!("2026-01-01T00:00:00.{n:06}Z"),
+        files: 1,
+        bytes: 1,
+    }
+}
+
+fn put(ws: &Workspace, v: &Version) -> VersionId {
+    let id = VersionId(ws.store.put_bytes(Kind::Version, &v.encode()).unwrap());
+    ws.index.insert_version(&id, v).unwrap();
+    id
+}
+
+fn main() {
+    let temp = tempfile::tempdir().unwrap();
+    let ws = Workspace::init(temp.path(), None).unwrap();
+    let started = Instant::now();
+    let reference = put(&ws, &version("reference", "raw", vec![], 0));
+    let stages = ["raw", "cleaned", "labeled", "training-ready"];
+    let mut previous = reference;
+    let mut count = 1;
+    while count < 10_000 {
+        let mut input = vec![previous];
+        for stage in stages {
+            let mut inputs = input.clone();
+            if stage == "training-ready" {
+                inputs.push(reference);
+            }
+            previous = put(&ws, &version("chain", stage, inputs, count));
+            input = vec![previous];
+            count += 1;
+        }
+    }
+    println!(
+        "built {count} versions in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (what, start, direction) in [
+        ("up from the newest", previous, Direction::Up),
+        ("down from the shared raw", reference, Direction::Down),
+    ] {
+        let started = Instant::now();
+        let graph = lineage(&ws, start, direction, None).unwrap();
+        let walked = started.elapsed().as_secs_f64();
+        let text = dv::lineage::render::text(&graph);
+        println!(
+            "lineage {what}: {} nodes, {} edges: walk {walked:.3} s, walk + text tree {:.3} s ({} lines)",
+            graph.nodes.len(),
+            graph.edges.len(),
+            started.elapsed().as_secs_f64(),
+            text.lines().count()
+        );
+    }
+}
