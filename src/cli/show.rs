@@ -19,6 +19,10 @@ pub struct Args {
     #[arg(long)]
     files: bool,
 
+    /// Print the transform's recorded code files instead (one file: its exact bytes)
+    #[arg(long, conflicts_with = "files")]
+    code: bool,
+
     /// Print the version as JSON
     #[arg(long)]
     json: bool,
@@ -39,6 +43,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .index
         .version(&id)?
         .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
+    if args.code {
+        return show_code(ui, &ws, &version, args.json);
+    }
     let files: Option<Vec<FileView>> = if args.files {
         Some(
             flatten(&ws.store, &version.tree)?
@@ -159,4 +166,44 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         text.push_str(&table(&rows));
     }
     ui.out(text)
+}
+
+/// Prints the code files recorded with a version, verified against their hashes.
+fn show_code(
+    ui: &Ui,
+    ws: &dv::Workspace,
+    version: &dv::object::Version,
+    json: bool,
+) -> Result<(), CliError> {
+    if version.code.is_empty() {
+        return Err(CliError::user("This version has no recorded code files")
+            .hinted("Record them at commit time with --code FILE."));
+    }
+    let mut contents = Vec::new();
+    for code in &version.code {
+        contents.push(ws.store.get_bytes(dv::store::Kind::Blob, &code.blob.0)?);
+    }
+    if json {
+        let files: Vec<serde_json::Value> = version
+            .code
+            .iter()
+            .zip(&contents)
+            .map(|(code, bytes)| {
+                serde_json::json!({ "path": code.path, "blob": code.blob, "size": code.size, "text": String::from_utf8_lossy(bytes) })
+            })
+            .collect();
+        return ui.json(&files);
+    }
+    if let [only] = contents.as_slice() {
+        return ui.out_bytes(only);
+    }
+    for (code, bytes) in version.code.iter().zip(&contents) {
+        ui.out(format!(
+            "==> {} ({}) <==\n",
+            code.path,
+            code.blob.short(SHORT_ID)
+        ))?;
+        ui.out_bytes(bytes)?;
+    }
+    Ok(())
 }

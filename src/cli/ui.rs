@@ -22,8 +22,13 @@ impl Ui {
 
     /// Prints data on stdout.
     pub fn out(&self, text: impl AsRef<str>) -> Result<(), CliError> {
+        self.out_bytes(text.as_ref().as_bytes())
+    }
+
+    /// Prints raw bytes on stdout.
+    pub fn out_bytes(&self, bytes: &[u8]) -> Result<(), CliError> {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_ref().as_bytes())?;
+        stdout.write_all(bytes)?;
         stdout.flush()?;
         Ok(())
     }

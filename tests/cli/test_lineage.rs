@@ -3,7 +3,7 @@ use insta::{assert_json_snapshot, assert_snapshot};
 use crate::common::TestEnv;
 
 /// raw → cleaned → labeled → training-ready, the last also joined with a second dataset.
-fn pipeline(env: &TestEnv) {
+pub fn pipeline(env: &TestEnv) {
     env.penguins();
     env.write("code/clean.py", "# drop rows with missing values\n");
     env.write("code/label.py", "# label with a model\n");
