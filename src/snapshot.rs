@@ -21,7 +21,7 @@ use crate::index::CacheEntry;
 use crate::index::stat_cache::now_ns;
 use crate::object::{Entry, EntryKind, Tree};
 use crate::progress::Progress;
-use crate::store::{Kind, Store};
+use crate::store::{Batch, Kind};
 use crate::workspace::Workspace;
 
 /// Whether a snapshot writes objects (commit) or only computes ids (status, diff).
@@ -119,12 +119,14 @@ pub fn snapshot(
         },
         to_hash,
     );
-    let store = &ws.store;
+    // In Store mode, blobs and trees become durable together, before the stat cache may say so.
+    let owned_batch = (mode == Mode::Store).then(|| ws.store.batch());
+    let batch = owned_batch.as_ref();
     let hashed: Vec<(Entry, Option<CacheUpdate>)> = found
         .par_iter()
         .map(|file| {
             let key = cache_key(&file.rel);
-            let result = hash_one(store, file, cached.get(&key), mode, scan_started, progress)?;
+            let result = hash_one(batch, file, cached.get(&key), scan_started, progress)?;
             Ok((result.0, result.1.map(|entry| (key, entry))))
         })
         .collect::<Result<_>>()?;
@@ -145,15 +147,17 @@ pub fn snapshot(
         .filter(|k| !seen.contains(*k))
         .cloned()
         .collect();
+    let mut trees = HashMap::new();
+    let tree = root.build(batch, &mut trees)?;
+    let id = tree.id();
+    if let Some(batch) = batch {
+        batch.put_bytes(Kind::Tree, &tree.encode())?;
+    }
+    if let Some(batch) = owned_batch {
+        batch.finish()?;
+    }
     if ws_rel.is_some() {
         ws.index.stat_cache().apply(&updates, &removed)?;
-    }
-
-    let mut trees = HashMap::new();
-    let tree = root.build(store, mode, &mut trees)?;
-    let id = tree.id();
-    if mode == Mode::Store {
-        store.put_bytes(Kind::Tree, &tree.encode())?;
     }
     let snapshot = Snapshot {
         root: id,
@@ -167,10 +171,9 @@ pub fn snapshot(
 
 /// Hashes (and in `Store` mode stores) one file or symlink, consulting the stat cache.
 fn hash_one(
-    store: &Store,
+    batch: Option<&Batch>,
     file: &Found,
     cached: Option<&CacheEntry>,
-    mode: Mode,
     scan_started: i64,
     progress: &dyn Progress,
 ) -> Result<(Entry, Option<CacheEntry>)> {
@@ -183,9 +186,9 @@ fn hash_one(
     if file.meta.file_type().is_symlink() {
         let target = fs::read_link(&file.abs).with_path(&file.abs)?;
         let bytes = target.as_os_str().as_bytes();
-        let id = match mode {
-            Mode::Store => store.put_bytes(Kind::Blob, bytes)?,
-            Mode::HashOnly => Hash::of(bytes),
+        let id = match batch {
+            Some(batch) => batch.put_bytes(Kind::Blob, bytes)?,
+            None => Hash::of(bytes),
         };
         return Ok((
             Entry {
@@ -203,10 +206,9 @@ fn hash_one(
         EntryKind::File
     };
     if let Some(entry) = cached.filter(|e| e.vouches_for(&file.meta)) {
-        let known_stored =
-            entry.stored || mode == Mode::HashOnly || store.has(Kind::Blob, &entry.hash);
+        let known_stored = entry.stored || batch.is_none_or(|b| b.has(Kind::Blob, &entry.hash));
         if known_stored {
-            let update = (mode == Mode::Store && !entry.stored).then_some(CacheEntry {
+            let update = (batch.is_some() && !entry.stored).then_some(CacheEntry {
                 stored: true,
                 ..*entry
             });
@@ -221,12 +223,12 @@ fn hash_one(
             ));
         }
     }
-    let (id, size) = match mode {
-        Mode::Store => {
-            let stored = store.put_file(&file.abs)?;
+    let (id, size) = match batch {
+        Some(batch) => {
+            let stored = batch.put_file(&file.abs)?;
             (stored.id, stored.size)
         }
-        Mode::HashOnly => hash_file(&file.abs)?,
+        None => hash_file(&file.abs)?,
     };
     progress.advance(size);
     // Cache only if the file did not change while it was read.
@@ -234,7 +236,7 @@ fn hash_one(
     let unchanged =
         CacheEntry::new(&after, id, 0, false) == CacheEntry::new(&file.meta, id, 0, false);
     let update = unchanged.then(|| {
-        let stored = mode == Mode::Store || cached.is_some_and(|c| c.stored && c.hash == id);
+        let stored = batch.is_some() || cached.is_some_and(|c| c.stored && c.hash == id);
         CacheEntry::new(&file.meta, id, scan_started, stored)
     });
     Ok((
@@ -359,11 +361,11 @@ impl Dir {
         }
     }
 
-    fn build(self, store: &Store, mode: Mode, trees: &mut HashMap<TreeId, Tree>) -> Result<Tree> {
+    fn build(self, batch: Option<&Batch>, trees: &mut HashMap<TreeId, Tree>) -> Result<Tree> {
         let mut entries = self.files;
         let mut subtree_files = 0;
         for (name, dir) in self.dirs {
-            let tree = dir.build(store, mode, trees)?;
+            let tree = dir.build(batch, trees)?;
             let id = tree.id();
             subtree_files += tree.files;
             entries.push(Entry {
@@ -372,8 +374,8 @@ impl Dir {
                 id: id.0,
                 size: tree.bytes,
             });
-            if mode == Mode::Store {
-                store.put_bytes(Kind::Tree, &tree.encode())?;
+            if let Some(batch) = batch {
+                batch.put_bytes(Kind::Tree, &tree.encode())?;
             }
             trees.insert(id, tree);
         }

@@ -82,9 +82,14 @@ pub fn rewrite_header(file: &mut File, header: &Header) -> io::Result<()> {
     file.write_all(&header.encode())
 }
 
-/// Compresses in-memory content, keeping it raw unless zstd makes it smaller.
+/// Compresses in-memory content, keeping it raw unless zstd makes it smaller. Content whose
+/// first 64 KiB do not compress (images, archives, random bytes) is not tried in full.
 pub fn choose_encoding(bytes: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
-    if bytes.len() >= 64
+    const SAMPLE: usize = 64 << 10;
+    let worth_trying = bytes.len() >= 64
+        && (bytes.len() <= 2 * SAMPLE
+            || choose_encoding_for_sample(&bytes[..SAMPLE]) == Encoding::Zstd);
+    if worth_trying
         && let Ok(compressed) = zstd::bulk::compress(bytes, 3)
         && compressed.len() < bytes.len()
     {
