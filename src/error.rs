@@ -136,6 +136,34 @@ pub enum Error {
         expected: String,
     },
 
+    #[error("Invalid lock file {}: {message}", path.display())]
+    BadLockFile { path: PathBuf, message: String },
+
+    #[error("Lock file {} pins \"{name}\" to {path:?}, which is not allowed: {reason}", lock.display())]
+    UnsafePinPath {
+        lock: PathBuf,
+        name: String,
+        path: String,
+        reason: String,
+    },
+
+    #[error("Lock file {} has no pin named \"{name}\"", lock.display())]
+    PinNotFound {
+        name: String,
+        lock: PathBuf,
+        known: Vec<String>,
+    },
+
+    #[error("Lock file {} pins \"{name}\" to version {id}, which is not in this workspace", lock.display())]
+    PinnedVersionMissing {
+        lock: PathBuf,
+        name: String,
+        id: String,
+    },
+
+    #[error("Invalid dv URI \"{uri}\": {reason}")]
+    InvalidUri { uri: String, reason: String },
+
     #[error("Index error: {0}")]
     Index(#[from] rusqlite::Error),
 }

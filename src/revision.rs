@@ -115,3 +115,38 @@ fn unknown(ws: &Workspace, rev: &str) -> Error {
             .collect(),
     }
 }
+
+/// The prefix of dv URIs.
+pub const URI_SCHEME: &str = "dv://";
+
+/// Resolves a `dv://` URI (`dv://DATASET@ID`, `dv://TAG`, or `dv://` followed by any
+/// revision); a string without the scheme is resolved as a revision.
+pub fn resolve_uri(ws: &Workspace, uri: &str) -> Result<VersionId> {
+    let Some(rest) = uri.strip_prefix(URI_SCHEME) else {
+        return resolve(ws, uri);
+    };
+    let invalid = |reason: String| Error::InvalidUri {
+        uri: uri.to_string(),
+        reason,
+    };
+    if rest.is_empty() {
+        return Err(invalid("nothing follows dv://".into()));
+    }
+    if let Some((dataset, id)) = rest.split_once('@')
+        && !ws.stages().iter().any(|s| s == id)
+        && id.len() >= MIN_PREFIX
+        && id.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        let found = resolve(ws, id)?;
+        let version = ws.index.version(&found)?.ok_or_else(|| unknown(ws, id))?;
+        if version.dataset != dataset {
+            return Err(invalid(format!(
+                "version {} belongs to dataset \"{}\", not \"{dataset}\"",
+                found.short(12),
+                version.dataset
+            )));
+        }
+        return Ok(found);
+    }
+    resolve(ws, rest)
+}

@@ -155,6 +155,11 @@ impl From<Error> for CliError {
             Error::NotTracked { .. } => base.hinted(
                 "Commit it with `dv commit PATH --dataset NAME --stage STAGE`, or check a version out there.",
             ),
+            Error::PinNotFound { ref known, .. } if known.is_empty() => base.hinted("The lock file pins nothing yet; add pins with `dv pin REV`."),
+            Error::PinNotFound { ref known, .. } => base.hinted(format!("Pinned names: {}.", list(known))),
+            Error::PinnedVersionMissing { .. } => base.hinted("Fetch it from the remote the lock file's data came from, or pin a version this workspace has."),
+            Error::UnsafePinPath { .. } => base.hinted("Pin paths must be relative directories inside the workspace; fix the entry with `dv pin REV --as NAME --path DIR`."),
+            Error::BadLockFile { .. } => base.hinted("Nothing was written. Fix or regenerate the lock file with `dv pin`."),
             Error::Busy { .. } => CliError { kind: Kind::Busy, ..base }
                 .hinted("Another dv command is writing to this workspace; retry when it has finished."),
             _ => base,

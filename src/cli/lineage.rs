@@ -56,6 +56,8 @@ struct GraphView<'a> {
     direction: &'static str,
     nodes: Vec<VersionView<'a>>,
     edges: Vec<Edge>,
+    /// Lock file entries pinning versions of this graph.
+    consumers: Vec<dv::pin::Consumer>,
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -68,8 +70,27 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     };
     let graph = lineage(&ws, id, direction, args.depth)?;
     let format = if args.json { Format::Json } else { args.format };
+    let consumers: Vec<dv::pin::Consumer> = dv::pin::consumers(&ws)?
+        .into_iter()
+        .filter(|c| graph.node(&c.id).is_some())
+        .collect();
     match format {
-        Format::Text => ui.out(render::text(&graph)),
+        Format::Text => {
+            let mut text = render::text(&graph);
+            for consumer in &consumers {
+                let lock = consumer
+                    .lock
+                    .strip_prefix(ws.root())
+                    .unwrap_or(&consumer.lock);
+                text.push_str(&format!(
+                    "pinned: {} by {} ({})\n",
+                    consumer.id.short(super::SHORT_ID),
+                    lock.display(),
+                    consumer.name
+                ));
+            }
+            ui.out(text)
+        }
         Format::Dot => ui.out(render::dot(&graph, ws.stages())),
         Format::Svg => ui.out(render::svg(&graph, ws.stages())),
         Format::Json => ui.json(&GraphView {
@@ -91,6 +112,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                     to: *to,
                 })
                 .collect(),
+            consumers,
         }),
     }
 }

@@ -7,11 +7,15 @@ mod error;
 mod init;
 mod lineage;
 mod log;
+mod materialize;
+mod pin;
 mod reindex;
+mod resolve;
 mod show;
 mod status;
 mod tag;
 mod ui;
+mod verify;
 mod which;
 
 use std::process::ExitCode;
@@ -47,6 +51,10 @@ enum Command {
     Tag(tag::Args),
     Lineage(lineage::Args),
     Which(which::Args),
+    Pin(pin::Args),
+    Resolve(resolve::Args),
+    Verify(verify::Args),
+    Materialize(materialize::Args),
     Reindex(reindex::Args),
 }
 
@@ -70,6 +78,10 @@ pub fn main() -> ExitCode {
         Command::Tag(args) => tag::run(&ui, args),
         Command::Lineage(args) => lineage::run(&ui, args),
         Command::Which(args) => which::run(&ui, args),
+        Command::Pin(args) => pin::run(&ui, args),
+        Command::Resolve(args) => resolve::run(&ui, args),
+        Command::Verify(args) => verify::run(&ui, args),
+        Command::Materialize(args) => materialize::run(&ui, args),
         Command::Reindex(args) => reindex::run(&ui, args),
     };
     match result {

@@ -61,19 +61,26 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     } else {
         None
     };
+    let consumers: Vec<dv::pin::Consumer> = dv::pin::consumers(&ws)?
+        .into_iter()
+        .filter(|c| c.id == id)
+        .collect();
     if args.json {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
             view: VersionView<'a>,
+            consumers: &'a [dv::pin::Consumer],
             #[serde(skip_serializing_if = "Option::is_none")]
             file_list: Option<&'a Vec<FileView>>,
         }
+        let view = VersionView {
+            id,
+            version: &version,
+        };
         return ui.json(&Out {
-            view: VersionView {
-                id,
-                version: &version,
-            },
+            view,
+            consumers: &consumers,
             file_list: files.as_ref(),
         });
     }
@@ -155,6 +162,22 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     rows.push(vec!["created".into(), version.created_at.clone()]);
     if let Some(message) = &version.message {
         rows.push(vec!["message".into(), message.clone()]);
+    }
+    for (i, consumer) in consumers.iter().enumerate() {
+        let lock = consumer
+            .lock
+            .strip_prefix(ws.root())
+            .unwrap_or(&consumer.lock)
+            .display()
+            .to_string();
+        rows.push(vec![
+            if i == 0 {
+                "pinned by".into()
+            } else {
+                String::new()
+            },
+            format!("{lock} ({})", consumer.name),
+        ]);
     }
     let mut text = table(&rows);
     if let Some(files) = files {

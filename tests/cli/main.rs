@@ -9,6 +9,7 @@ mod test_errors;
 mod test_init;
 mod test_lineage;
 mod test_log_show;
+mod test_pin;
 mod test_provenance;
 mod test_quickstart;
 mod test_reindex;

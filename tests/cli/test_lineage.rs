@@ -131,6 +131,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
     assert_eq!(json["nodes"].as_array().unwrap().len(), 5);
     assert_json_snapshot!(json, @r#"
     {
+      "consumers": [],
       "direction": "up",
       "edges": [
         {

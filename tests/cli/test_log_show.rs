@@ -147,6 +147,7 @@ fn show_json_with_files() {
       "bytes": 106,
       "code": [],
       "code_revision": null,
+      "consumers": [],
       "created_at": "2026-01-02T03:04:01.000000Z",
       "dataset": "penguins",
       "dv_version": "0.1.0",

@@ -1,0 +1,141 @@
+//! `dv verify [--lock FILE] [NAME...] [--fast]` / `dv verify REV DIR`
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use dv::verify::{Verification, verify};
+
+use super::error::CliError;
+use super::status::ChangeLists;
+use super::ui::{Ui, plural};
+use super::{SHORT_ID, open_workspace};
+
+/// Prove that directories hold exactly the pinned versions (exit 0), or list every difference (exit 1)
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pin names to verify (default: all), or REV DIR to verify one directory against a version
+    args: Vec<String>,
+
+    /// The lock file (default: dv.lock at the workspace root)
+    #[arg(long, value_name = "FILE")]
+    lock: Option<PathBuf>,
+
+    /// Trust the stat cache for files that have not changed since dv last hashed them
+    #[arg(long)]
+    fast: bool,
+
+    /// Print the results as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct ResultView {
+    name: Option<String>,
+    id: dv::VersionId,
+    dir: PathBuf,
+    ok: bool,
+    files: u64,
+    #[serde(flatten)]
+    differences: ChangeLists,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let lock = dv::pin::lock_path(&ws, args.lock.as_deref())?;
+    let progress = ui.progress();
+    let lock_file = if lock.exists() {
+        Some(dv::pin::read_lock(&ws, &lock, false)?)
+    } else {
+        None
+    };
+    let all_pins = lock_file
+        .as_ref()
+        .is_some_and(|f| args.args.iter().all(|a| f.get(a).is_some()));
+    let mut results: Vec<(Option<String>, Verification)> = Vec::new();
+    if args.args.len() == 2 && !all_pins {
+        let id = dv::revision::resolve_uri(&ws, &args.args[0])?;
+        results.push((
+            Some(args.args[0].clone()),
+            verify(&ws, &id, Path::new(&args.args[1]), args.fast, &progress)?,
+        ));
+    } else {
+        if lock_file.is_none() {
+            return Err(CliError::from(dv::Error::PathNotFound { path: lock })
+                .hinted("Pin versions with `dv pin REV`, or verify one directory with `dv verify REV DIR`."));
+        }
+        for (pin, dir) in dv::materialize::plan(&ws, &lock, &args.args, None)? {
+            results.push((
+                Some(pin.name.clone()),
+                verify(&ws, &pin.id, &dir, args.fast, &progress)?,
+            ));
+        }
+    }
+    let failed = results.iter().filter(|(_, v)| !v.ok()).count();
+    if args.json {
+        let views: Vec<ResultView> = results
+            .iter()
+            .map(|(name, v)| ResultView {
+                name: name.clone(),
+                id: v.id,
+                dir: v.dir.clone(),
+                ok: v.ok(),
+                files: v.files,
+                differences: ChangeLists::from_changes(&v.changes),
+            })
+            .collect();
+        ui.json(&serde_json::json!({ "ok": failed == 0, "results": views }))?;
+    } else {
+        let mut text = String::new();
+        for (name, v) in &results {
+            let label = name.clone().unwrap_or_else(|| v.id.short(SHORT_ID));
+            let dir = v
+                .dir
+                .strip_prefix(ws.root())
+                .unwrap_or(&v.dir)
+                .display()
+                .to_string();
+            if v.ok() {
+                text.push_str(&format!(
+                    "ok      {label}  {}  {dir}  ({})\n",
+                    v.id.short(SHORT_ID),
+                    plural(v.files, "file")
+                ));
+            } else {
+                text.push_str(&format!(
+                    "FAILED  {label}  {}  {dir}\n",
+                    v.id.short(SHORT_ID)
+                ));
+                for change in &v.changes {
+                    text.push_str(&format!(
+                        "  {} {}  ({})\n",
+                        change.kind.letter(),
+                        dv::fs_util::display_path(&change.path),
+                        explain(change.kind)
+                    ));
+                }
+            }
+        }
+        ui.out(text)?;
+    }
+    if failed > 0 {
+        let message = match results.len() {
+            1 => "The directory differs from the version".to_string(),
+            n => format!("{failed} of {n} directories differ from their pinned versions"),
+        };
+        return Err(CliError::user(message));
+    }
+    Ok(())
+}
+
+fn explain(kind: dv::diff::ChangeKind) -> &'static str {
+    use dv::diff::ChangeKind::*;
+    match kind {
+        Added => "not in the version",
+        Removed => "missing",
+        Modified => "content differs",
+        ModeChanged => "executable bit differs",
+        TypeChanged => "file and symlink swapped",
+    }
+}
