@@ -42,6 +42,11 @@ impl CliError {
         }
     }
 
+    /// A failure that only sets the exit code: the output already said everything.
+    pub fn exit_code_only() -> Self {
+        CliError::user(String::new())
+    }
+
     pub fn hinted(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self

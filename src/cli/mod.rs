@@ -3,6 +3,7 @@
 
 mod checkout;
 mod commit;
+mod diff;
 mod error;
 mod init;
 mod lineage;
@@ -47,6 +48,7 @@ enum Command {
     Log(log::Args),
     Show(show::Args),
     Status(status::Args),
+    Diff(diff::Args),
     Checkout(checkout::Args),
     Tag(tag::Args),
     Lineage(lineage::Args),
@@ -74,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Log(args) => log::run(&ui, args),
         Command::Show(args) => show::run(&ui, args),
         Command::Status(args) => status::run(&ui, args),
+        Command::Diff(args) => diff::run(&ui, args),
         Command::Checkout(args) => checkout::run(&ui, args),
         Command::Tag(args) => tag::run(&ui, args),
         Command::Lineage(args) => lineage::run(&ui, args),
@@ -87,7 +90,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if err.kind != error::Kind::BrokenPipe {
+            if err.kind != error::Kind::BrokenPipe && !err.message.is_empty() {
                 eprint!("{}", err.render());
             }
             ExitCode::from(err.exit_code())

@@ -1,6 +1,7 @@
 //! Library-level tests: faster than the CLI tests, used where the input space is large.
 #![allow(clippy::disallowed_methods)] // tests build fixtures with plain writes
 
+mod test_diff;
 mod test_objects;
 mod test_roundtrip_prop;
 mod test_store;

@@ -173,3 +173,42 @@ fn push_side(
     }
     Ok(())
 }
+
+pub mod report;
+
+/// Keeps the changes at or below any of `paths` (all of them when `paths` is empty).
+pub fn limit_to_paths(changes: Vec<Change>, paths: &[String]) -> Vec<Change> {
+    if paths.is_empty() {
+        return changes;
+    }
+    let prefixes: Vec<&[u8]> = paths
+        .iter()
+        .map(|p| p.trim_end_matches('/').as_bytes())
+        .collect();
+    changes
+        .into_iter()
+        .filter(|c| {
+            prefixes.iter().any(|p| {
+                p.is_empty()
+                    || c.path == *p
+                    || (c.path.starts_with(p) && c.path.get(p.len()) == Some(&b'/'))
+            })
+        })
+        .collect()
+}
+
+/// The directory a version was last committed from or checked out to, for `dv diff REV`.
+pub fn working_dir_of(ws: &crate::Workspace, id: &crate::VersionId) -> Result<std::path::PathBuf> {
+    let tracked = crate::worktree::load(ws)?;
+    if let Some((rel, _)) = tracked.iter().find(|(_, t)| t.version == *id) {
+        return Ok(ws.absolute(rel));
+    }
+    let version = ws
+        .index
+        .version(id)?
+        .ok_or_else(|| crate::Error::MissingObject {
+            kind: "version",
+            id: id.to_hex(),
+        })?;
+    Ok(ws.absolute(&version.path))
+}

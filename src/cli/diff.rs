@@ -1,0 +1,325 @@
+//! `dv diff REV_A [REV_B] [--path DIR] [--stat|--name-only] [--exit-code] [-- PATH...]`
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange, provenance_diff};
+use dv::diff::{diff_trees, limit_to_paths};
+use dv::object::tree::Overlay;
+
+use super::error::CliError;
+use super::ui::{Ui, human_bytes, table};
+use super::{SHORT_ID, open_workspace};
+
+/// Show what changed between two versions, or between a version and a directory
+#[derive(clap::Args)]
+pub struct Args {
+    /// The old version
+    old: String,
+
+    /// The new version (default: the directory REV_A was committed from or checked out to)
+    new: Option<String>,
+
+    /// Compare REV_A with this directory instead
+    #[arg(long, value_name = "DIR", conflicts_with = "new")]
+    path: Option<PathBuf>,
+
+    /// Show counts and byte totals only
+    #[arg(long, conflicts_with = "name_only")]
+    stat: bool,
+
+    /// Print only the changed paths, one per line
+    #[arg(long)]
+    name_only: bool,
+
+    /// Exit with 1 if there are differences, 0 if there are none
+    #[arg(long)]
+    exit_code: bool,
+
+    /// Print the diff as JSON
+    #[arg(long, conflicts_with = "name_only")]
+    json: bool,
+
+    /// Only paths at or below these (relative to the dataset root)
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct DiffView<'a> {
+    old: dv::VersionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<dv::VersionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dir: Option<PathBuf>,
+    #[serde(flatten)]
+    files: &'a FileDiff,
+    provenance: &'a BTreeMap<&'static str, ValueChange>,
+    params: &'a ParamsDiff,
+    stat: DiffStat,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let old_id = dv::revision::resolve(&ws, &args.old)?;
+    let old = ws
+        .index
+        .version(&old_id)?
+        .ok_or_else(|| CliError::user(format!("Version {old_id} is not in the index")))?;
+    let progress = ui.progress();
+    let (new_id, dir, changes, provenance, params) = match &args.new {
+        Some(rev) => {
+            let new_id = dv::revision::resolve(&ws, rev)?;
+            let new = ws
+                .index
+                .version(&new_id)?
+                .ok_or_else(|| CliError::user(format!("Version {new_id} is not in the index")))?;
+            let changes = diff_trees(&ws.store, &old.tree, &new.tree)?;
+            let (provenance, params) = provenance_diff(&old, &new);
+            (Some(new_id), None, changes, provenance, params)
+        }
+        None => {
+            let dir = match &args.path {
+                Some(dir) => dv::fs_util::absolute(dir)?,
+                None => dv::diff::working_dir_of(&ws, &old_id)?,
+            };
+            let rel = ws.relative(&dir).ok().map(|(_, rel)| rel);
+            let snapshot = dv::status::working_snapshot(&ws, &dir, rel.as_deref(), &progress)?;
+            let overlay = Overlay {
+                store: &ws.store,
+                trees: &snapshot.trees,
+            };
+            let changes = diff_trees(&overlay, &old.tree, &snapshot.root)?;
+            (
+                None,
+                Some(dir),
+                changes,
+                BTreeMap::new(),
+                ParamsDiff::default(),
+            )
+        }
+    };
+    let changes = limit_to_paths(changes, &args.paths);
+    let files = FileDiff::from_changes(&changes);
+    let differs = !files.is_empty() || !provenance.is_empty() || !params.is_empty();
+    if args.json {
+        let stat = files.stat();
+        ui.json(&DiffView {
+            old: old_id,
+            new: new_id,
+            dir,
+            files: &files,
+            provenance: &provenance,
+            params: &params,
+            stat,
+        })?;
+    } else if args.name_only {
+        let mut text = String::new();
+        for path in names(&files) {
+            text.push_str(&path);
+            text.push('\n');
+        }
+        ui.out(text)?;
+    } else if args.stat {
+        ui.out(render_stat(&files.stat()))?;
+    } else {
+        ui.out(render(&provenance, &params, &files))?;
+    }
+    if args.exit_code && differs {
+        return Err(CliError::exit_code_only());
+    }
+    Ok(())
+}
+
+/// Every changed path (the new path of a rename), sorted.
+fn names(files: &FileDiff) -> Vec<String> {
+    let mut paths: Vec<String> = files
+        .added
+        .iter()
+        .chain(&files.removed)
+        .map(|f| f.path.clone())
+        .chain(
+            files
+                .modified
+                .iter()
+                .chain(&files.mode_changed)
+                .chain(&files.type_changed)
+                .map(|f| f.path.clone()),
+        )
+        .chain(files.renamed.iter().map(|r| r.to.clone()))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn render_stat(stat: &DiffStat) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (stat.added, "added"),
+        (stat.removed, "removed"),
+        (stat.modified, "modified"),
+        (stat.renamed, "renamed"),
+        (stat.mode_changed, "mode changed"),
+        (stat.type_changed, "type changed"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    if parts.is_empty() {
+        return "no file changes\n".to_string();
+    }
+    format!(
+        "{}; +{}, -{}\n",
+        parts.join(", "),
+        human_bytes(stat.bytes_added),
+        human_bytes(stat.bytes_removed)
+    )
+}
+
+/// A provenance value in a few words: ids shortened, code files as `path (hash)`, git state as
+/// `commit on branch`.
+fn short_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let short = |s: &str| s.get(..SHORT_ID).unwrap_or(s).to_string();
+    match value {
+        Value::Null => "(none)".into(),
+        Value::String(s) if dv::Hash::from_hex(s).is_some() => short(s),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "(none)".into(),
+        Value::Array(items) => items.iter().map(short_json).collect::<Vec<_>>().join(", "),
+        Value::Object(map) if map.contains_key("blob") => {
+            format!(
+                "{} ({})",
+                map["path"].as_str().unwrap_or("?"),
+                short(map["blob"].as_str().unwrap_or(""))
+            )
+        }
+        Value::Object(map) if map.contains_key("dirty") => {
+            let commit = map["commit"]
+                .as_str()
+                .map_or("no commit".to_string(), short);
+            let branch = map["branch"]
+                .as_str()
+                .map_or(" (detached)".to_string(), |b| format!(" on {b}"));
+            let dirty = if map["dirty"].as_bool() == Some(true) {
+                ", dirty"
+            } else {
+                ""
+            };
+            format!("{commit}{branch}{dirty}")
+        }
+        Value::Object(_) | Value::Number(_) | Value::Bool(_) => value.to_string(),
+    }
+}
+
+fn render(
+    provenance: &BTreeMap<&'static str, ValueChange>,
+    params: &ParamsDiff,
+    files: &FileDiff,
+) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (field, change) in provenance {
+        rows.push(vec![
+            field.to_string(),
+            format!("{} → {}", short_json(&change.old), short_json(&change.new)),
+        ]);
+    }
+    let mut first = true;
+    let mut param_row = |text: String| {
+        rows.push(vec![
+            if first {
+                "params".into()
+            } else {
+                String::new()
+            },
+            text,
+        ]);
+        first = false;
+    };
+    for (key, value) in &params.added {
+        param_row(format!("+ {key} = {value}"));
+    }
+    for (key, change) in &params.changed {
+        param_row(format!("~ {key}: {} → {}", change.old, change.new));
+    }
+    for (key, value) in &params.removed {
+        param_row(format!("- {key} (was {value})"));
+    }
+    let mut text = table(&rows);
+    if !rows.is_empty() {
+        text.push('\n');
+    }
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    for f in &files.added {
+        lines.push((
+            f.path.clone(),
+            vec![
+                "A".into(),
+                f.path.clone(),
+                format!("+{}", human_bytes(f.size)),
+            ],
+        ));
+    }
+    for f in &files.removed {
+        lines.push((
+            f.path.clone(),
+            vec![
+                "D".into(),
+                f.path.clone(),
+                format!("-{}", human_bytes(f.size)),
+            ],
+        ));
+    }
+    for f in &files.modified {
+        lines.push((
+            f.path.clone(),
+            vec![
+                "M".into(),
+                f.path.clone(),
+                format!("{} → {}", human_bytes(f.old_size), human_bytes(f.new_size)),
+            ],
+        ));
+    }
+    for r in &files.renamed {
+        lines.push((
+            r.to.clone(),
+            vec![
+                "R".into(),
+                format!("{} → {}", r.from, r.to),
+                human_bytes(r.size),
+            ],
+        ));
+    }
+    for f in &files.mode_changed {
+        let what = if f.new_kind == "executable" {
+            "now executable"
+        } else {
+            "no longer executable"
+        };
+        lines.push((
+            f.path.clone(),
+            vec!["X".into(), f.path.clone(), format!("({what})")],
+        ));
+    }
+    for f in &files.type_changed {
+        lines.push((
+            f.path.clone(),
+            vec![
+                "T".into(),
+                f.path.clone(),
+                format!("({} → {})", f.old_kind, f.new_kind),
+            ],
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<Vec<String>> = lines.into_iter().map(|(_, row)| row).collect();
+    if rows.is_empty() {
+        text.push_str("no file changes\n");
+    } else {
+        text.push_str(&table(&rows));
+    }
+    text
+}
