@@ -164,6 +164,21 @@ pub enum Error {
     #[error("Invalid dv URI \"{uri}\": {reason}")]
     InvalidUri { uri: String, reason: String },
 
+    #[error("{path} ({side} version) is not valid at line {line}: {message}")]
+    MalformedTable {
+        path: String,
+        side: String,
+        line: u64,
+        message: String,
+    },
+
+    #[error("Key column \"{column}\" is not in both versions of {path}")]
+    UnknownKeyColumn {
+        path: String,
+        column: String,
+        columns: Vec<String>,
+    },
+
     #[error("Index error: {0}")]
     Index(#[from] rusqlite::Error),
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange, provenance_diff};
+use dv::diff::rows::{Format, RowDiff, RowOptions, Source, row_diff};
 use dv::diff::{diff_trees, limit_to_paths};
 use dv::object::tree::Overlay;
 
@@ -42,6 +43,18 @@ pub struct Args {
     #[arg(long, conflicts_with = "name_only")]
     json: bool,
 
+    /// Also compare the rows of modified CSV, TSV and JSONL files
+    #[arg(long)]
+    rows: bool,
+
+    /// Match rows by these columns and report changed cells (implies --rows)
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    key: Vec<String>,
+
+    /// Example rows to show per kind of row change
+    #[arg(short = 'n', long = "examples", value_name = "N", default_value_t = 5)]
+    examples: usize,
+
     /// Only paths at or below these (relative to the dataset root)
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
@@ -59,6 +72,18 @@ struct DiffView<'a> {
     provenance: &'a BTreeMap<&'static str, ValueChange>,
     params: &'a ParamsDiff,
     stat: DiffStat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<&'a Vec<RowView>>,
+}
+
+/// The row diff of one file, or why it could not be made.
+#[derive(Serialize)]
+struct RowView {
+    path: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    diff: Option<RowDiff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -104,6 +129,14 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let changes = limit_to_paths(changes, &args.paths);
     let files = FileDiff::from_changes(&changes);
     let differs = !files.is_empty() || !provenance.is_empty() || !params.is_empty();
+    let rows = (args.rows || !args.key.is_empty()).then(|| {
+        let options = RowOptions {
+            key: args.key.clone(),
+            examples: args.examples,
+        };
+        row_diffs(&ws, &files, dir.as_deref(), &options)
+    });
+    let row_errors = rows.iter().flatten().filter(|r| r.error.is_some()).count();
     if args.json {
         let stat = files.stat();
         ui.json(&DiffView {
@@ -114,6 +147,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             provenance: &provenance,
             params: &params,
             stat,
+            rows: rows.as_ref(),
         })?;
     } else if args.name_only {
         let mut text = String::new();
@@ -126,6 +160,24 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         ui.out(render_stat(&files.stat()))?;
     } else {
         ui.out(render(&provenance, &params, &files))?;
+        if let Some(rows) = &rows {
+            ui.out(render_rows(rows))?;
+        }
+    }
+    if row_errors > 0 {
+        let failed: Vec<String> = rows
+            .iter()
+            .flatten()
+            .filter_map(|r| r.error.clone())
+            .collect();
+        return Err(CliError {
+            details: failed,
+            ..CliError::user(format!(
+                "Could not compare the rows of {}",
+                super::ui::plural(row_errors as u64, "file")
+            ))
+        }
+        .hinted("The file-level diff above is complete; fix the file or compare without --rows."));
     }
     if args.exit_code && differs {
         return Err(CliError::exit_code_only());
@@ -320,6 +372,102 @@ fn render(
         text.push_str("no file changes\n");
     } else {
         text.push_str(&table(&rows));
+    }
+    text
+}
+
+/// Row diffs of every modified tabular file; the new side is read from `dir` when comparing
+/// with a working directory (its files are hashed, not stored).
+fn row_diffs(
+    ws: &dv::Workspace,
+    files: &FileDiff,
+    dir: Option<&std::path::Path>,
+    options: &RowOptions,
+) -> Vec<RowView> {
+    files
+        .modified
+        .iter()
+        .filter_map(|m| Format::of(&m.path).map(|format| (m, format)))
+        .map(|(m, format)| {
+            let stored = |hex: &str| {
+                Source::Stored(dv::Hash::from_hex(hex).expect("hashes in a diff are valid hex"))
+            };
+            let new = match dir {
+                Some(file) if file.is_file() => Source::File(file.to_path_buf()),
+                Some(dir) => Source::File(dir.join(&m.path)),
+                None => stored(&m.new_hash),
+            };
+            let result = row_diff(
+                &ws.store,
+                &m.path,
+                format,
+                &stored(&m.old_hash),
+                &new,
+                options,
+            );
+            match result {
+                Ok(diff) => RowView {
+                    path: m.path.clone(),
+                    diff: Some(diff),
+                    error: None,
+                },
+                Err(err) => RowView {
+                    path: m.path.clone(),
+                    diff: None,
+                    error: Some(err.to_string()),
+                },
+            }
+        })
+        .collect()
+}
+
+fn render_rows(rows: &[RowView]) -> String {
+    let mut text = String::new();
+    for view in rows {
+        let Some(diff) = &view.diff else { continue };
+        text.push_str(&format!(
+            "\n{} ({}): {} added, {} removed",
+            view.path, diff.format, diff.added, diff.removed
+        ));
+        if diff.changed > 0 || !diff.examples_changed.is_empty() {
+            text.push_str(&format!(", {} changed", diff.changed));
+        }
+        text.push_str(&format!(", {} unchanged\n", diff.unchanged));
+        let schema = &diff.schema;
+        if !schema.added.is_empty() || !schema.removed.is_empty() || schema.reordered {
+            let mut parts: Vec<String> = schema.added.iter().map(|c| format!("+{c}")).collect();
+            parts.extend(schema.removed.iter().map(|c| format!("-{c}")));
+            if schema.reordered {
+                parts.push("(reordered)".into());
+            }
+            text.push_str(&format!("  columns: {}\n", parts.join(" ")));
+        }
+        let show = |row: &serde_json::Map<String, serde_json::Value>| {
+            row.iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str()
+                            .map_or_else(|| v.to_string(), |s| s.escape_debug().to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for row in &diff.examples_added {
+            text.push_str(&format!("  + {}\n", show(row)));
+        }
+        for row in &diff.examples_removed {
+            text.push_str(&format!("  - {}\n", show(row)));
+        }
+        for row in &diff.examples_changed {
+            let changes: Vec<String> = row
+                .columns
+                .iter()
+                .map(|(c, v)| format!("{c}: {} → {}", short_json(&v.old), short_json(&v.new)))
+                .collect();
+            text.push_str(&format!("  ~ {}: {}\n", show(&row.key), changes.join(", ")));
+        }
     }
     text
 }

@@ -212,3 +212,4 @@ pub fn working_dir_of(ws: &crate::Workspace, id: &crate::VersionId) -> Result<st
         })?;
     Ok(ws.absolute(&version.path))
 }
+pub mod rows;

@@ -6,6 +6,7 @@ mod common;
 mod test_checkout;
 mod test_commit;
 mod test_diff;
+mod test_diff_rows;
 mod test_errors;
 mod test_init;
 mod test_lineage;
