@@ -2,6 +2,8 @@
 #![allow(clippy::disallowed_methods)] // tests build fixtures with plain writes
 
 mod common;
+#[path = "../support/describe.rs"]
+mod describe;
 
 mod test_checkout;
 mod test_commit;

@@ -2,7 +2,7 @@
 //! into one workspace both succeed without corrupting anything.
 
 use crate::common::TestEnv;
-use crate::test_roundtrip::describe;
+use crate::describe::describe;
 
 /// 150 files of 64 KiB: enough work that a kill lands mid-commit.
 fn bulky(env: &TestEnv, dir: &str, seed: u8) {

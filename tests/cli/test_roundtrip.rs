@@ -1,55 +1,10 @@
 //! Exact bytes back: a tree with every kind of entry survives commit and checkout.
 
-use std::collections::BTreeMap;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::common::TestEnv;
-
-/// What a directory holds, entry by entry: (kind, bytes or link target, executable).
-pub fn describe(root: &Path) -> BTreeMap<Vec<u8>, (char, Vec<u8>, bool)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .as_os_str()
-                .as_bytes()
-                .to_vec();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    (
-                        'l',
-                        std::fs::read_link(&path)
-                            .unwrap()
-                            .as_os_str()
-                            .as_bytes()
-                            .to_vec(),
-                        false,
-                    ),
-                );
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(
-                    rel,
-                    (
-                        'f',
-                        std::fs::read(&path).unwrap(),
-                        meta.permissions().mode() & 0o100 != 0,
-                    ),
-                );
-            }
-        }
-    }
-    out
-}
+use crate::describe::describe;
 
 #[test]
 fn every_kind_of_entry_comes_back_exactly() {

@@ -9,6 +9,8 @@ use dv::commit::{CommitRequest, commit};
 use dv::progress::NoProgress;
 use proptest::prelude::*;
 
+use crate::describe::describe;
+
 #[derive(Clone, Debug)]
 enum Node {
     File(Vec<u8>, bool),
@@ -83,46 +85,4 @@ proptest! {
         let restored = if written == 0 { BTreeMap::new() } else { describe(&out) };
         prop_assert_eq!(restored, original);
     }
-}
-
-fn describe(root: &Path) -> BTreeMap<String, (char, Vec<u8>, bool)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    (
-                        'l',
-                        std::fs::read_link(&path)
-                            .unwrap()
-                            .to_string_lossy()
-                            .into_owned()
-                            .into_bytes(),
-                        false,
-                    ),
-                );
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(
-                    rel,
-                    (
-                        'f',
-                        std::fs::read(&path).unwrap(),
-                        meta.permissions().mode() & 0o100 != 0,
-                    ),
-                );
-            }
-        }
-    }
-    out
 }
