@@ -179,6 +179,10 @@ pub enum Error {
         columns: Vec<String>,
     },
 
+    /// Internal: ends a row scan early once every wanted row was seen. Never shown to users.
+    #[error("row scan stopped early")]
+    StopIteration,
+
     #[error("Index error: {0}")]
     Index(#[from] rusqlite::Error),
 }

@@ -9,9 +9,10 @@
 //! hashes are spread over partitions that spill to temporary files, and partitions are
 //! compared one at a time. Example rows are fetched in a second pass by row number.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -21,7 +22,7 @@ use crate::id::Hash;
 use crate::store::{Kind, Store};
 
 /// Partitions the row hashes are spread over.
-const PARTITIONS: usize = 64;
+const PARTITIONS: usize = 256;
 /// Records buffered in memory before partitions spill to disk.
 const SPILL_AFTER: usize = 1 << 18;
 
@@ -170,25 +171,35 @@ pub fn row_diff(
             });
         }
     }
-    let mut spill = Spill::new()?;
-    for (side, hash) in [(0u8, old), (1u8, new)] {
+    let keyed = !options.key.is_empty();
+    // Both sides are read, parsed and hashed at the same time, each into its own partitions.
+    let hash_side = |side: u8, source: &Source, header: &[String]| -> Result<Spill> {
+        let content = Picker::new(&common, header);
+        let key = Picker::new(&options.key, header);
         let label = if side == 0 { "old" } else { "new" };
-        for_each_row(store, path, label, format, hash, &mut |number, row| {
-            let content = row_hash(row, &common);
-            let key = if options.key.is_empty() {
-                content
+        let mut spill = Spill::new();
+        let mut scratch = Vec::with_capacity(256);
+        for_each_row(store, path, label, format, source, &mut |row, values| {
+            let content = content.hash(values, &mut scratch);
+            let key = if keyed {
+                key.hash(values, &mut scratch)
             } else {
-                row_hash(row, &options.key)
+                content
             };
             spill.push(Record {
                 key,
                 side,
                 content,
-                row: number,
+                row,
             })
         })?;
-    }
-    let keyed = !options.key.is_empty();
+        Ok(spill)
+    };
+    let (old_spill, new_spill) = rayon::join(
+        || hash_side(0, old, &old_columns),
+        || hash_side(1, new, &new_columns),
+    );
+    let spill = Spill::merge(old_spill?, new_spill?);
     let mut diff = RowDiff {
         format: format.name(),
         schema,
@@ -200,69 +211,41 @@ pub fn row_diff(
         examples_removed: Vec::new(),
         examples_changed: Vec::new(),
     };
-    let (mut added_rows, mut removed_rows, mut changed_rows) = (Vec::new(), Vec::new(), Vec::new());
-    spill.compare(
-        &mut |old_rows: Vec<(u128, u64)>, new_rows: Vec<(u128, u64)>| {
-            if keyed {
-                match (old_rows.as_slice(), new_rows.as_slice()) {
-                    ([], news) => {
-                        diff.added += news.len() as u64;
-                        added_rows.extend(news.iter().map(|r| r.1));
-                    }
-                    (olds, []) => {
-                        diff.removed += olds.len() as u64;
-                        removed_rows.extend(olds.iter().map(|r| r.1));
-                    }
-                    (olds, news) => {
-                        // Rows sharing a key pair up in order; surplus rows are added or removed.
-                        for pair in olds.iter().zip(news.iter()) {
-                            if pair.0.0 == pair.1.0 {
-                                diff.unchanged += 1;
-                            } else {
-                                diff.changed += 1;
-                                changed_rows.push((pair.0.1, pair.1.1));
-                            }
-                        }
-                        for extra in news.iter().skip(olds.len()) {
-                            diff.added += 1;
-                            added_rows.push(extra.1);
-                        }
-                        for extra in olds.iter().skip(news.len()) {
-                            diff.removed += 1;
-                            removed_rows.push(extra.1);
-                        }
-                    }
-                }
+    let mut examples = Examples::new(options.examples);
+    spill.compare(&mut |olds: &[Record], news: &[Record]| {
+        // Rows sharing a key (or, without a key, identical rows) pair up in file order; in
+        // keyed mode a pair whose content differs is a changed row. Surplus rows are added or
+        // removed.
+        for (old, new) in olds.iter().zip(news) {
+            if old.content == new.content {
+                diff.unchanged += 1;
             } else {
-                let shared = old_rows.len().min(new_rows.len());
-                diff.unchanged += shared as u64;
-                diff.added += (new_rows.len() - shared) as u64;
-                diff.removed += (old_rows.len() - shared) as u64;
-                added_rows.extend(new_rows.iter().skip(shared).map(|r| r.1));
-                removed_rows.extend(old_rows.iter().skip(shared).map(|r| r.1));
+                diff.changed += 1;
+                examples.changed.push((old.row, new.row));
             }
-            added_rows.sort_unstable();
-            added_rows.truncate(options.examples);
-            removed_rows.sort_unstable();
-            removed_rows.truncate(options.examples);
-            changed_rows.sort_unstable();
-            changed_rows.truncate(options.examples);
-        },
-    )?;
+        }
+        for extra in news.iter().skip(olds.len()) {
+            diff.added += 1;
+            examples.added.push(extra.row);
+        }
+        for extra in olds.iter().skip(news.len()) {
+            diff.removed += 1;
+            examples.removed.push(extra.row);
+        }
+        examples.trim();
+    })?;
+    examples.finish();
     if options.examples > 0 {
-        diff.examples_added = fetch(store, path, "new", format, new, &added_rows)?
-            .into_values()
-            .collect();
-        diff.examples_removed = fetch(store, path, "old", format, old, &removed_rows)?
-            .into_values()
-            .collect();
+        let changed_old: Vec<u64> = examples.changed.iter().map(|c| c.0).collect();
+        let changed_new: Vec<u64> = examples.changed.iter().map(|c| c.1).collect();
         let olds = fetch(
             store,
             path,
             "old",
             format,
             old,
-            &changed_rows.iter().map(|c| c.0).collect::<Vec<_>>(),
+            &old_columns,
+            &[examples.removed.as_slice(), &changed_old].concat(),
         )?;
         let news = fetch(
             store,
@@ -270,9 +253,20 @@ pub fn row_diff(
             "new",
             format,
             new,
-            &changed_rows.iter().map(|c| c.1).collect::<Vec<_>>(),
+            &new_columns,
+            &[examples.added.as_slice(), &changed_new].concat(),
         )?;
-        for (old_row, new_row) in &changed_rows {
+        diff.examples_added = examples
+            .added
+            .iter()
+            .filter_map(|n| news.get(n).cloned())
+            .collect();
+        diff.examples_removed = examples
+            .removed
+            .iter()
+            .filter_map(|n| olds.get(n).cloned())
+            .collect();
+        for (old_row, new_row) in &examples.changed {
             let (Some(before), Some(after)) = (olds.get(old_row), news.get(new_row)) else {
                 continue;
             };
@@ -298,27 +292,143 @@ pub fn row_diff(
     Ok(diff)
 }
 
+/// The row numbers of the first examples of each kind, in file order.
+struct Examples {
+    limit: usize,
+    added: Vec<u64>,
+    removed: Vec<u64>,
+    changed: Vec<(u64, u64)>,
+}
+
+impl Examples {
+    fn new(limit: usize) -> Self {
+        Examples {
+            limit,
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Keeps only the earliest `limit` rows of each kind.
+    fn trim(&mut self) {
+        for list in [&mut self.added, &mut self.removed] {
+            if list.len() > self.limit * 4 + 64 {
+                list.sort_unstable();
+                list.truncate(self.limit);
+            }
+        }
+        if self.changed.len() > self.limit * 4 + 64 {
+            self.changed.sort_unstable();
+            self.changed.truncate(self.limit);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.added.sort_unstable();
+        self.added.truncate(self.limit);
+        self.removed.sort_unstable();
+        self.removed.truncate(self.limit);
+        self.changed.sort_unstable();
+        self.changed.truncate(self.limit);
+    }
+}
+
+/// A row as the parser produced it; turned into column → value only when shown.
+enum RowRef<'a> {
+    Csv(&'a csv::ByteRecord),
+    Json(&'a Row),
+}
+
+/// Reads some columns out of rows of one side: by index in that side's CSV header, or by
+/// name in JSONL objects.
+struct Picker {
+    names: Vec<String>,
+    indices: Vec<Option<usize>>,
+}
+
+impl Picker {
+    fn new(wanted: &[String], header: &[String]) -> Picker {
+        Picker {
+            names: wanted.to_vec(),
+            indices: wanted
+                .iter()
+                .map(|w| header.iter().position(|h| h == w))
+                .collect(),
+        }
+    }
+
+    /// A 128-bit hash of the picked values (length-prefixed, so values cannot run together),
+    /// assembled in `scratch` and hashed in one call.
+    fn hash(&self, row: &RowRef, scratch: &mut Vec<u8>) -> u128 {
+        scratch.clear();
+        let mut feed = |bytes: Option<&[u8]>| match bytes {
+            Some(bytes) => {
+                scratch.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                scratch.extend_from_slice(bytes);
+            }
+            None => scratch.extend_from_slice(&u32::MAX.to_le_bytes()),
+        };
+        for (name, index) in self.names.iter().zip(&self.indices) {
+            match row {
+                RowRef::Csv(record) => feed(index.and_then(|i| record.get(i))),
+                RowRef::Json(map) => match map.get(name) {
+                    Some(Value::String(s)) => feed(Some(s.as_bytes())),
+                    Some(other) => feed(Some(other.to_string().as_bytes())),
+                    None => feed(None),
+                },
+            }
+        }
+        let bytes = blake3::hash(scratch);
+        u128::from_le_bytes(bytes.as_bytes()[..16].try_into().expect("16 bytes"))
+    }
+}
+
+/// A row as column → value, for showing it.
+fn to_map(row: &RowRef, header: &[String]) -> Row {
+    match row {
+        RowRef::Csv(record) => header
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| {
+                (
+                    h.clone(),
+                    Value::String(String::from_utf8_lossy(v).into_owned()),
+                )
+            })
+            .collect(),
+        RowRef::Json(map) => (*map).clone(),
+    }
+}
+
 /// The header of a CSV/TSV file, or the keys of a JSONL file's objects in first-seen order.
 fn columns(
     store: &Store,
     path: &str,
     side: &str,
     format: Format,
-    hash: &Source,
+    source: &Source,
 ) -> Result<Vec<String>> {
     match format {
         Format::Csv | Format::Tsv => {
-            let mut reader = csv_reader(hash.open(store)?, format);
-            let headers = reader.headers().map_err(|e| malformed(path, side, 1, e))?;
-            Ok(headers.iter().map(str::to_string).collect())
+            let mut reader = csv_reader(source.open(store)?, format);
+            let headers = reader
+                .byte_headers()
+                .map_err(|e| malformed(path, side, 1, e))?;
+            Ok(headers
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).into_owned())
+                .collect())
         }
         Format::Jsonl => {
             let mut seen = Vec::new();
             let mut known = std::collections::HashSet::new();
-            for_each_row(store, path, side, format, hash, &mut |_, row| {
-                for key in row.keys() {
-                    if known.insert(key.clone()) {
-                        seen.push(key.clone());
+            for_each_row(store, path, side, format, source, &mut |_, row| {
+                if let RowRef::Json(map) = row {
+                    for key in map.keys() {
+                        if known.insert(key.clone()) {
+                            seen.push(key.clone());
+                        }
                     }
                 }
                 Ok(())
@@ -333,30 +443,30 @@ fn csv_reader<R: Read>(input: R, format: Format) -> csv::Reader<R> {
         .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
         .has_headers(true)
         .flexible(false)
+        .buffer_capacity(256 << 10)
         .from_reader(input)
 }
 
-/// Calls `visit` with each row (numbered from 1, in file order) as column → value.
+/// Calls `visit` with each row, numbered from 1 in file order.
 fn for_each_row(
     store: &Store,
     path: &str,
     side: &str,
     format: Format,
-    hash: &Source,
-    visit: &mut dyn FnMut(u64, &Row) -> Result<()>,
+    source: &Source,
+    visit: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
 ) -> Result<()> {
-    let input = hash.open(store)?;
+    let input = source.open(store)?;
     match format {
         Format::Csv | Format::Tsv => {
             let mut reader = csv_reader(input, format);
-            let headers = reader
-                .headers()
-                .map_err(|e| malformed(path, side, 1, e))?
-                .clone();
-            let mut record = csv::StringRecord::new();
+            reader
+                .byte_headers()
+                .map_err(|e| malformed(path, side, 1, e))?;
+            let mut record = csv::ByteRecord::new();
             let mut number = 0u64;
             loop {
-                match reader.read_record(&mut record) {
+                match reader.read_byte_record(&mut record) {
                     Ok(false) => break,
                     Ok(true) => {}
                     Err(e) => {
@@ -365,12 +475,7 @@ fn for_each_row(
                     }
                 }
                 number += 1;
-                let row = headers
-                    .iter()
-                    .zip(record.iter())
-                    .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
-                    .collect();
-                visit(number, &row)?;
+                visit(number, &RowRef::Csv(&record))?;
             }
         }
         Format::Jsonl => {
@@ -379,23 +484,24 @@ fn for_each_row(
                 .split(b'\n')
                 .enumerate()
             {
-                let line = line.map_err(|e| malformed(path, side, index as u64 + 1, e))?;
+                let line_number = index as u64 + 1;
+                let line = line.map_err(|e| malformed(path, side, line_number, e))?;
                 let line = line.strip_suffix(b"\r").unwrap_or(&line);
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 let value: Value = serde_json::from_slice(line)
-                    .map_err(|e| malformed(path, side, index as u64 + 1, e))?;
+                    .map_err(|e| malformed(path, side, line_number, e))?;
                 let Value::Object(row) = value else {
                     return Err(malformed(
                         path,
                         side,
-                        index as u64 + 1,
+                        line_number,
                         "the line is not a JSON object",
                     ));
                 };
                 number += 1;
-                visit(number, &row)?;
+                visit(number, &RowRef::Json(&row))?;
             }
         }
     }
@@ -408,38 +514,28 @@ fn fetch(
     path: &str,
     side: &str,
     format: Format,
-    hash: &Source,
+    source: &Source,
+    header: &[String],
     numbers: &[u64],
-) -> Result<BTreeMap<u64, Map<String, Value>>> {
+) -> Result<BTreeMap<u64, Row>> {
     let wanted: BTreeSet<u64> = numbers.iter().copied().collect();
     let mut rows = BTreeMap::new();
-    if wanted.is_empty() {
+    let Some(&last) = wanted.last() else {
         return Ok(rows);
-    }
-    for_each_row(store, path, side, format, hash, &mut |number, row| {
+    };
+    let result = for_each_row(store, path, side, format, source, &mut |number, row| {
         if wanted.contains(&number) {
-            rows.insert(number, row.clone());
+            rows.insert(number, to_map(row, header));
+        }
+        if number >= last {
+            return Err(Error::StopIteration);
         }
         Ok(())
-    })?;
-    Ok(rows)
-}
-
-/// A 128-bit hash of the given columns of a row (length-prefixed, so values cannot run
-/// together).
-fn row_hash(row: &Map<String, Value>, columns: &[String]) -> u128 {
-    let mut hasher = blake3::Hasher::new();
-    for column in columns {
-        let value = match row.get(column) {
-            None => String::from("\u{0}missing"),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
-        hasher.update(&(value.len() as u64).to_le_bytes());
-        hasher.update(value.as_bytes());
+    });
+    match result {
+        Ok(()) | Err(Error::StopIteration) => Ok(rows),
+        Err(other) => Err(other),
     }
-    let bytes = hasher.finalize();
-    u128::from_le_bytes(bytes.as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
 /// One row reduced to hashes.
@@ -473,8 +569,6 @@ impl Record {
 
 /// One row as column → value.
 pub type Row = Map<String, Value>;
-/// The (content hash, row number) pairs of one side for one key.
-type SideRows = Vec<(u128, u64)>;
 
 /// Row records spread over partitions by key, kept in memory until they grow large, then
 /// spilled to temporary files.
@@ -482,15 +576,54 @@ struct Spill {
     buffers: Vec<Vec<Record>>,
     buffered: usize,
     files: Option<(tempfile::TempDir, Vec<BufWriter<File>>)>,
+    /// Another side's records, compared together with these (see [`Spill::merge`]).
+    other: Option<Box<Spill>>,
 }
 
 impl Spill {
-    fn new() -> Result<Spill> {
-        Ok(Spill {
+    fn new() -> Spill {
+        Spill {
             buffers: vec![Vec::new(); PARTITIONS],
             buffered: 0,
             files: None,
-        })
+            other: None,
+        }
+    }
+
+    /// Combines the two sides' partitions for [`Spill::compare`].
+    fn merge(old: Spill, new: Spill) -> Spill {
+        Spill {
+            other: Some(Box::new(new)),
+            ..old
+        }
+    }
+
+    /// Finishes writing and returns the spill files' directory and paths, if any.
+    fn finish_files(&mut self) -> Result<Option<(tempfile::TempDir, Vec<PathBuf>)>> {
+        let Some((dir, writers)) = self.files.take() else {
+            return Ok(None);
+        };
+        let mut paths = Vec::new();
+        for (i, mut writer) in writers.into_iter().enumerate() {
+            writer.flush().map_err(|e| Error::io(dir.path(), e))?;
+            paths.push(dir.path().join(i.to_string()));
+        }
+        Ok(Some((dir, paths)))
+    }
+
+    /// Every record of one partition: buffered and spilled.
+    fn take_partition(
+        &mut self,
+        partition: usize,
+        files: &Option<(tempfile::TempDir, Vec<PathBuf>)>,
+    ) -> Result<Vec<Record>> {
+        let mut records = std::mem::take(&mut self.buffers[partition]);
+        if let Some((_, paths)) = files {
+            let bytes =
+                std::fs::read(&paths[partition]).map_err(|e| Error::io(&paths[partition], e))?;
+            records.extend(bytes.chunks_exact(RECORD_BYTES).map(Record::read));
+        }
+        Ok(records)
     }
 
     fn push(&mut self, record: Record) -> Result<()> {
@@ -527,40 +660,28 @@ impl Spill {
         Ok(())
     }
 
-    /// Calls `compare` once per key with the (content, row) pairs of each side, in row order.
-    fn compare(mut self, compare: &mut dyn FnMut(SideRows, SideRows)) -> Result<()> {
-        let mut spilled = match self.files.take() {
-            Some((dir, writers)) => {
-                let mut paths = Vec::new();
-                for (i, mut writer) in writers.into_iter().enumerate() {
-                    writer.flush().map_err(|e| Error::io(dir.path(), e))?;
-                    paths.push(dir.path().join(i.to_string()));
-                }
-                Some((dir, paths))
-            }
+    /// Calls `compare` once per key with that key's records of each side, in row order.
+    fn compare(mut self, compare: &mut dyn FnMut(&[Record], &[Record])) -> Result<()> {
+        let mut other = self.other.take();
+        let files = self.finish_files()?;
+        let other_files = match other.as_mut() {
+            Some(other) => other.finish_files()?,
             None => None,
         };
         for partition in 0..PARTITIONS {
-            let mut records = std::mem::take(&mut self.buffers[partition]);
-            if let Some((_, paths)) = &mut spilled {
-                let bytes = std::fs::read(&paths[partition])
-                    .map_err(|e| Error::io(&paths[partition], e))?;
-                records.extend(bytes.chunks_exact(RECORD_BYTES).map(Record::read));
+            let mut records = self.take_partition(partition, &files)?;
+            if let Some(other) = other.as_mut() {
+                records.extend(other.take_partition(partition, &other_files)?);
             }
-            let mut by_key: HashMap<u128, (SideRows, SideRows)> = HashMap::new();
-            for record in records {
-                let sides = by_key.entry(record.key).or_default();
-                let side = if record.side == 0 {
-                    &mut sides.0
-                } else {
-                    &mut sides.1
-                };
-                side.push((record.content, record.row));
-            }
-            for (_, (mut old, mut new)) in by_key {
-                old.sort_unstable_by_key(|r| r.1);
-                new.sort_unstable_by_key(|r| r.1);
-                compare(old, new);
+            // Sorting groups each key's records, old side first, each side in row order.
+            records.sort_unstable_by_key(|r| (r.key, r.side, r.row));
+            let mut rest = records.as_slice();
+            while let Some(first) = rest.first() {
+                let group = rest.iter().take_while(|r| r.key == first.key).count();
+                let (this, after) = rest.split_at(group);
+                let olds = this.iter().take_while(|r| r.side == 0).count();
+                compare(&this[..olds], &this[olds..]);
+                rest = after;
             }
         }
         Ok(())
