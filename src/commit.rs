@@ -55,16 +55,14 @@ pub fn commit(
         .collect::<Result<Vec<_>>>()?;
     let (abs, rel) = ws.relative(&request.path)?;
     let code = store_code_files(ws, &request.code)?;
-    let code_dir = match request.code.first() {
-        Some(file) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
-        None => PathBuf::from("."),
-    };
-    let code_dir = if code_dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        code_dir
-    };
-    let code_revision = provenance::code_revision(&code_dir);
+    // The git repository of the first code file, or of the current directory.
+    let code_dir = request
+        .code
+        .first()
+        .and_then(|file| file.parent())
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let code_revision = provenance::code_revision(code_dir);
     let created_at = provenance::timestamp()?;
 
     let snap = match snapshot(ws, &abs, Some(&rel), Mode::Store, progress) {

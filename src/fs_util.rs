@@ -66,11 +66,6 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Joins `/`-separated components of a stored path as raw bytes.
-pub fn path_bytes(path: &Path) -> &[u8] {
-    path.as_os_str().as_bytes()
-}
-
 /// Turns raw name bytes back into an OS path component.
 pub fn os_str(bytes: &[u8]) -> &OsStr {
     OsStr::from_bytes(bytes)
