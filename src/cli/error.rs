@@ -154,7 +154,7 @@ impl From<Error> for CliError {
                 CliError { details, ..base }
                     .hinted("Commit them with `dv commit`, or add --force to discard them.")
             }
-            Error::NotADirectory { .. } => base.hinted("Add --force to replace it, or choose another directory."),
+            Error::NotADirectory { .. } => base.hinted("Move it out of the way, or choose another directory."),
             Error::TagExists { .. } => base.hinted("Add --force to move it, or pick another name."),
             Error::TagNotFound { .. } => base.hinted("List tags with `dv tag --list`."),
             Error::NotTracked { .. } => base.hinted(

@@ -181,3 +181,43 @@ fn non_utf8_file_names_are_stored_faithfully() {
     let files = env.dv(&["show", &id, "--files", "--json"]).json();
     assert_eq!(files["file_list"][0]["path"], "caf\u{fffd}.txt");
 }
+
+#[test]
+fn a_file_where_a_directory_is_expected() {
+    let env = TestEnv::new();
+    env.penguins();
+    env.ok(&["commit", "data", "-d", "penguins", "-s", "raw"]);
+    env.write("target.txt", "not a directory\n");
+    assert_snapshot!(env.dv(&["checkout", "penguins", "--to", "target.txt"]), @"
+    ------- stderr -------
+    error: Path $TEST_ENV/ws/target.txt is a file, expected a directory
+    hint: Move it out of the way, or choose another directory.
+    [exit status: 1]
+    ");
+    assert_eq!(env.read("target.txt"), b"not a directory\n");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let env = TestEnv::new();
+    for i in 0..30 {
+        env.write("data/a.txt", format!("{i}"));
+        env.ok(&["commit", "data", "-d", "d", "-s", "raw"]);
+    }
+    let script = format!(
+        "set -o pipefail; '{}' log | head -n 1 > /dev/null",
+        env!("CARGO_BIN_EXE_dv")
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
