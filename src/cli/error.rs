@@ -95,6 +95,9 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+const BUSY_HINT: &str =
+    "Another dv command is writing to this workspace; retry when it has finished.";
+
 fn list(items: &[String]) -> String {
     items.join(", ")
 }
@@ -165,8 +168,14 @@ impl From<Error> for CliError {
             Error::PinnedVersionMissing { .. } => base.hinted("Fetch it from the remote the lock file's data came from, or pin a version this workspace has."),
             Error::UnsafePinPath { .. } => base.hinted("Pin paths must be relative directories inside the workspace; fix the entry with `dv pin REV --as NAME --path DIR`."),
             Error::BadLockFile { .. } => base.hinted("Nothing was written. Fix or regenerate the lock file with `dv pin`."),
+            Error::Index(ref e)
+                if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)) =>
+            {
+                CliError { kind: Kind::Busy, ..base }
+                    .hinted(BUSY_HINT)
+            }
             Error::Busy { .. } => CliError { kind: Kind::Busy, ..base }
-                .hinted("Another dv command is writing to this workspace; retry when it has finished."),
+                .hinted(BUSY_HINT),
             _ => base,
         }
     }

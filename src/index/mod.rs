@@ -101,8 +101,9 @@ impl Index {
     pub fn open(path: &Path) -> Result<(Index, bool)> {
         match Self::try_open(path) {
             Ok(found) => Ok(found),
-            Err(crate::Error::Index(_)) => {
-                // A damaged database is only a cache: discard it and start over.
+            Err(crate::Error::Index(err)) if is_damaged(&err) => {
+                // A damaged database is only a cache: discard it and start over. (A busy or
+                // locked one is not damaged: that error goes to the caller.)
                 for suffix in ["", "-wal", "-shm"] {
                     let file = path.with_file_name(format!(
                         "{}{suffix}",
@@ -307,6 +308,14 @@ impl Index {
     pub fn stat_cache(&self) -> StatCache<'_> {
         StatCache { conn: &self.conn }
     }
+}
+
+/// Whether SQLite says the file is not a database or is corrupt.
+fn is_damaged(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 fn insert_version_in(conn: &Connection, id: &VersionId, version: &Version) -> Result<()> {
