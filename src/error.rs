@@ -40,6 +40,9 @@ pub enum Error {
     #[error("Cannot snapshot {}: it is a {kind}, and only files, directories and symlinks can be stored", path.display())]
     UnsupportedFileType { path: PathBuf, kind: &'static str },
 
+    #[error("Cannot snapshot {}: it is nested deeper than {max} directories", path.display())]
+    TooDeep { path: PathBuf, max: usize },
+
     #[error("Unknown stage \"{stage}\"")]
     UnknownStage { stage: String, valid: Vec<String> },
 

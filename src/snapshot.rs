@@ -311,6 +311,12 @@ fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
             .strip_prefix(root)
             .expect("walk stays below its root");
         let rel = rel.as_os_str().as_bytes().to_vec();
+        if rel.iter().filter(|&&b| b == b'/').count() >= crate::object::tree::MAX_DEPTH {
+            return Err(Error::TooDeep {
+                path: entry.path().to_path_buf(),
+                max: crate::object::tree::MAX_DEPTH,
+            });
+        }
         found.push(Found {
             rel,
             abs: entry.path().to_path_buf(),

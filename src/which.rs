@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::error::Result;
 use crate::fs_util::display_path;
 use crate::id::{Hash, TreeId, VersionId};
-use crate::object::tree::MAX_PATH_BYTES;
+use crate::object::tree::MAX_DEPTH;
 use crate::object::{EntryKind, TreeSource, Version};
 use crate::workspace::Workspace;
 
@@ -71,7 +71,7 @@ fn find_content(
     if let Some(found) = memo.get(tree) {
         return Ok(found.clone());
     }
-    if depth > MAX_PATH_BYTES / 2 {
+    if depth > MAX_DEPTH {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();

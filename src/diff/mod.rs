@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::id::TreeId;
-use crate::object::tree::{FileEntry, MAX_PATH_BYTES, flatten};
+use crate::object::tree::{FileEntry, check_depth, flatten};
 use crate::object::{EntryKind, TreeSource};
 
 /// How one path differs.
@@ -61,13 +61,7 @@ fn diff_dirs(
     prefix: &mut Vec<u8>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    if prefix.len() > MAX_PATH_BYTES {
-        return Err(crate::Error::CorruptObject {
-            kind: "tree",
-            id: new.to_hex(),
-            reason: "it nests deeper than any real path".into(),
-        });
-    }
+    check_depth(prefix, new)?;
     let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
     let (mut a, mut b) = (
         old_tree.entries.into_iter().peekable(),

@@ -86,6 +86,27 @@ const MAGIC: &[u8] = b"dv-tree 1 ";
 /// can only come from a crafted object.
 pub const MAX_PATH_BYTES: usize = 4096;
 
+/// Deepest directory nesting dv snapshots or walks. Walks recurse, so the bound keeps a
+/// crafted chain of trees from exhausting the stack; real datasets stay far below it.
+pub const MAX_DEPTH: usize = 256;
+
+/// Fails when `prefix` (a `/`-separated path inside tree `id`) is nested too deep to walk.
+pub fn check_depth(prefix: &[u8], id: &TreeId) -> Result<()> {
+    let depth = if prefix.is_empty() {
+        0
+    } else {
+        1 + prefix.iter().filter(|&&b| b == b'/').count()
+    };
+    if depth > MAX_DEPTH || prefix.len() > MAX_PATH_BYTES {
+        return Err(Error::CorruptObject {
+            kind: "tree",
+            id: id.to_hex(),
+            reason: format!("it nests deeper than any real path (more than {MAX_DEPTH} levels)"),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that a name can be a single path component on every platform dv writes to.
 pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
@@ -264,13 +285,7 @@ fn flatten_into(
     prefix: &mut Vec<u8>,
     out: &mut Vec<FileEntry>,
 ) -> Result<()> {
-    if prefix.len() > MAX_PATH_BYTES {
-        return Err(Error::CorruptObject {
-            kind: "tree",
-            id: id.to_hex(),
-            reason: "it nests deeper than any real path".into(),
-        });
-    }
+    check_depth(prefix, id)?;
     let tree = source.tree(id)?;
     for entry in tree.entries {
         let len = prefix.len();

@@ -221,3 +221,17 @@ fn a_closed_pipe_ends_output_quietly() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn directories_nested_deeper_than_the_limit_are_refused_at_commit() {
+    let env = TestEnv::new();
+    let deep = vec!["d"; 300].join("/");
+    env.write(&format!("data/{deep}/f.txt"), "deep");
+    let out = env.dv(&["commit", "data", "-d", "x", "-s", "raw"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("is nested deeper than 256 directories"),
+        "{out}"
+    );
+    assert_eq!(env.dv(&["log", "--json"]).json(), serde_json::json!([]));
+}
