@@ -102,14 +102,12 @@ pub fn snapshot(
         Some(_) => ws.index.stat_cache().load(&prefix)?,
         None => HashMap::new(),
     };
+    let keys: Vec<Vec<u8>> = found.iter().map(|f| cache_key(&f.rel)).collect();
     let to_hash: u64 = found
         .iter()
-        .filter(|f| {
-            !cached
-                .get(&cache_key(&f.rel))
-                .is_some_and(|e| e.vouches_for(&f.meta))
-        })
-        .map(|f| f.meta.len())
+        .zip(&keys)
+        .filter(|(f, key)| !cached.get(*key).is_some_and(|e| e.vouches_for(&f.meta)))
+        .map(|(f, _)| f.meta.len())
         .sum();
     progress.begin(
         if mode == Mode::Store {
@@ -124,10 +122,10 @@ pub fn snapshot(
     let batch = owned_batch.as_ref();
     let hashed: Vec<(Entry, Option<CacheUpdate>)> = found
         .par_iter()
-        .map(|file| {
-            let key = cache_key(&file.rel);
-            let result = hash_one(batch, file, cached.get(&key), scan_started, progress)?;
-            Ok((result.0, result.1.map(|entry| (key, entry))))
+        .zip(&keys)
+        .map(|(file, key)| {
+            let result = hash_one(batch, file, cached.get(key), scan_started, progress)?;
+            Ok((result.0, result.1.map(|entry| (key.clone(), entry))))
         })
         .collect::<Result<_>>()?;
     progress.finish();
@@ -140,11 +138,10 @@ pub fn snapshot(
         }
         root.insert(&file.rel, entry);
     }
-    let seen: std::collections::HashSet<Vec<u8>> =
-        found.iter().map(|f| cache_key(&f.rel)).collect();
+    let seen: std::collections::HashSet<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let removed: Vec<Vec<u8>> = cached
         .keys()
-        .filter(|k| !seen.contains(*k))
+        .filter(|k| !seen.contains(k.as_slice()))
         .cloned()
         .collect();
     let mut trees = HashMap::new();
@@ -287,6 +284,8 @@ fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
 }
 
 /// Lists every file and symlink under `root`, honouring `.dvignore` and skipping `dv_dir`.
+/// Directories are read, and files stat'ed, on all cores; the order of the result is not
+/// defined (trees sort their entries).
 fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
     let dv_dir = dv_dir.to_path_buf();
     let walker = ignore::WalkBuilder::new(root)
@@ -294,36 +293,85 @@ fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
         .add_custom_ignore_filename(".dvignore")
         .follow_links(false)
         .filter_entry(move |entry| entry.path() != dv_dir)
-        .build();
-    let mut found = Vec::new();
-    for entry in walker {
-        let entry = entry.map_err(|e| walk_error(root, e))?;
-        if entry.depth() == 0 {
-            continue;
+        .build_parallel();
+    let found = std::sync::Mutex::new(Vec::new());
+    let failure = std::sync::Mutex::new(None);
+    walker.run(|| {
+        let failure = &failure;
+        let mut local = Collector {
+            files: Vec::new(),
+            shared: &found,
+        };
+        Box::new(move |entry| {
+            let visited = entry
+                .map_err(|e| walk_error(root, e))
+                .and_then(|entry| visit(root, &entry));
+            match visited {
+                Ok(Some(file)) => local.files.push(file),
+                Ok(None) => {}
+                Err(err) => {
+                    failure
+                        .lock()
+                        .expect("no panics while holding the lock")
+                        .get_or_insert(err);
+                    return ignore::WalkState::Quit;
+                }
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    if let Some(err) = failure
+        .into_inner()
+        .expect("no panics while holding the lock")
+    {
+        return Err(err);
+    }
+    Ok(found
+        .into_inner()
+        .expect("no panics while holding the lock"))
+}
+
+/// One walker thread's files, handed over when the thread's visitor is dropped.
+struct Collector<'a> {
+    files: Vec<Found>,
+    shared: &'a std::sync::Mutex<Vec<Found>>,
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.append(&mut self.files);
         }
-        let meta = fs::symlink_metadata(entry.path()).with_path(entry.path())?;
-        if meta.is_dir() {
-            continue;
-        }
-        check_supported(entry.path(), &meta)?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walk stays below its root");
-        let rel = rel.as_os_str().as_bytes().to_vec();
-        if rel.iter().filter(|&&b| b == b'/').count() >= crate::object::tree::MAX_DEPTH {
-            return Err(Error::TooDeep {
-                path: entry.path().to_path_buf(),
-                max: crate::object::tree::MAX_DEPTH,
-            });
-        }
-        found.push(Found {
-            rel,
-            abs: entry.path().to_path_buf(),
-            meta,
+    }
+}
+
+/// One walked entry: a file or symlink to snapshot, or nothing (the root, a directory).
+fn visit(root: &Path, entry: &ignore::DirEntry) -> Result<Option<Found>> {
+    if entry.depth() == 0 || entry.file_type().is_some_and(|t| t.is_dir()) {
+        return Ok(None);
+    }
+    let meta = fs::symlink_metadata(entry.path()).with_path(entry.path())?;
+    if meta.is_dir() {
+        return Ok(None);
+    }
+    check_supported(entry.path(), &meta)?;
+    let rel = entry
+        .path()
+        .strip_prefix(root)
+        .expect("walk stays below its root");
+    let rel = rel.as_os_str().as_bytes().to_vec();
+    if rel.iter().filter(|&&b| b == b'/').count() >= crate::object::tree::MAX_DEPTH {
+        let max = crate::object::tree::MAX_DEPTH;
+        return Err(Error::TooDeep {
+            path: entry.path().to_path_buf(),
+            max,
         });
     }
-    Ok(found)
+    Ok(Some(Found {
+        rel,
+        abs: entry.path().to_path_buf(),
+        meta,
+    }))
 }
 
 fn walk_error(root: &Path, err: ignore::Error) -> Error {
@@ -357,13 +405,19 @@ struct Dir {
 
 impl Dir {
     fn insert(&mut self, rel: &[u8], entry: Entry) {
-        match rel.iter().position(|&b| b == b'/') {
-            Some(i) => self
+        let Some(i) = rel.iter().position(|&b| b == b'/') else {
+            self.files.push(entry);
+            return;
+        };
+        let (name, rest) = (&rel[..i], &rel[i + 1..]);
+        // Look up before inserting, so only a new directory allocates its name.
+        match self.dirs.get_mut(name) {
+            Some(dir) => dir.insert(rest, entry),
+            None => self
                 .dirs
-                .entry(rel[..i].to_vec())
+                .entry(name.to_vec())
                 .or_default()
-                .insert(&rel[i + 1..], entry),
-            None => self.files.push(entry),
+                .insert(rest, entry),
         }
     }
 
