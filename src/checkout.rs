@@ -323,3 +323,50 @@ fn remember_written(
     }
     ws.index.stat_cache().apply(&updates, &[])
 }
+
+/// Writes the transform code files recorded with a version into `dir`, each verified against
+/// its hash, under its recorded workspace-relative path (or its file name, for code that lived
+/// outside the workspace). Existing files are only replaced with `force`.
+pub fn checkout_code(
+    ws: &Workspace,
+    id: &VersionId,
+    dir: &Path,
+    force: bool,
+) -> Result<Vec<PathBuf>> {
+    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
+        kind: "version",
+        id: id.to_hex(),
+    })?;
+    let dir = crate::fs_util::absolute(dir)?;
+    let mut planned = Vec::new();
+    for code in &version.code {
+        let recorded = Path::new(&code.path);
+        let safe = recorded.is_relative()
+            && recorded
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        let rel = if safe {
+            recorded.to_path_buf()
+        } else {
+            PathBuf::from(recorded.file_name().unwrap_or_default())
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let dest = dir.join(&rel);
+        if !force && fs::symlink_metadata(&dest).is_ok() {
+            return Err(Error::FileExists { path: dest });
+        }
+        planned.push((rel, dest, code.blob));
+    }
+    fs::create_dir_all(&dir).with_path(&dir)?;
+    let mut written = Vec::new();
+    for (rel, dest, blob) in planned {
+        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+            ensure_real_dir(&dir, parent.as_os_str().as_encoded_bytes(), force)?;
+        }
+        write_entry(&ws.store, &dest, EntryKind::File, &blob.0)?;
+        written.push(dest);
+    }
+    Ok(written)
+}

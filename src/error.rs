@@ -111,6 +111,9 @@ pub enum Error {
     #[error("Directory {} is not empty", path.display())]
     TargetNotEmpty { path: PathBuf },
 
+    #[error("File {} already exists", path.display())]
+    FileExists { path: PathBuf },
+
     #[error("{} has changes that are not committed ({} path{})", path.display(), changes.len(), if changes.len() == 1 { "" } else { "s" })]
     UncommittedChanges { path: PathBuf, changes: Vec<String> },
 

@@ -22,6 +22,10 @@ pub struct Args {
     #[arg(long, short)]
     force: bool,
 
+    /// Write the transform's recorded code files instead of the data (needs --to)
+    #[arg(long, requires = "to")]
+    code: bool,
+
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -30,6 +34,24 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
+    if args.code {
+        let dir = args.to.as_deref().expect("clap requires --to with --code");
+        let written = dv::checkout::checkout_code(&ws, &id, dir, args.force)?;
+        if written.is_empty() {
+            return Err(CliError::user("This version has no recorded code files")
+                .hinted("Record them at commit time with --code FILE."));
+        }
+        if args.json {
+            return ui.json(&written);
+        }
+        ui.status(format!(
+            "Wrote {} of {} into {}.",
+            plural(written.len() as u64, "code file"),
+            id.short(SHORT_ID),
+            dir.display()
+        ));
+        return Ok(());
+    }
     let progress = ui.progress();
     let report = checkout(
         &ws,

@@ -158,6 +158,7 @@ impl From<Error> for CliError {
                     .hinted("Commit them with `dv commit`, or add --force to discard them.")
             }
             Error::NotADirectory { .. } => base.hinted("Move it out of the way, or choose another directory."),
+            Error::FileExists { .. } => base.hinted("Add --force to replace it, or choose another directory."),
             Error::TagExists { .. } => base.hinted("Add --force to move it, or pick another name."),
             Error::TagNotFound { .. } => base.hinted("List tags with `dv tag --list`."),
             Error::NotTracked { .. } => base.hinted(

@@ -299,6 +299,154 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
 }
 
 #[test]
+fn lineage_down_from_raw_as_json_is_exact() {
+    let env = TestEnv::new();
+    pipeline(&env);
+    assert_json_snapshot!(env.dv(&["lineage", "penguins@raw", "--down", "--json"]).json(), @r#"
+    {
+      "consumers": [],
+      "direction": "down",
+      "edges": [
+        {
+          "from": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
+          "to": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+        },
+        {
+          "from": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
+          "to": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa"
+        },
+        {
+          "from": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
+          "to": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf"
+        }
+      ],
+      "nodes": [
+        {
+          "author": "tester",
+          "bytes": 106,
+          "code": [],
+          "code_revision": null,
+          "created_at": "2026-01-02T03:04:02.000000Z",
+          "dataset": "penguins",
+          "dv_version": "0.1.0",
+          "files": 3,
+          "format": 1,
+          "host": "testhost",
+          "id": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
+          "inputs": [],
+          "message": "field data",
+          "params": {},
+          "path": "data",
+          "single_file": false,
+          "stage": "raw",
+          "transform": null,
+          "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+        },
+        {
+          "author": "tester",
+          "bytes": 87,
+          "code": [
+            {
+              "blob": "3f1902284fa1553c2762e795843ffa2b59507305c2c4ffcee640d07f7a28d776",
+              "path": "code/clean.py",
+              "size": 32
+            }
+          ],
+          "code_revision": null,
+          "created_at": "2026-01-02T03:04:03.000000Z",
+          "dataset": "penguins",
+          "dv_version": "0.1.0",
+          "files": 3,
+          "format": 1,
+          "host": "testhost",
+          "id": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
+          "inputs": [
+            "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f"
+          ],
+          "message": null,
+          "params": {
+            "dropna": true,
+            "min_rows": 1
+          },
+          "path": "data",
+          "single_file": false,
+          "stage": "cleaned",
+          "transform": "python code/clean.py",
+          "tree": "99d008ac5aee065ed326e1986c4cab62c59c9f956db810452895c74a6f8d315d"
+        },
+        {
+          "author": "tester",
+          "bytes": 105,
+          "code": [
+            {
+              "blob": "fd22e622e142620ac390bd04df91059000913529dcde70556f776ab49275d606",
+              "path": "code/label.py",
+              "size": 21
+            }
+          ],
+          "code_revision": null,
+          "created_at": "2026-01-02T03:04:04.000000Z",
+          "dataset": "penguins",
+          "dv_version": "0.1.0",
+          "files": 4,
+          "format": 1,
+          "host": "testhost",
+          "id": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
+          "inputs": [
+            "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+          ],
+          "message": null,
+          "params": {
+            "dropna": true,
+            "min_rows": 1,
+            "model": "resnet"
+          },
+          "path": "data",
+          "single_file": false,
+          "stage": "labeled",
+          "transform": "python code/label.py",
+          "tree": "1bb9d16521dc4f279364e4629dcf7cf09f803774ec771d84b771ab45291faaa8"
+        },
+        {
+          "author": "tester",
+          "bytes": 113,
+          "code": [
+            {
+              "blob": "4e41f6a3b35ab8130a6ade26dce543d508bd9dcddc7fd154374c40c1f7024171",
+              "path": "code/split.py",
+              "size": 18
+            }
+          ],
+          "code_revision": null,
+          "created_at": "2026-01-02T03:04:05.000000Z",
+          "dataset": "penguins",
+          "dv_version": "0.1.0",
+          "files": 5,
+          "format": 1,
+          "host": "testhost",
+          "id": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf",
+          "inputs": [
+            "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
+            "a2d842f37c48334c0273dc47d84b8d58cf41ed66c430797051b6126e36111ebd"
+          ],
+          "message": null,
+          "params": {
+            "model": "resnet",
+            "seed": 7
+          },
+          "path": "data",
+          "single_file": false,
+          "stage": "training-ready",
+          "transform": "python code/split.py",
+          "tree": "b1e37fb16ac8a3a71f192f5c09f4ec02bed614fedd4dc50a22c7b1acb875fbf5"
+        }
+      ],
+      "start": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f"
+    }
+    "#);
+}
+
+#[test]
 fn lineage_down_as_json() {
     let env = TestEnv::new();
     pipeline(&env);

@@ -128,3 +128,28 @@ fn show_code_prints_the_recorded_transform_code() {
     [exit status: 1]
     ");
 }
+
+#[test]
+fn checkout_code_writes_the_recorded_code_files() {
+    let env = TestEnv::new();
+    pipeline(&env);
+    env.write("code/clean.py", "# edited after the commit\n");
+    assert_snapshot!(env.dv(&["checkout", "penguins@cleaned", "--code", "--to", "../code-then"]), @"
+    ------- stderr -------
+    Wrote 1 code file of 13dae304654b into ../code-then.
+    ");
+    let restored = std::fs::read(env.base().join("code-then/code/clean.py")).unwrap();
+    assert_eq!(restored, b"# drop rows with missing values\n");
+    assert_snapshot!(env.dv(&["checkout", "penguins@cleaned", "--code", "--to", "../code-then"]), @"
+    ------- stderr -------
+    error: File $TEST_ENV/code-then/code/clean.py already exists
+    hint: Add --force to replace it, or choose another directory.
+    [exit status: 1]
+    ");
+    assert_snapshot!(env.dv(&["checkout", "penguins@raw", "--code", "--to", "../none"]), @"
+    ------- stderr -------
+    error: This version has no recorded code files
+    hint: Record them at commit time with --code FILE.
+    [exit status: 1]
+    ");
+}
