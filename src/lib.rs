@@ -27,6 +27,7 @@ pub mod commit;
 pub mod diff;
 pub mod error;
 pub mod fs_util;
+pub mod fsck;
 pub mod id;
 pub mod index;
 pub mod lineage;

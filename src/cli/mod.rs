@@ -5,6 +5,7 @@ mod checkout;
 mod commit;
 mod diff;
 mod error;
+mod fsck;
 mod init;
 mod lineage;
 mod log;
@@ -57,6 +58,7 @@ enum Command {
     Resolve(resolve::Args),
     Verify(verify::Args),
     Materialize(materialize::Args),
+    Fsck(fsck::Args),
     Reindex(reindex::Args),
 }
 
@@ -85,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Resolve(args) => resolve::run(&ui, args),
         Command::Verify(args) => verify::run(&ui, args),
         Command::Materialize(args) => materialize::run(&ui, args),
+        Command::Fsck(args) => fsck::run(&ui, args),
         Command::Reindex(args) => reindex::run(&ui, args),
     };
     match result {

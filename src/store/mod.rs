@@ -21,7 +21,7 @@ pub use object_file::{Encoding, Header};
 pub use verify::VerifiedReader;
 
 /// The three kinds of stored object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// File content or a symlink target.
     Blob,

@@ -44,7 +44,10 @@ impl Read for VerifiedReader {
         if self.verified {
             return Ok(0);
         }
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| match e.raw_os_error() {
+            Some(_) => e,
+            None => invalid(format!("its compressed payload is damaged ({e})")),
+        })?;
         if n == 0 {
             if self.seen != self.size {
                 return Err(invalid(format!(

@@ -10,6 +10,7 @@ mod test_commit;
 mod test_diff;
 mod test_diff_rows;
 mod test_errors;
+mod test_fsck;
 mod test_init;
 mod test_lineage;
 mod test_log_show;

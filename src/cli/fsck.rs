@@ -1,0 +1,63 @@
+//! `dv fsck`
+
+use super::error::CliError;
+use super::ui::{Ui, human_bytes, plural};
+use super::{SHORT_ID, open_workspace};
+
+/// Re-hash every object and check every reference; report damage by object, version and path
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let progress = ui.progress();
+    let report = dv::fsck::fsck(&ws, &progress)?;
+    if args.json {
+        ui.json(&report)?;
+    } else {
+        let mut text = String::new();
+        for finding in &report.findings {
+            let problem = match finding.problem {
+                dv::fsck::Problem::Corrupt => "corrupt",
+                dv::fsck::Problem::Missing => "missing",
+            };
+            text.push_str(&format!(
+                "{problem} {} {}: {}\n",
+                finding.kind, finding.id, finding.reason
+            ));
+            for a in &finding.affects {
+                let path = if a.path.is_empty() {
+                    "(root)".to_string()
+                } else {
+                    a.path.clone()
+                };
+                text.push_str(&format!(
+                    "  in {} {}@{}: {path}\n",
+                    a.version.short(SHORT_ID),
+                    a.dataset,
+                    a.stage
+                ));
+            }
+        }
+        for tag in &report.dangling_tags {
+            text.push_str(&format!("dangling tag {tag}\n"));
+        }
+        ui.out(text)?;
+        ui.status(format!(
+            "Checked {} ({}) holding {}.",
+            plural(report.objects, "object"),
+            human_bytes(report.bytes),
+            plural(report.versions, "version")
+        ));
+    }
+    if report.ok() {
+        return Ok(());
+    }
+    let problems = report.findings.len() + report.dangling_tags.len();
+    Err(CliError::user(format!("The workspace has {}", plural(problems as u64, "problem")))
+        .hinted("Restore the damaged objects from a backup or a remote copy; data not listed above is intact."))
+}

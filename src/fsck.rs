@@ -1,0 +1,255 @@
+//! Integrity check: re-hash every object, and check that every version's trees, files, code
+//! files and tags point at objects that exist and are intact. Each problem names the object
+//! and every version and path it affects, so a user knows what data is at risk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fs_util::display_path;
+use crate::id::{Hash, TreeId, VersionId};
+use crate::object::tree::MAX_DEPTH;
+use crate::object::{EntryKind, Tree, Version};
+use crate::progress::Progress;
+use crate::store::{Kind, Store};
+use crate::workspace::Workspace;
+
+/// What is wrong with one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// Its bytes do not match its id, or it cannot be decoded.
+    Corrupt,
+    /// Something refers to it, but it is not in the store.
+    Missing,
+}
+
+/// A version and the path inside it that a damaged object holds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Affected {
+    pub version: VersionId,
+    pub dataset: String,
+    pub stage: String,
+    /// `/`-separated path inside the version; empty for the version's root tree or the version
+    /// object itself; `code:PATH` for a code file.
+    pub path: String,
+}
+
+/// One damaged or missing object.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub problem: Problem,
+    pub kind: &'static str,
+    pub id: String,
+    pub reason: String,
+    pub affects: Vec<Affected>,
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FsckReport {
+    pub objects: u64,
+    pub bytes: u64,
+    pub versions: u64,
+    pub findings: Vec<Finding>,
+    /// Tags naming versions that do not exist.
+    pub dangling_tags: Vec<String>,
+}
+
+impl FsckReport {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty() && self.dangling_tags.is_empty()
+    }
+}
+
+/// Checks every object and reference in the workspace.
+pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
+    let store = &ws.store;
+    let mut report = FsckReport::default();
+    // 1. Re-hash every object.
+    let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
+    for kind in Kind::ALL {
+        let ids = store.list(kind)?;
+        progress.begin("Checking", ids.len() as u64);
+        let results: Vec<(Hash, std::result::Result<u64, String>)> = ids
+            .par_iter()
+            .map(|id| {
+                let outcome = rehash(store, kind, id);
+                progress.advance(1);
+                (*id, outcome)
+            })
+            .collect();
+        progress.finish();
+        for (id, outcome) in results {
+            report.objects += 1;
+            match outcome {
+                Ok(bytes) => report.bytes += bytes,
+                Err(reason) => {
+                    bad.insert((kind, id), reason);
+                }
+            }
+        }
+    }
+    // 2. Follow every version's references.
+    let mut findings: BTreeMap<(Kind, Hash), (Problem, String, Vec<Affected>)> = BTreeMap::new();
+    for ((kind, id), reason) in &bad {
+        findings.insert((*kind, *id), (Problem::Corrupt, reason.clone(), Vec::new()));
+    }
+    let mut walker = Walker {
+        store,
+        bad: &bad,
+        memo: HashMap::new(),
+    };
+    for hash in store.list(Kind::Version)? {
+        let id = VersionId(hash);
+        if bad.contains_key(&(Kind::Version, hash)) {
+            continue;
+        }
+        let version = match store
+            .get_bytes(Kind::Version, &hash)
+            .and_then(|b| Version::decode(&b, &id))
+        {
+            Ok(version) => version,
+            Err(_) => continue,
+        };
+        report.versions += 1;
+        let affected = |path: String| Affected {
+            version: id,
+            dataset: version.dataset.clone(),
+            stage: version.stage.clone(),
+            path,
+        };
+        for (kind, object, problem, path) in walker.tree(&version.tree, 0) {
+            let entry = findings
+                .entry((kind, object))
+                .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
+            entry.2.push(affected(display_path(&path)));
+        }
+        for code in &version.code {
+            if let Some(problem) = walker.blob_problem(&code.blob.0) {
+                let entry = findings
+                    .entry((Kind::Blob, code.blob.0))
+                    .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
+                entry.2.push(affected(format!("code:{}", code.path)));
+            }
+        }
+    }
+    for (name, id) in crate::refs::read_tag_files(&ws.tags_dir())? {
+        if !store.has(Kind::Version, &id.0) {
+            report.dangling_tags.push(format!("{name} -> {id}"));
+        }
+    }
+    report.findings = findings
+        .into_iter()
+        .map(|((kind, id), (problem, reason, mut affects))| {
+            affects.sort();
+            affects.dedup();
+            Finding {
+                problem,
+                kind: kind.name(),
+                id: id.to_hex(),
+                reason,
+                affects,
+            }
+        })
+        .collect();
+    Ok(report)
+}
+
+fn reason_for(problem: Problem) -> String {
+    match problem {
+        Problem::Missing => "it is not in the store".to_string(),
+        Problem::Corrupt => "it cannot be read".to_string(),
+    }
+}
+
+/// Reads an object to the end through the verifying reader; returns its size or why it is bad.
+fn rehash(store: &Store, kind: Kind, id: &Hash) -> std::result::Result<u64, String> {
+    let mut reader = store.read(kind, id).map_err(|e| reason_of(&e))?;
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if kind == Kind::Tree {
+        let bytes = store.get_bytes(kind, id).map_err(|e| reason_of(&e))?;
+        Tree::decode(&bytes, &TreeId(*id)).map_err(|e| reason_of(&e))?;
+    }
+    Ok(total)
+}
+
+fn reason_of(err: &Error) -> String {
+    match err {
+        Error::CorruptObject { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A damaged object found below a tree, and its path relative to that tree.
+type Found = (Kind, Hash, Problem, Vec<u8>);
+
+/// Walks trees once each, remembering the problems found below every tree.
+struct Walker<'a> {
+    store: &'a Store,
+    bad: &'a HashMap<(Kind, Hash), String>,
+    memo: HashMap<TreeId, Vec<Found>>,
+}
+
+impl Walker<'_> {
+    fn blob_problem(&self, id: &Hash) -> Option<Problem> {
+        if self.bad.contains_key(&(Kind::Blob, *id)) {
+            Some(Problem::Corrupt)
+        } else if !self.store.has(Kind::Blob, id) {
+            Some(Problem::Missing)
+        } else {
+            None
+        }
+    }
+
+    /// Problems below `id`, with paths relative to it (empty for the tree itself).
+    fn tree(&mut self, id: &TreeId, depth: usize) -> Vec<Found> {
+        if let Some(found) = self.memo.get(id) {
+            return found.clone();
+        }
+        let mut found = Vec::new();
+        if self.bad.contains_key(&(Kind::Tree, id.0)) {
+            found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
+        } else if !self.store.has(Kind::Tree, &id.0) {
+            found.push((Kind::Tree, id.0, Problem::Missing, Vec::new()));
+        } else if depth <= MAX_DEPTH
+            && let Ok(bytes) = self.store.get_bytes(Kind::Tree, &id.0)
+            && let Ok(tree) = Tree::decode(&bytes, id)
+        {
+            let mut seen = HashSet::new();
+            for entry in tree.entries {
+                let below: Vec<Found> = match entry.kind {
+                    EntryKind::Tree => self.tree(&TreeId(entry.id), depth + 1),
+                    _ => self
+                        .blob_problem(&entry.id)
+                        .map(|p| (Kind::Blob, entry.id, p, Vec::new()))
+                        .into_iter()
+                        .collect(),
+                };
+                for (kind, object, problem, path) in below {
+                    let mut full = entry.name.clone();
+                    if !path.is_empty() {
+                        full.push(b'/');
+                        full.extend_from_slice(&path);
+                    }
+                    if seen.insert((kind, object, full.clone())) {
+                        found.push((kind, object, problem, full));
+                    }
+                }
+            }
+        }
+        self.memo.insert(*id, found.clone());
+        found
+    }
+}
