@@ -275,8 +275,10 @@ impl Store {
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         let dir = self.root.join("tmp");
+        // Created read-only: objects are immutable, and the open handle can still write.
         tempfile::Builder::new()
             .prefix("obj-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
             .tempfile_in(&dir)
             .with_path(&dir)
     }
@@ -293,8 +295,8 @@ impl Store {
         self.persist(kind, id, temp, batch)
     }
 
-    /// Makes a finished temporary object read-only and publishes it under its id: at once and
-    /// durably, or (in a batch) when the batch finishes.
+    /// Publishes a finished (read-only) temporary object under its id: at once and durably, or
+    /// (in a batch) when the batch finishes.
     fn persist(
         &self,
         kind: Kind,
@@ -302,15 +304,6 @@ impl Store {
         temp: tempfile::NamedTempFile,
         batch: Option<&Batch>,
     ) -> Result<()> {
-        let mut perms = temp
-            .as_file()
-            .metadata()
-            .with_path(temp.path())?
-            .permissions();
-        perms.set_readonly(true);
-        temp.as_file()
-            .set_permissions(perms)
-            .with_path(temp.path())?;
         let target = self.object_path(kind, id);
         if let Some(batch) = batch {
             let pending = temp.into_temp_path();
