@@ -32,7 +32,7 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct ResultView {
-    name: Option<String>,
+    name: String,
     id: dv::VersionId,
     dir: PathBuf,
     ok: bool,
@@ -45,31 +45,28 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let lock = dv::pin::lock_path(&ws, args.lock.as_deref())?;
     let progress = ui.progress();
-    let lock_file = if lock.exists() {
-        Some(dv::pin::read_lock(&ws, &lock, false)?)
-    } else {
-        None
-    };
-    let all_pins = lock_file
-        .as_ref()
-        .is_some_and(|f| args.args.iter().all(|a| f.get(a).is_some()));
-    let mut results: Vec<(Option<String>, Verification)> = Vec::new();
-    if args.args.len() == 2 && !all_pins {
+    // `dv verify A B` names two pins when both are pinned, else a revision and a directory.
+    let lock_file = lock.exists().then(|| dv::pin::read_lock(&ws, &lock, false));
+    let names_are_pins =
+        matches!(&lock_file, Some(Ok(file)) if args.args.iter().all(|a| file.get(a).is_some()));
+    let mut results: Vec<(String, Verification)> = Vec::new();
+    if args.args.len() == 2 && !names_are_pins {
         let id = dv::revision::resolve_uri(&ws, &args.args[0])?;
-        results.push((
-            Some(args.args[0].clone()),
-            verify(&ws, &id, Path::new(&args.args[1]), args.fast, &progress)?,
-        ));
+        let verification = verify(&ws, &id, Path::new(&args.args[1]), args.fast, &progress)?;
+        results.push((args.args[0].clone(), verification));
     } else {
-        if lock_file.is_none() {
-            return Err(CliError::from(dv::Error::PathNotFound { path: lock })
-                .hinted("Pin versions with `dv pin REV`, or verify one directory with `dv verify REV DIR`."));
+        match lock_file {
+            None => {
+                return Err(CliError::from(dv::Error::PathNotFound { path: lock }).hinted(
+                    "Pin versions with `dv pin REV`, or verify one directory with `dv verify REV DIR`.",
+                ));
+            }
+            Some(Err(err)) => return Err(err.into()),
+            Some(Ok(_)) => {}
         }
         for (pin, dir) in dv::materialize::plan(&ws, &lock, &args.args, None)? {
-            results.push((
-                Some(pin.name.clone()),
-                verify(&ws, &pin.id, &dir, args.fast, &progress)?,
-            ));
+            let verification = verify(&ws, &pin.id, &dir, args.fast, &progress)?;
+            results.push((pin.name, verification));
         }
     }
     let failed = results.iter().filter(|(_, v)| !v.ok()).count();
@@ -89,7 +86,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     } else {
         let mut text = String::new();
         for (name, v) in &results {
-            let label = name.clone().unwrap_or_else(|| v.id.short(SHORT_ID));
+            let label = name;
             let dir = v
                 .dir
                 .strip_prefix(ws.root())
