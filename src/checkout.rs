@@ -204,7 +204,11 @@ fn apply(
         let _ = fs::remove_dir(root.join(os_str(dir)));
     }
     let writes: Vec<&FileEntry> = changes.iter().filter_map(|c| c.new.as_ref()).collect();
-    progress.begin("Checking out", writes.iter().map(|f| f.size).sum());
+    progress.begin(
+        "Checking out",
+        writes.iter().map(|f| f.size).sum(),
+        crate::progress::Unit::Bytes,
+    );
     fs::create_dir_all(root).with_path(root)?;
     let parents: BTreeSet<&[u8]> = writes
         .iter()

@@ -73,7 +73,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
     for kind in Kind::ALL {
         let ids = store.list(kind)?;
-        progress.begin("Checking", ids.len() as u64);
+        progress.begin("Checking", ids.len() as u64, crate::progress::Unit::Objects);
         let results: Vec<(Hash, std::result::Result<u64, String>)> = ids
             .par_iter()
             .map(|id| {

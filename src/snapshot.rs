@@ -116,6 +116,7 @@ pub fn snapshot(
             "Hashing"
         },
         to_hash,
+        crate::progress::Unit::Bytes,
     );
     // In Store mode, blobs and trees become durable together, before the stat cache may say so.
     let owned_batch = (mode == Mode::Store).then(|| ws.store.batch());

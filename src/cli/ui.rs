@@ -60,16 +60,17 @@ pub struct Bar {
 }
 
 impl dv::progress::Progress for Bar {
-    fn begin(&self, phase: &'static str, total: u64) {
+    fn begin(&self, phase: &'static str, total: u64, unit: dv::progress::Unit) {
+        let template = match unit {
+            dv::progress::Unit::Bytes => {
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+            }
+            dv::progress::Unit::Objects => "{msg:>12} [{bar:30}] {pos}/{len} objects eta {eta}",
+        };
         self.bar.reset();
         self.bar.set_length(total);
-        self.bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("template is valid")
-            .progress_chars("=> "),
-        );
+        let style = ProgressStyle::with_template(template).expect("template is valid");
+        self.bar.set_style(style.progress_chars("=> "));
         self.bar.set_message(phase);
     }
 
