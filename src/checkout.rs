@@ -93,6 +93,16 @@ pub fn checkout(
     } else {
         (target.clone(), target.clone())
     };
+    // A target that is a symlink to a directory is written through (the data lives there).
+    let dir = match fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            match crate::snapshot::resolve_root_link(&dir, meta)? {
+                Some((resolved, meta)) if meta.is_dir() => resolved,
+                _ => dir,
+            }
+        }
+        _ => dir,
+    };
     if let Ok(meta) = fs::symlink_metadata(&dir)
         && !meta.is_dir()
     {

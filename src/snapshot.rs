@@ -71,9 +71,19 @@ pub fn snapshot(
         }
         Err(e) => return Err(Error::io(abs, e)),
     };
+    // The path given is followed when it is a symlink (data directories often live on another
+    // disk behind a link); symlinks inside it are stored as links.
+    let (source, meta) = match resolve_root_link(abs, meta)? {
+        Some((resolved, meta)) => (resolved, meta),
+        None => {
+            return Err(Error::PathNotFound {
+                path: abs.to_path_buf(),
+            });
+        }
+    };
     let is_dir = meta.is_dir();
     let found = if is_dir {
-        walk(abs, &ws.dv_dir())?
+        walk(&source, &ws.dv_dir())?
     } else {
         check_supported(abs, &meta)?;
         let name = abs
@@ -82,7 +92,7 @@ pub fn snapshot(
             .unwrap_or_default();
         vec![Found {
             rel: name,
-            abs: abs.to_path_buf(),
+            abs: source,
             meta,
         }]
     };
@@ -165,6 +175,22 @@ pub fn snapshot(
     };
     trees.insert(id, tree);
     Ok(Snapshot { trees, ..snapshot })
+}
+
+/// Follows `path` when it is a symlink: returns the real path and its metadata, `None` for a
+/// dangling link, or the path itself when it is not a link.
+pub fn resolve_root_link(path: &Path, meta: Metadata) -> Result<Option<(PathBuf, Metadata)>> {
+    if !meta.file_type().is_symlink() {
+        return Ok(Some((path.to_path_buf(), meta)));
+    }
+    match fs::canonicalize(path) {
+        Ok(resolved) => {
+            let meta = fs::symlink_metadata(&resolved).with_path(&resolved)?;
+            Ok(Some((resolved, meta)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Hashes (and in `Store` mode stores) one file or symlink, consulting the stat cache.

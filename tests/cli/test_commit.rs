@@ -197,3 +197,38 @@ fn empty_directories_are_not_kept() {
         .json();
     assert_eq!(with_empty["tree"], without["tree"]);
 }
+
+#[test]
+fn a_symlinked_data_directory_is_followed_at_the_root_only() {
+    let env = TestEnv::new();
+    let real = env.base().join("bigdisk/penguins");
+    std::fs::create_dir_all(real.join("meta")).unwrap();
+    std::fs::write(real.join("penguins.csv"), "species\nAdelie\n").unwrap();
+    std::os::unix::fs::symlink("penguins.csv", real.join("latest.csv")).unwrap();
+    std::os::unix::fs::symlink(&real, env.root().join("data")).unwrap();
+    let id = env.id(&["commit", "data", "-d", "p", "-s", "raw"]);
+    let files = env.dv(&["show", &id, "--files", "--json"]).json();
+    let listed: Vec<(&str, &str)> = files["file_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("latest.csv", "symlink"), ("penguins.csv", "file")]
+    );
+    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 5c1a41b3fc51");
+    std::fs::write(real.join("penguins.csv"), "changed\n").unwrap();
+    env.ok(&["checkout", "p", "--force"]);
+    assert_eq!(
+        std::fs::read(real.join("penguins.csv")).unwrap(),
+        b"species\nAdelie\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(env.root().join("data"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
