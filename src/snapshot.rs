@@ -317,6 +317,8 @@ fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
     let dv_dir = dv_dir.to_path_buf();
     let walker = ignore::WalkBuilder::new(root)
         .standard_filters(false)
+        // .dvignore files in parent directories (the workspace root's, say) apply too.
+        .parents(true)
         .add_custom_ignore_filename(".dvignore")
         .follow_links(false)
         .filter_entry(move |entry| entry.path() != dv_dir)

@@ -232,3 +232,15 @@ fn a_symlinked_data_directory_is_followed_at_the_root_only() {
             .is_symlink()
     );
 }
+
+#[test]
+fn a_dvignore_at_the_workspace_root_applies_to_every_dataset() {
+    let env = TestEnv::new();
+    env.write(".dvignore", "*.tmp\n");
+    env.write("datasets/a/keep.csv", "x\n");
+    env.write("datasets/a/scratch.tmp", "x\n");
+    let id = env.id(&["commit", "datasets/a", "-d", "a", "-s", "raw"]);
+    let files = env.dv(&["show", &id, "--files", "--json"]).json();
+    assert_eq!(files["file_list"].as_array().unwrap().len(), 1);
+    assert_eq!(files["file_list"][0]["path"], "keep.csv");
+}
