@@ -22,7 +22,7 @@ use crate::index::stat_cache::now_ns;
 use crate::object::{Entry, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::store::{Batch, Kind};
-use crate::workspace::Workspace;
+use crate::workspace::{DV_DIR, Workspace};
 
 /// Whether a snapshot writes objects (commit) or only computes ids (status, diff).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +321,11 @@ fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
         .parents(true)
         .add_custom_ignore_filename(".dvignore")
         .follow_links(false)
-        .filter_entry(move |entry| entry.path() != dv_dir)
+        // No `.dv` directory is data: not this workspace's, nor a nested workspace's.
+        .filter_entry(move |entry| {
+            entry.path() != dv_dir
+                && !(entry.file_name() == DV_DIR && entry.file_type().is_some_and(|t| t.is_dir()))
+        })
         .build_parallel();
     let found = std::sync::Mutex::new(Vec::new());
     let failure = std::sync::Mutex::new(None);

@@ -244,3 +244,14 @@ fn a_dvignore_at_the_workspace_root_applies_to_every_dataset() {
     assert_eq!(files["file_list"].as_array().unwrap().len(), 1);
     assert_eq!(files["file_list"][0]["path"], "keep.csv");
 }
+
+#[test]
+fn a_nested_workspace_is_not_data() {
+    let env = TestEnv::new();
+    env.write("project/data.csv", "x\n");
+    env.dv_in(&env.root().join("project"), &["init"]);
+    assert!(env.root().join("project/.dv/config.json").exists());
+    let id = env.id(&["commit", "project", "-d", "p", "-s", "raw"]);
+    let files = env.dv(&["show", &id, "--files", "--json"]).json();
+    assert_eq!(files["file_list"].as_array().unwrap().len(), 1, "{files}");
+}
