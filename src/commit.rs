@@ -110,8 +110,14 @@ pub fn commit(
             created: false,
         });
     }
-    let id = VersionId(ws.store.put_bytes(Kind::Version, &version.encode())?);
+    // The pending marker lets the next command finish indexing a version whose object was
+    // written just before a crash (see `Workspace::recover`).
+    let id = version.id();
+    let pending = ws.pending_version_path();
+    crate::fs_util::write_atomic(&pending, format!("{id}\n").as_bytes())?;
+    ws.store.put_bytes(Kind::Version, &version.encode())?;
     ws.index.insert_version(&id, &version)?;
+    std::fs::remove_file(&pending).map_err(|e| Error::io(&pending, e))?;
     worktree::record(
         ws,
         &rel,

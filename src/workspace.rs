@@ -124,8 +124,44 @@ impl Workspace {
         };
         if stale {
             ws.reindex()?;
+        } else {
+            ws.recover()?;
         }
         Ok(ws)
+    }
+
+    /// Where a commit notes the version it is publishing until the index has it.
+    pub fn pending_version_path(&self) -> PathBuf {
+        self.dv_dir().join("pending-version")
+    }
+
+    /// Finishes what a crash interrupted: indexes a version whose object was written but not
+    /// yet indexed, and brings the index's tags in line with the tag files (the truth).
+    fn recover(&self) -> Result<()> {
+        let pending = self.pending_version_path();
+        if pending.exists() {
+            let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
+            let text = fs::read_to_string(&pending).unwrap_or_default();
+            if let Ok(id) = text.trim().parse::<crate::VersionId>()
+                && self.store.has(crate::store::Kind::Version, &id.0)
+            {
+                let bytes = self.store.get_bytes(crate::store::Kind::Version, &id.0)?;
+                let version = crate::object::Version::decode(&bytes, &id)?;
+                self.index.insert_version(&id, &version)?;
+            }
+            match fs::remove_file(&pending) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&pending, e));
+                }
+                _ => {}
+            }
+        }
+        let files = crate::refs::read_tag_files(&self.tags_dir())?;
+        if files != self.index.tags()? {
+            let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
+            self.index.replace_tags(&files)?;
+        }
+        Ok(())
     }
 
     /// The directory holding `.dv/`.

@@ -284,6 +284,20 @@ impl Index {
         Ok(())
     }
 
+    /// Replaces every tag with `tags` (from the tag files), in one transaction.
+    pub fn replace_tags(&self, tags: &[(String, VersionId)]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM tags", [])?;
+        for (name, id) in tags {
+            tx.execute(
+                "INSERT INTO tags (name, version) VALUES (?1, ?2)",
+                params![name, id.to_hex()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The versions that name `id` among their inputs.
     pub fn children(&self, id: &VersionId) -> Result<Vec<VersionId>> {
         let mut stmt = self

@@ -6,6 +6,7 @@ mod describe;
 mod test_diff;
 mod test_hostile;
 mod test_objects;
+mod test_recovery;
 mod test_roundtrip_prop;
 mod test_store;
 
