@@ -123,10 +123,9 @@ pub fn checkout(
     if !request.force {
         match base {
             Some(base) => {
-                let base_version = ws.index.version(&base.version)?;
-                if let Some(base_version) = base_version.filter(|b| b.tree != working.root) {
-                    let changes = diff_trees(&overlay, &base_version.tree, &working.root)?;
-                    return Err(uncommitted(&snapshot_path, &changes));
+                let conflicts = unsaved_changes(ws, &overlay, base, &working.root)?;
+                if !conflicts.is_empty() {
+                    return Err(uncommitted(&snapshot_path, &conflicts));
                 }
             }
             None if working.files > 0 && working.root != version.tree => {
@@ -137,6 +136,17 @@ pub fn checkout(
             None => {}
         }
     }
+    // Note the checkout in progress, so that if it is interrupted the next one can tell the
+    // files it already wrote from changes a user made.
+    if let Some(rel) = &rel {
+        let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
+        let in_progress = Tracked {
+            dataset: base.map_or(version.dataset.clone(), |b| b.dataset.clone()),
+            version: base.map_or(request.id, |b| b.version),
+            checking_out: Some(request.id),
+        };
+        worktree::record(ws, rel, in_progress)?;
+    }
     let changes = diff_trees(&overlay, &working.root, &version.tree)?;
     let root_dir = if version.single_file && dir != target {
         &dir
@@ -144,6 +154,9 @@ pub fn checkout(
         &target
     };
     apply(ws, root_dir, &changes, request.force, progress)?;
+    if base.is_some_and(|b| b.checking_out.is_some()) {
+        remove_leftover_temp_files(root_dir)?;
+    }
     let written: Vec<&FileEntry> = changes.iter().filter_map(|c| c.new.as_ref()).collect();
     let report = CheckoutReport {
         id: request.id,
@@ -159,16 +172,68 @@ pub fn checkout(
     if let Some(rel) = rel {
         remember_written(ws, root_dir, &rel, version.single_file, &written)?;
         let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
-        worktree::record(
-            ws,
-            &rel,
-            Tracked {
-                dataset: version.dataset.clone(),
-                version: request.id,
-            },
-        )?;
+        worktree::record(ws, &rel, Tracked::at(&version.dataset, request.id))?;
     }
     Ok(report)
+}
+
+/// Deletes the temporary files an interrupted checkout left below `dir`.
+fn remove_leftover_temp_files(dir: &Path) -> Result<()> {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.with_path(&dir)?;
+            let file_type = entry.file_type().with_path(entry.path())?;
+            if file_type.is_dir() {
+                pending.push(entry.path());
+            } else if entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(crate::fs_util::TEMP_PREFIX.as_bytes())
+            {
+                fs::remove_file(entry.path()).with_path(entry.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Changes in the directory that neither the version it holds nor an interrupted checkout put
+/// there: a file that differs from the base version and, when a checkout of another version
+/// was interrupted, also from that version. Files missing from the directory lose no data and
+/// do not count.
+fn unsaved_changes(
+    ws: &Workspace,
+    source: &dyn crate::object::TreeSource,
+    base: &Tracked,
+    working: &crate::id::TreeId,
+) -> Result<Vec<Change>> {
+    let Some(base_version) = ws.index.version(&base.version)? else {
+        return Ok(Vec::new());
+    };
+    let changed = diff_trees(source, &base_version.tree, working)?;
+    let changed: Vec<Change> = changed
+        .into_iter()
+        .filter(|c| c.kind != ChangeKind::Removed)
+        .collect();
+    let Some(target) = base
+        .checking_out
+        .and_then(|id| ws.index.version(&id).ok().flatten())
+    else {
+        return Ok(changed);
+    };
+    let differs_from_target: std::collections::HashSet<Vec<u8>> =
+        diff_trees(source, working, &target.tree)?
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+    Ok(changed
+        .into_iter()
+        .filter(|c| differs_from_target.contains(&c.path))
+        .collect())
 }
 
 fn uncommitted(path: &Path, changes: &[Change]) -> Error {
@@ -288,13 +353,17 @@ fn write_entry(store: &crate::store::Store, dest: &Path, kind: EntryKind, id: &H
         let target = store.get_bytes(crate::store::Kind::Blob, id)?;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".dv-tmp-link-{}-{unique}", std::process::id()));
+        let temp = dir.join(format!(
+            "{}link-{}-{unique}",
+            crate::fs_util::TEMP_PREFIX,
+            std::process::id()
+        ));
         let _ = fs::remove_file(&temp);
         std::os::unix::fs::symlink(os_str(&target), &temp).with_path(&temp)?;
         return fs::rename(&temp, dest).with_path(dest);
     }
     let mut temp = tempfile::Builder::new()
-        .prefix(".dv-tmp-")
+        .prefix(crate::fs_util::TEMP_PREFIX)
         .tempfile_in(dir)
         .with_path(dir)?;
     let temp_path = temp.path().to_path_buf();

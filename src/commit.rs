@@ -99,11 +99,7 @@ pub fn commit(
         && let Some(existing) = ws.index.version(&existing_id)?
         && same_content_and_provenance(&existing, &version)
     {
-        let tracked = Tracked {
-            dataset: version.dataset.clone(),
-            version: existing_id,
-        };
-        worktree::record(ws, &rel, tracked)?;
+        worktree::record(ws, &rel, Tracked::at(&version.dataset, existing_id))?;
         return Ok(CommitOutcome {
             id: existing_id,
             version: existing,
@@ -118,14 +114,7 @@ pub fn commit(
     ws.store.put_bytes(Kind::Version, &version.encode())?;
     ws.index.insert_version(&id, &version)?;
     std::fs::remove_file(&pending).map_err(|e| Error::io(&pending, e))?;
-    worktree::record(
-        ws,
-        &rel,
-        Tracked {
-            dataset: version.dataset.clone(),
-            version: id,
-        },
-    )?;
+    worktree::record(ws, &rel, Tracked::at(&version.dataset, id))?;
     Ok(CommitOutcome {
         id,
         version,

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{IoResultExt, Result};
 
+/// The name prefix of dv's temporary files. Files with it are never data: snapshots skip them
+/// (one can be left behind in a data directory by a checkout killed mid-write).
+pub const TEMP_PREFIX: &str = ".dv-tmp-";
+
 /// A temporary file in the directory of its final path, published by [`AtomicFile::commit`].
 pub struct AtomicFile {
     temp: tempfile::NamedTempFile,
@@ -22,7 +26,7 @@ impl AtomicFile {
     pub fn new(target: &Path) -> Result<Self> {
         let dir = parent_dir(target);
         let temp = tempfile::Builder::new()
-            .prefix(".dv-tmp-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .with_path(dir)?;
         Ok(AtomicFile {

@@ -323,8 +323,10 @@ fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
         .follow_links(false)
         // No `.dv` directory is data: not this workspace's, nor a nested workspace's.
         .filter_entry(move |entry| {
+            let name = entry.file_name().as_bytes();
             entry.path() != dv_dir
-                && !(entry.file_name() == DV_DIR && entry.file_type().is_some_and(|t| t.is_dir()))
+                && !(name == DV_DIR.as_bytes() && entry.file_type().is_some_and(|t| t.is_dir()))
+                && !name.starts_with(crate::fs_util::TEMP_PREFIX.as_bytes())
         })
         .build_parallel();
     let found = std::sync::Mutex::new(Vec::new());

@@ -23,6 +23,8 @@ pub struct Status {
     pub base: VersionId,
     /// Changes from the base version to what is on disk, paths relative to `path`.
     pub changes: Vec<Change>,
+    /// A checkout of this version into the directory was interrupted.
+    pub interrupted_checkout: Option<VersionId>,
 }
 
 /// Status of the tracked directory holding `path`, or of every tracked directory.
@@ -74,6 +76,7 @@ pub fn status(ws: &Workspace, path: Option<&Path>, progress: &dyn Progress) -> R
             dataset: entry.dataset.clone(),
             base: entry.version,
             changes,
+            interrupted_checkout: entry.checking_out,
         });
     }
     Ok(out)

@@ -18,6 +18,21 @@ use crate::workspace::Workspace;
 pub struct Tracked {
     pub dataset: String,
     pub version: VersionId,
+    /// Set while a checkout of this version into the directory runs; still set afterwards
+    /// means it was interrupted, and the directory may mix `version`'s files and these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checking_out: Option<VersionId>,
+}
+
+impl Tracked {
+    /// The directory holds `version`.
+    pub fn at(dataset: &str, version: VersionId) -> Self {
+        Tracked {
+            dataset: dataset.to_string(),
+            version,
+            checking_out: None,
+        }
+    }
 }
 
 /// Every tracked directory, keyed by workspace-relative path.

@@ -55,6 +55,9 @@ struct StatusView {
     dataset: String,
     base: dv::VersionId,
     clean: bool,
+    /// A checkout of this version into the directory was interrupted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted_checkout: Option<dv::VersionId>,
     #[serde(flatten)]
     changes: ChangeLists,
 }
@@ -70,7 +73,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 path: s.path.clone(),
                 dataset: s.dataset.clone(),
                 base: s.base,
-                clean: s.changes.is_empty(),
+                clean: s.changes.is_empty() && s.interrupted_checkout.is_none(),
+                interrupted_checkout: s.interrupted_checkout,
                 changes: ChangeLists::from_changes(&s.changes),
             })
             .collect();
@@ -88,6 +92,10 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             &status.path
         };
         let base = status.base.short(SHORT_ID);
+        if let Some(target) = status.interrupted_checkout {
+            let target = target.short(SHORT_ID);
+            text.push_str(&format!("{name}: a checkout of {target} was interrupted; run `dv checkout {target}` to finish it\n"));
+        }
         if status.changes.is_empty() {
             text.push_str(&format!(
                 "{name}: no changes since {} {base}\n",

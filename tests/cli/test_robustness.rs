@@ -92,3 +92,52 @@ fn concurrent_commits_into_one_workspace_both_succeed() {
         2
     );
 }
+
+/// A checkout killed midway leaves whole files; the next checkout finishes it without
+/// `--force`, but still refuses to overwrite a change a user made in between.
+#[test]
+fn an_interrupted_checkout_is_finished_by_the_next_one() {
+    let env = TestEnv::new();
+    bulky(&env, "data", 1);
+    let one = env.id(&["commit", "data", "-d", "bulk", "-s", "raw"]);
+    std::fs::remove_dir_all(env.root().join("data")).unwrap();
+    bulky(&env, "data", 2);
+    let two = env.id(&["commit", "data", "-d", "bulk", "-s", "cleaned"]);
+    let expected_one = {
+        env.ok(&["checkout", &one, "--to", "../ref-one"]);
+        describe(&env.base().join("ref-one"))
+    };
+    for delay_ms in [0u64, 10, 30, 80] {
+        env.ok(&["checkout", &two, "--force"]);
+        let mut child = env.spawn(&["checkout", &one]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = env.dv(&["checkout", &one]);
+        assert_eq!(out.code, 0, "after a kill at {delay_ms} ms: {out}");
+        assert_eq!(
+            describe(&env.root().join("data")),
+            expected_one,
+            "after a kill at {delay_ms} ms"
+        );
+        assert_eq!(env.dv(&["status", "--json"]).json()[0]["clean"], true);
+    }
+    // A user's edit made after an interruption is protected.
+    env.ok(&["checkout", &two, "--force"]);
+    let mut worktrees: serde_json::Value =
+        serde_json::from_slice(&env.read(".dv/worktrees.json")).unwrap();
+    worktrees["data"]["checking_out"] = serde_json::json!(one);
+    std::fs::write(env.root().join(".dv/worktrees.json"), worktrees.to_string()).unwrap();
+    env.write("data/part-000/0.bin", "my edit");
+    let status = env.dv(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("a checkout of {} was interrupted", &one[..12])),
+        "{status}"
+    );
+    let out = env.dv(&["checkout", &one]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("M part-000/0.bin"), "{out}");
+    assert_eq!(env.read("data/part-000/0.bin"), b"my edit");
+}
