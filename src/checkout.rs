@@ -148,11 +148,9 @@ pub fn checkout(
         worktree::record(ws, rel, in_progress)?;
     }
     let changes = diff_trees(&overlay, &working.root, &version.tree)?;
-    let root_dir = if version.single_file && dir != target {
-        &dir
-    } else {
-        &target
-    };
+    // Files go into `dir`: the target, the directory of a single-file version, or the real
+    // directory behind a symlinked target.
+    let root_dir = &dir;
     apply(ws, root_dir, &changes, request.force, progress)?;
     if base.is_some_and(|b| b.checking_out.is_some()) {
         remove_leftover_temp_files(root_dir)?;

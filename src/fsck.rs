@@ -3,7 +3,6 @@
 //! and every version and path it affects, so a user knows what data is at risk.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -69,15 +68,16 @@ impl FsckReport {
 pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     let store = &ws.store;
     let mut report = FsckReport::default();
-    // 1. Re-hash every object.
+    // 1. Re-hash every object (decoding trees and versions), keeping the versions.
     let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
+    let mut versions: Vec<(VersionId, Version)> = Vec::new();
     for kind in Kind::ALL {
         let ids = store.list(kind)?;
         progress.begin("Checking", ids.len() as u64, crate::progress::Unit::Objects);
-        let results: Vec<(Hash, std::result::Result<u64, String>)> = ids
+        let results: Vec<(Hash, std::result::Result<Checked, String>)> = ids
             .par_iter()
             .map(|id| {
-                let outcome = rehash(store, kind, id);
+                let outcome = check_object(store, kind, id);
                 progress.advance(1);
                 (*id, outcome)
             })
@@ -86,7 +86,12 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         for (id, outcome) in results {
             report.objects += 1;
             match outcome {
-                Ok(bytes) => report.bytes += bytes,
+                Ok(checked) => {
+                    report.bytes += checked.bytes;
+                    if let Some(version) = checked.version {
+                        versions.push((VersionId(id), *version));
+                    }
+                }
                 Err(reason) => {
                     bad.insert((kind, id), reason);
                 }
@@ -103,19 +108,8 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         bad: &bad,
         memo: HashMap::new(),
     };
-    for hash in store.list(Kind::Version)? {
-        let id = VersionId(hash);
-        if bad.contains_key(&(Kind::Version, hash)) {
-            continue;
-        }
-        let version = match store
-            .get_bytes(Kind::Version, &hash)
-            .and_then(|b| Version::decode(&b, &id))
-        {
-            Ok(version) => version,
-            Err(_) => continue,
-        };
-        report.versions += 1;
+    report.versions = versions.len() as u64;
+    for (id, version) in versions {
         let affected = |path: String| Affected {
             version: id,
             dataset: version.dataset.clone(),
@@ -166,23 +160,37 @@ fn reason_for(problem: Problem) -> String {
     }
 }
 
-/// Reads an object to the end through the verifying reader; returns its size or why it is bad.
-fn rehash(store: &Store, kind: Kind, id: &Hash) -> std::result::Result<u64, String> {
-    let mut reader = store.read(kind, id).map_err(|e| reason_of(&e))?;
-    let mut buf = vec![0u8; 256 << 10];
-    let mut total = 0u64;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => total += n as u64,
-            Err(e) => return Err(e.to_string()),
+/// What re-reading one object found.
+struct Checked {
+    bytes: u64,
+    version: Option<Box<Version>>,
+}
+
+/// Reads an object through the verifying reader (blobs streamed, trees and versions also
+/// decoded); returns its size, the decoded version, or why it is bad.
+fn check_object(store: &Store, kind: Kind, id: &Hash) -> std::result::Result<Checked, String> {
+    if kind == Kind::Blob {
+        let mut reader = store.read(kind, id).map_err(|e| reason_of(&e))?;
+        let bytes = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| e.to_string())?;
+        return Ok(Checked {
+            bytes,
+            version: None,
+        });
+    }
+    let bytes = store.get_bytes(kind, id).map_err(|e| reason_of(&e))?;
+    let version = match kind {
+        Kind::Tree => {
+            Tree::decode(&bytes, &TreeId(*id)).map_err(|e| reason_of(&e))?;
+            None
         }
-    }
-    if kind == Kind::Tree {
-        let bytes = store.get_bytes(kind, id).map_err(|e| reason_of(&e))?;
-        Tree::decode(&bytes, &TreeId(*id)).map_err(|e| reason_of(&e))?;
-    }
-    Ok(total)
+        _ => Some(Box::new(
+            Version::decode(&bytes, &VersionId(*id)).map_err(|e| reason_of(&e))?,
+        )),
+    };
+    Ok(Checked {
+        bytes: bytes.len() as u64,
+        version,
+    })
 }
 
 fn reason_of(err: &Error) -> String {

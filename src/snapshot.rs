@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, Metadata};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -276,21 +275,10 @@ fn hash_one(
 
 /// Streams a file through blake3 without storing it.
 pub fn hash_file(path: &Path) -> Result<(Hash, u64)> {
-    let mut file = fs::File::open(path).with_path(path)?;
+    let file = fs::File::open(path).with_path(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hasher.finalize().into(), size))
+    hasher.update_reader(file).with_path(path)?;
+    Ok((hasher.finalize().into(), hasher.count()))
 }
 
 fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {

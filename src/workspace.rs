@@ -54,6 +54,14 @@ impl Workspace {
             }
             None => DEFAULT_STAGES.iter().map(|s| s.to_string()).collect(),
         };
+        if let Ok(meta) = fs::metadata(&root)
+            && !meta.is_dir()
+        {
+            return Err(Error::NotADirectory {
+                path: root,
+                found: "file",
+            });
+        }
         fs::create_dir_all(&root).with_path(&root)?;
         // Build the layout in a temporary directory and rename it, so an interrupted init leaves
         // no half-made workspace behind.

@@ -310,20 +310,16 @@ impl Examples {
         }
     }
 
-    /// Keeps only the earliest `limit` rows of each kind.
+    /// Bounds memory while rows are compared: once a list grows well past `limit`, only the
+    /// earliest `limit` rows of each kind are kept.
     fn trim(&mut self) {
-        for list in [&mut self.added, &mut self.removed] {
-            if list.len() > self.limit * 4 + 64 {
-                list.sort_unstable();
-                list.truncate(self.limit);
-            }
-        }
-        if self.changed.len() > self.limit * 4 + 64 {
-            self.changed.sort_unstable();
-            self.changed.truncate(self.limit);
+        let bound = self.limit * 4 + 64;
+        if self.added.len() > bound || self.removed.len() > bound || self.changed.len() > bound {
+            self.finish();
         }
     }
 
+    /// Keeps only the earliest `limit` rows of each kind.
     fn finish(&mut self) {
         self.added.sort_unstable();
         self.added.truncate(self.limit);

@@ -7,7 +7,6 @@
 mod rebuild;
 pub mod stat_cache;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -305,15 +304,6 @@ impl Index {
             .prepare_cached("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?;
         let ids = stmt
             .query_map([id.to_hex()], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
-    }
-
-    /// All version ids known to the index.
-    pub fn all_ids(&self) -> Result<HashSet<VersionId>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM versions")?;
-        let ids = stmt
-            .query_map([], |row| row.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }

@@ -130,12 +130,6 @@ impl StatCache<'_> {
         tx.commit()?;
         Ok(())
     }
-
-    /// Forgets everything (used when the object store may have lost content).
-    pub fn clear(&self) -> Result<()> {
-        self.conn.execute("DELETE FROM stat_cache", [])?;
-        Ok(())
-    }
 }
 
 /// The byte range of paths strictly below directory `prefix`: `prefix/` up to `prefix0`.

@@ -97,3 +97,16 @@ fn a_newer_workspace_format_is_refused() {
     [exit status: 1]
     ");
 }
+
+#[test]
+fn init_on_a_file_is_an_error() {
+    let env = TestEnv::bare();
+    env.write("afile", "x\n");
+    assert_snapshot!(env.dv(&["init", "afile"]), @"
+    ------- stderr -------
+    error: Path $TEST_ENV/ws/afile is a file, expected a directory
+    hint: Move it out of the way, or choose another directory.
+    [exit status: 1]
+    ");
+    assert_eq!(env.read("afile"), b"x\n");
+}

@@ -373,3 +373,25 @@ fn show_and_lineage_list_the_lock_files_that_pin_a_version() {
     pinned: a816d75717bc by configs/exp1.lock (train)
     ");
 }
+
+#[test]
+fn pin_refuses_a_path_that_leaves_the_workspace_and_writes_nothing() {
+    let env = TestEnv::new();
+    two_versions(&env);
+    env.ok(&[
+        "pin",
+        "penguins@raw",
+        "--as",
+        "train",
+        "--path",
+        "train/penguins",
+    ]);
+    let before = env.read("dv.lock");
+    assert_snapshot!(env.dv(&["pin", "penguins@cleaned", "--as", "train", "--path", "../../outside"]), @r#"
+    ------- stderr -------
+    error: Lock file $TEST_ENV/ws/dv.lock pins "train" to "../../outside", which is not allowed: it contains ".."
+    hint: Pin paths must be relative directories inside the workspace; fix the entry with `dv pin REV --as NAME --path DIR`.
+    [exit status: 1]
+    "#);
+    assert_eq!(env.read("dv.lock"), before);
+}
