@@ -95,3 +95,21 @@ fn a_chain_of_trees_deeper_than_the_limit_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn fsck_reports_a_version_object_that_hashes_right_but_is_not_a_version() {
+    let (_temp, ws) = crate::workspace();
+    let id = ws.store.put_bytes(Kind::Version, b"not a version").unwrap();
+    let report = dv::fsck::fsck(&ws, &NoProgress).unwrap();
+    assert_eq!(report.findings.len(), 1);
+    let finding = &report.findings[0];
+    assert_eq!(
+        (finding.kind, finding.id.as_str()),
+        ("version", id.to_hex().as_str())
+    );
+    assert!(
+        finding.reason.starts_with("it is not valid JSON"),
+        "{}",
+        finding.reason
+    );
+}
