@@ -56,11 +56,25 @@ pub struct FsckReport {
     pub findings: Vec<Finding>,
     /// Tags naming versions that do not exist.
     pub dangling_tags: Vec<String>,
+    /// Pack files that cannot be read at all; their objects are reported as missing.
+    pub broken_packs: Vec<BrokenPack>,
+}
+
+/// A pack file that cannot be indexed, with its workspace-relative path.
+#[derive(Clone, Debug, Serialize)]
+pub struct BrokenPack {
+    pub pack: String,
+    pub reason: String,
 }
 
 impl FsckReport {
     pub fn ok(&self) -> bool {
-        self.findings.is_empty() && self.dangling_tags.is_empty()
+        self.findings.is_empty() && self.dangling_tags.is_empty() && self.broken_packs.is_empty()
+    }
+
+    /// How many separate problems the report lists.
+    pub fn problems(&self) -> usize {
+        self.findings.len() + self.dangling_tags.len() + self.broken_packs.len()
     }
 }
 
@@ -68,6 +82,13 @@ impl FsckReport {
 pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     let store = &ws.store;
     let mut report = FsckReport::default();
+    for broken in store.broken_packs()? {
+        let path = broken.path.strip_prefix(ws.root()).unwrap_or(&broken.path);
+        report.broken_packs.push(BrokenPack {
+            pack: path.display().to_string(),
+            reason: broken.reason,
+        });
+    }
     // 1. Re-hash every object (decoding trees and versions), keeping the versions.
     let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
     let mut versions: Vec<(VersionId, Version)> = Vec::new();

@@ -13,8 +13,10 @@ use crate::fs_util::{self, write_atomic};
 use crate::index::Index;
 use crate::store::Store;
 
-/// The workspace format this dv writes and the newest it opens.
-pub const WORKSPACE_FORMAT: u32 = 1;
+/// The workspace format this dv writes and the newest it opens. Format 2 added pack files;
+/// a format-1 workspace is upgraded (its config rewritten) when this dv opens it, since older
+/// dv releases cannot read packs.
+pub const WORKSPACE_FORMAT: u32 = 2;
 
 /// The name of the workspace's metadata directory.
 pub const DV_DIR: &str = ".dv";
@@ -76,8 +78,7 @@ impl Workspace {
             format: WORKSPACE_FORMAT,
             stages,
         };
-        let text = serde_json::to_string_pretty(&config).expect("config serializes") + "\n";
-        write_atomic(&staging.path().join("config.json"), text.as_bytes())?;
+        write_config(&staging.path().join("config.json"), &config)?;
         let staging = staging.keep();
         fs::rename(&staging, &dv).with_path(&dv)?;
         fs_util::sync_dir(&root)?;
@@ -117,10 +118,14 @@ impl Workspace {
                 supported: WORKSPACE_FORMAT,
             });
         }
-        let config: Config =
+        let mut config: Config =
             serde_json::from_value(value).map_err(|e| config_err(e.to_string()))?;
         if config.stages.is_empty() {
             return Err(config_err("\"stages\" is empty".into()));
+        }
+        if config.format < WORKSPACE_FORMAT {
+            config.format = WORKSPACE_FORMAT;
+            write_config(&config_path, &config)?;
         }
         let store = Store::at(root.join(DV_DIR).join("objects"));
         let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"))?;
@@ -242,4 +247,9 @@ impl Workspace {
             self.root.join(rel)
         }
     }
+}
+
+fn write_config(path: &Path, config: &Config) -> Result<()> {
+    let text = serde_json::to_string_pretty(config).expect("config serializes") + "\n";
+    write_atomic(path, text.as_bytes())
 }

@@ -43,6 +43,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 ));
             }
         }
+        for pack in &report.broken_packs {
+            text.push_str(&format!("unreadable pack {}: {}\n", pack.pack, pack.reason));
+        }
         for tag in &report.dangling_tags {
             text.push_str(&format!("dangling tag {tag}\n"));
         }
@@ -57,7 +60,6 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if report.ok() {
         return Ok(());
     }
-    let problems = report.findings.len() + report.dangling_tags.len();
-    Err(CliError::user(format!("The workspace has {}", plural(problems as u64, "problem")))
+    Err(CliError::user(format!("The workspace has {}", plural(report.problems() as u64, "problem")))
         .hinted("Restore the damaged objects from a backup or a remote copy; data not listed above is intact."))
 }

@@ -1,24 +1,37 @@
 //! The content-addressed object store: the source of truth of a workspace.
 //!
-//! Objects live in `.dv/objects/<kind>/<2 hex>/<62 hex>`, one namespace per kind so that a file
-//! whose bytes happen to equal a tree encoding can never be read as a tree. Objects are
-//! immutable: a write goes to a temporary file, is synced and renamed into place, and writing an
-//! object that already exists is a no-op. Every read is verified against the object's id before
-//! its bytes are handed out.
+//! Objects live either loose in `.dv/objects/<kind>/<2 hex>/<62 hex>` (versions, code files,
+//! anything of 1 MiB or more) or in pack files under `.dv/objects/pack/` (the small blobs and
+//! trees of a commit). Kinds are separate namespaces, so a file whose bytes happen to equal a
+//! tree encoding can never be read as a tree. Objects are immutable: a write goes to a temporary
+//! file, is synced and renamed into place, and writing an object that already exists is a
+//! no-op. Every read is verified against the object's id before its bytes are handed out.
 
 mod object_file;
+mod pack;
 mod verify;
 
+use std::collections::HashSet;
+use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::Hash;
 
 pub use object_file::{Encoding, Header};
+pub use pack::{
+    MAX_PACK_BYTES, MAX_PACKED_OBJECT, PACK_FORMAT, PackIndex, Record as PackRecord,
+    Slot as PackSlot,
+};
 pub use verify::VerifiedReader;
+
+use pack::{Pack, PackSet, PackWriter, Slot};
+
+/// The directory of pack files inside the store.
+const PACK_DIR: &str = "pack";
 
 /// The three kinds of stored object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,9 +73,37 @@ pub const MAX_METADATA_OBJECT: u64 = 256 << 20;
 const CHUNK: usize = 1 << 20;
 
 /// The object store of one workspace.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Pack indexes, loaded on first use and shared by clones.
+    packs: Arc<RwLock<Option<Arc<PackSet>>>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+/// Where an object's bytes are, for repair tools and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A file of its own.
+    Loose(PathBuf),
+    /// The object file's bytes at `offset..offset + length` of a pack.
+    Packed {
+        pack: PathBuf,
+        offset: u64,
+        length: u64,
+    },
+}
+
+/// A pack file that could not be read at all, so none of its objects are available.
+#[derive(Clone, Debug)]
+pub struct BrokenPack {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// What storing a file produced.
@@ -75,7 +116,10 @@ pub struct Stored {
 impl Store {
     /// Opens the store rooted at `root` (`.dv/objects`).
     pub fn at(root: PathBuf) -> Self {
-        Store { root }
+        Store {
+            root,
+            packs: Arc::default(),
+        }
     }
 
     /// Creates the directory layout of a new store.
@@ -84,11 +128,14 @@ impl Store {
             let dir = root.join(kind.name());
             fs::create_dir_all(&dir).with_path(&dir)?;
         }
-        let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp).with_path(&tmp)
+        for dir in ["tmp", PACK_DIR] {
+            let dir = root.join(dir);
+            fs::create_dir_all(&dir).with_path(&dir)?;
+        }
+        Ok(())
     }
 
-    /// The path an object lives at.
+    /// The path an object lives at when it is loose.
     pub fn object_path(&self, kind: Kind, id: &Hash) -> PathBuf {
         let hex = id.to_hex();
         self.root.join(kind.name()).join(&hex[..2]).join(&hex[2..])
@@ -96,7 +143,54 @@ impl Store {
 
     /// Whether an object exists (without verifying it).
     pub fn has(&self, kind: Kind, id: &Hash) -> bool {
-        self.object_path(kind, id).exists()
+        self.find_packed(kind, id).is_some() || self.object_path(kind, id).exists()
+    }
+
+    /// Where an object is stored, if it is.
+    pub fn locate(&self, kind: Kind, id: &Hash) -> Option<Location> {
+        if let Some((pack, slot)) = self.find_packed(kind, id) {
+            return Some(Location::Packed {
+                pack: pack.path.clone(),
+                offset: slot.offset,
+                length: slot.length,
+            });
+        }
+        let path = self.object_path(kind, id);
+        path.exists().then_some(Location::Loose(path))
+    }
+
+    /// Packs that could not be read, each making all of its objects unavailable.
+    pub fn broken_packs(&self) -> Result<Vec<BrokenPack>> {
+        Ok(self.packs()?.broken.clone())
+    }
+
+    /// The loaded pack indexes (loading them on first use).
+    fn packs(&self) -> Result<Arc<PackSet>> {
+        if let Some(set) = self
+            .packs
+            .read()
+            .expect("no panics under the lock")
+            .as_ref()
+        {
+            return Ok(Arc::clone(set));
+        }
+        self.reload_packs()
+    }
+
+    /// Reads the pack directory again, keeping indexes already loaded; picks up packs written
+    /// by other processes since.
+    fn reload_packs(&self) -> Result<Arc<PackSet>> {
+        let dir = self.root.join(PACK_DIR);
+        let mut slot = self.packs.write().expect("no panics under the lock");
+        let set = Arc::new(PackSet::load(&dir, slot.as_deref()).with_path(&dir)?);
+        *slot = Some(Arc::clone(&set));
+        Ok(set)
+    }
+
+    fn find_packed(&self, kind: Kind, id: &Hash) -> Option<(Arc<Pack>, Slot)> {
+        let set = self.packs().ok()?;
+        set.find(kind.code(), id)
+            .map(|(pack, slot)| (Arc::clone(pack), slot))
     }
 
     /// Stores an in-memory object and returns its id.
@@ -106,17 +200,24 @@ impl Store {
 
     fn put_bytes_in(&self, kind: Kind, bytes: &[u8], batch: Option<&Batch>) -> Result<Hash> {
         let id = Hash::of(bytes);
-        if !self.has(kind, &id) {
-            let (encoding, payload) = object_file::choose_encoding(bytes);
-            let header = Header {
-                kind: kind.code(),
-                encoding,
-                size: bytes.len() as u64,
-            };
-            self.publish(kind, &id, batch, |out| {
-                out.write_all(&header.encode())?;
+        if batch.is_some_and(|b| b.holds(kind, &id)) || self.has(kind, &id) {
+            return Ok(id);
+        }
+        let (encoding, payload) = object_file::choose_encoding(bytes);
+        let header = Header {
+            kind: kind.code(),
+            encoding,
+            size: bytes.len() as u64,
+        }
+        .encode();
+        match batch {
+            Some(batch) if (header.len() + payload.len()) as u64 <= MAX_PACKED_OBJECT => {
+                batch.append_to_pack(kind, &id, &header, &payload)?;
+            }
+            _ => self.publish(kind, &id, batch, |out| {
+                out.write_all(&header)?;
                 out.write_all(&payload)
-            })?;
+            })?,
         }
         Ok(id)
     }
@@ -213,22 +314,41 @@ impl Store {
 
     /// Opens an object for streaming; the reader fails at the end if the bytes do not match.
     pub fn read(&self, kind: Kind, id: &Hash) -> Result<VerifiedReader> {
+        if let Some(reader) = self.read_packed(kind, id, &*self.packs()?)? {
+            return Ok(reader);
+        }
         let path = self.object_path(kind, id);
-        let mut file = match File::open(&path) {
+        let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::MissingObject {
-                    kind: kind.name(),
-                    id: id.to_hex(),
-                });
+                // Another process may have packed it since the packs were loaded.
+                return match self.read_packed(kind, id, &*self.reload_packs()?)? {
+                    Some(reader) => Ok(reader),
+                    None => Err(Error::MissingObject {
+                        kind: kind.name(),
+                        id: id.to_hex(),
+                    }),
+                };
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
+        let mut file = io::BufReader::with_capacity(256 << 10, file);
         let header = Header::read(&mut file).map_err(|e| read_error(kind, id, e))?;
-        if header.kind != kind.code() {
-            return Err(corrupt(kind, id, "its header names another kind".into()));
-        }
+        check_kind(kind, id, &header)?;
         VerifiedReader::new(file, header, *id).map_err(|e| read_error(kind, id, e))
+    }
+
+    fn read_packed(&self, kind: Kind, id: &Hash, set: &PackSet) -> Result<Option<VerifiedReader>> {
+        let Some((pack, slot)) = set.find(kind.code(), id) else {
+            return Ok(None);
+        };
+        let bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
+        let mut bytes = Cursor::new(bytes);
+        let header = Header::read(&mut bytes).map_err(|e| read_error(kind, id, e))?;
+        check_kind(kind, id, &header)?;
+        VerifiedReader::new(bytes, header, *id)
+            .map(Some)
+            .map_err(|e| read_error(kind, id, e))
     }
 
     /// Copies a blob to `out` (the file at `out_path`), verifying it; returns the byte count.
@@ -248,10 +368,16 @@ impl Store {
         }
     }
 
-    /// Lists the ids of every object of one kind.
+    /// Lists the ids of every object of one kind, loose or packed.
     pub fn list(&self, kind: Kind) -> Result<Vec<Hash>> {
         let dir = self.root.join(kind.name());
-        let mut ids = Vec::new();
+        let mut ids: Vec<Hash> = self
+            .packs()?
+            .packs
+            .iter()
+            .flat_map(|pack| pack.index.records().filter(|r| r.kind == kind.code()))
+            .map(|r| r.id)
+            .collect();
         for fan in fs::read_dir(&dir).with_path(&dir)? {
             let fan = fan.with_path(&dir)?;
             let prefix = fan.file_name();
@@ -270,6 +396,7 @@ impl Store {
             }
         }
         ids.sort();
+        ids.dedup();
         Ok(ids)
     }
 
@@ -329,6 +456,20 @@ impl Store {
         Batch {
             store: self,
             pending: Mutex::new(Vec::new()),
+            packing: Mutex::default(),
+        }
+    }
+
+    /// Makes packs this process just published visible without reading them back.
+    fn add_packs(&self, new: Vec<Pack>) {
+        let mut slot = self.packs.write().expect("no panics under the lock");
+        if let Some(set) = slot.as_ref() {
+            let mut packs = set.packs.clone();
+            packs.extend(new.into_iter().map(Arc::new));
+            *slot = Some(Arc::new(PackSet {
+                packs,
+                broken: set.broken.clone(),
+            }));
         }
     }
 
@@ -341,14 +482,34 @@ impl Store {
 
 /// Objects written without waiting for the disk one by one, made durable together.
 ///
-/// Each object goes to a temporary file; [`Batch::finish`] syncs the whole filesystem once,
-/// then renames every object into place and syncs again. An object therefore only ever
-/// appears under its id after its bytes are on disk — a crash at any point leaves whole objects
-/// or none — at the cost of two filesystem syncs instead of two fsyncs per object. Dropping an
-/// unfinished batch deletes its temporary files.
+/// Small objects are appended to a pack, large ones go to temporary files; [`Batch::finish`]
+/// syncs the whole filesystem once, then renames every loose object and every pack (then its
+/// index) into place and syncs again. An object therefore only ever appears under its id after
+/// its bytes are on disk — a crash at any point leaves whole objects or none — at the cost of
+/// two filesystem syncs instead of two fsyncs per object. Dropping an unfinished batch deletes
+/// its temporary files.
 pub struct Batch<'a> {
     store: &'a Store,
     pending: Mutex<Vec<(tempfile::TempPath, PathBuf)>>,
+    packing: Mutex<Packing>,
+}
+
+/// The packs of a batch: the one being appended to, the full ones, and what they hold.
+#[derive(Default)]
+struct Packing {
+    current: Option<(PackWriter, tempfile::TempPath)>,
+    full: Vec<(PackIndex, tempfile::TempPath)>,
+    held: HashSet<(u8, Hash)>,
+}
+
+impl Packing {
+    fn close_current(&mut self) -> Result<()> {
+        if let Some((writer, path)) = self.current.take() {
+            let index = writer.finish().with_path(&path)?;
+            self.full.push((index, path));
+        }
+        Ok(())
+    }
 }
 
 impl Batch<'_> {
@@ -367,17 +528,63 @@ impl Batch<'_> {
         self.store.has(kind, id)
     }
 
+    /// Whether this batch already packed the object.
+    fn holds(&self, kind: Kind, id: &Hash) -> bool {
+        self.lock_packing().held.contains(&(kind.code(), *id))
+    }
+
+    fn lock_packing(&self) -> std::sync::MutexGuard<'_, Packing> {
+        self.packing
+            .lock()
+            .expect("no panics while holding the lock")
+    }
+
+    fn append_to_pack(&self, kind: Kind, id: &Hash, header: &[u8], payload: &[u8]) -> Result<()> {
+        let mut packing = self.lock_packing();
+        if !packing.held.insert((kind.code(), *id)) {
+            return Ok(());
+        }
+        let (writer, path) = match &mut packing.current {
+            Some(current) => current,
+            None => {
+                let (file, path) = self.store.temp_file()?.into_parts();
+                let writer = PackWriter::new(file).with_path(&path)?;
+                packing.current.insert((writer, path))
+            }
+        };
+        writer
+            .append(kind.code(), id, header, payload)
+            .with_path(&*path)?;
+        if writer.size() >= MAX_PACK_BYTES {
+            packing.close_current()?;
+        }
+        Ok(())
+    }
+
     /// Makes every object of the batch durable and visible under its id.
     pub fn finish(self) -> Result<()> {
+        let mut packing = self
+            .packing
+            .into_inner()
+            .expect("no panics while holding the lock");
+        packing.close_current()?;
         let pending = self
             .pending
             .into_inner()
             .expect("no panics while holding the lock");
-        if pending.is_empty() {
+        if pending.is_empty() && packing.full.is_empty() {
             return Ok(());
         }
+        let mut packs = Vec::new();
+        for (index, pack_path) in packing.full {
+            let mut index_file = self.store.temp_file()?;
+            index_file
+                .write_all(&index.encode())
+                .with_path(index_file.path())?;
+            packs.push((index, pack_path, index_file.into_temp_path()));
+        }
         self.store.sync_filesystem()?;
-        let mut made = std::collections::HashSet::new();
+        let mut made = HashSet::new();
         for (temp, target) in pending {
             let dir = target
                 .parent()
@@ -388,12 +595,30 @@ impl Batch<'_> {
             temp.persist(&target)
                 .map_err(|e| Error::io(&target, e.error))?;
         }
-        self.store.sync_filesystem()
+        let pack_dir = self.store.root.join(PACK_DIR);
+        fs::create_dir_all(&pack_dir).with_path(&pack_dir)?;
+        let mut published = Vec::new();
+        for (index, pack_temp, index_temp) in packs {
+            let name = index.pack_id().to_hex();
+            let pack_path = pack_dir.join(format!("{name}.pack"));
+            let index_path = pack_dir.join(format!("{name}.idx"));
+            // The pack first: a pack without its index is indexed by scanning it.
+            pack_temp
+                .persist(&pack_path)
+                .map_err(|e| Error::io(&pack_path, e.error))?;
+            index_temp
+                .persist(&index_path)
+                .map_err(|e| Error::io(&index_path, e.error))?;
+            published.push(Pack::new(index, pack_path));
+        }
+        self.store.sync_filesystem()?;
+        self.store.add_packs(published);
+        Ok(())
     }
 }
 
 /// Reads until `buf` is full or the input ends; returns the byte count.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
@@ -404,6 +629,13 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+fn check_kind(kind: Kind, id: &Hash, header: &Header) -> Result<()> {
+    if header.kind != kind.code() {
+        return Err(corrupt(kind, id, "its header names another kind".into()));
+    }
+    Ok(())
 }
 
 fn corrupt(kind: Kind, id: &Hash, reason: String) -> Error {

@@ -1,8 +1,7 @@
 //! A reader that hashes what it hands out and fails at the end if the content is not what its
 //! id promises, so corrupt bytes are never published as good ones.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, Read};
 
 use super::object_file::{Encoding, Header};
 use crate::id::Hash;
@@ -18,10 +17,14 @@ pub struct VerifiedReader {
 }
 
 impl VerifiedReader {
-    pub(super) fn new(file: File, header: Header, expected: Hash) -> io::Result<Self> {
+    pub(super) fn new(
+        source: impl BufRead + Send + 'static,
+        header: Header,
+        expected: Hash,
+    ) -> io::Result<Self> {
         let inner: Box<dyn Read + Send> = match header.encoding {
-            Encoding::Raw => Box::new(BufReader::with_capacity(256 << 10, file)),
-            Encoding::Zstd => Box::new(zstd::Decoder::new(file)?),
+            Encoding::Raw => Box::new(source),
+            Encoding::Zstd => Box::new(zstd::Decoder::with_buffer(source)?),
         };
         Ok(VerifiedReader {
             inner,

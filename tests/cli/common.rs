@@ -175,6 +175,32 @@ impl TestEnv {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// The object store of the workspace, opened through the library.
+    pub fn store(&self) -> dv::store::Store {
+        dv::store::Store::at(self.root().join(".dv/objects"))
+    }
+
+    /// Flips one bit of the byte `from_end` bytes before the end of a stored object, wherever
+    /// it lives (its own file or a pack); returns the file that was changed.
+    pub fn damage_object(&self, kind: dv::store::Kind, id: &dv::Hash, from_end: u64) -> PathBuf {
+        let (path, end) = match self.store().locate(kind, id).expect("object is stored") {
+            dv::store::Location::Loose(path) => {
+                let len = std::fs::metadata(&path).unwrap().len();
+                (path, len)
+            }
+            dv::store::Location::Packed {
+                pack,
+                offset,
+                length,
+            } => (pack, offset + length),
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(end - from_end) as usize] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
     /// The small penguins dataset: three files in two directories.
     pub fn penguins(&self) {
         self.write(

@@ -109,16 +109,11 @@ fn a_corrupt_object_never_reaches_the_target() {
     let hash = blake3::hash("hello world, this is the content\n".repeat(100).as_bytes())
         .to_hex()
         .to_string();
-    let object = env
-        .root()
-        .join(".dv/objects/blob")
-        .join(&hash[..2])
-        .join(&hash[2..]);
-    let mut bytes = std::fs::read(&object).unwrap();
-    let last = bytes.len() - 3;
-    bytes[last] ^= 0xff;
-    std::fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    std::fs::write(&object, bytes).unwrap();
+    env.damage_object(
+        dv::store::Kind::Blob,
+        &dv::Hash::of("hello world, this is the content\n".repeat(100).as_bytes()),
+        3,
+    );
     let out = env.dv(&["checkout", "d", "--to", "out"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(

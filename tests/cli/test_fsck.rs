@@ -2,7 +2,10 @@
 //! and by the versions and paths it affects. One damaged workspace per failure mode.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
+use dv::Hash;
+use dv::store::{Kind, Location};
 use insta::assert_snapshot;
 
 use crate::common::TestEnv;
@@ -25,21 +28,20 @@ fn workspace_with_history(env: &TestEnv) {
     ]);
 }
 
-fn object(env: &TestEnv, kind: &str, content: &[u8]) -> std::path::PathBuf {
-    let hash = blake3::hash(content).to_hex().to_string();
-    env.root()
-        .join(".dv/objects")
-        .join(kind)
-        .join(&hash[..2])
-        .join(&hash[2..])
+fn blob(content: &[u8]) -> Hash {
+    Hash::of(content)
 }
 
-fn damage(path: &std::path::Path) {
+/// The pack a commit wrote its small objects to.
+fn pack_holding(env: &TestEnv, kind: Kind, id: &Hash) -> PathBuf {
+    match env.store().locate(kind, id) {
+        Some(Location::Packed { pack, .. }) => pack,
+        other => panic!("{id} is not packed: {other:?}"),
+    }
+}
+
+fn writable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut bytes = std::fs::read(path).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x20;
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]
@@ -60,7 +62,7 @@ fn a_healthy_workspace_passes_and_stray_temp_files_do_not_matter() {
 fn a_flipped_byte_in_a_shared_file_names_every_version_and_path() {
     let env = TestEnv::new();
     workspace_with_history(&env);
-    damage(&object(&env, "blob", b"# penguins\n"));
+    env.damage_object(Kind::Blob, &blob(b"# penguins\n"), 1);
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt blob e791811acfd97ba0b1958b29e2b218265077f68542002b8f4a0268b41a41a7bb: its content hashes to aa6d066f7d5b0f04a3c39864dc246351dabe3d24f3fad648f1eceb24ae8af70b
       in a816d75717bc penguins@raw: meta/README.md
@@ -74,33 +76,24 @@ fn a_flipped_byte_in_a_shared_file_names_every_version_and_path() {
 }
 
 #[test]
-fn a_missing_file_and_a_missing_code_file() {
+fn a_missing_code_file_and_a_deleted_pack() {
     let env = TestEnv::new();
     workspace_with_history(&env);
-    std::fs::remove_file(object(&env, "blob", b"species\nAdelie\n")).unwrap();
-    std::fs::remove_file(object(&env, "blob", b"# clean\n")).unwrap();
+    let Some(Location::Loose(code)) = env.store().locate(Kind::Blob, &blob(b"# clean\n")) else {
+        panic!("code files are stored as loose objects");
+    };
+    std::fs::remove_file(code).unwrap();
+    let pack = pack_holding(&env, Kind::Blob, &blob(b"species\nAdelie\n"));
+    std::fs::remove_file(&pack).unwrap();
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
     let json = env.dv(&["fsck", "--json"]);
     assert_eq!(json.code, 1);
     assert_snapshot!(json.stdout, @r#"
     {
-      "objects": 8,
-      "bytes": 1469,
+      "objects": 7,
+      "bytes": 1296,
       "versions": 2,
       "findings": [
-        {
-          "problem": "missing",
-          "kind": "blob",
-          "id": "1ff32383b71f3d2ce653a5f84dadd8ba2da4af3f4dc0b16a4eca79e53b96fbff",
-          "reason": "it is not in the store",
-          "affects": [
-            {
-              "version": "f1951d938657645ec0946f2fb17d181a8d8a908d55ff472d64453991affb00fd",
-              "dataset": "penguins",
-              "stage": "cleaned",
-              "path": "penguins.csv"
-            }
-          ]
-        },
         {
           "problem": "missing",
           "kind": "blob",
@@ -114,9 +107,24 @@ fn a_missing_file_and_a_missing_code_file() {
               "path": "code:code/clean.py"
             }
           ]
+        },
+        {
+          "problem": "missing",
+          "kind": "tree",
+          "id": "365ae28c7a1f451cfb64895dcda9bb2475643c281f70a391c96fa662eb617946",
+          "reason": "it is not in the store",
+          "affects": [
+            {
+              "version": "f1951d938657645ec0946f2fb17d181a8d8a908d55ff472d64453991affb00fd",
+              "dataset": "penguins",
+              "stage": "cleaned",
+              "path": ""
+            }
+          ]
         }
       ],
-      "dangling_tags": []
+      "dangling_tags": [],
+      "broken_packs": []
     }
     "#);
 }
@@ -128,12 +136,7 @@ fn a_damaged_tree_and_a_dangling_tag() {
     env.ok(&["tag", "penguins@raw", "gold"]);
     let raw = env.dv(&["show", "penguins@raw", "--json"]).json();
     let tree = raw["tree"].as_str().unwrap();
-    damage(
-        &env.root()
-            .join(".dv/objects/tree")
-            .join(&tree[..2])
-            .join(&tree[2..]),
-    );
+    env.damage_object(Kind::Tree, &Hash::from_hex(tree).unwrap(), 1);
     env.write(".dv/refs/tags/ghost", format!("{}\n", "ab".repeat(32)));
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt tree 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987: its compressed payload is damaged (Src size is incorrect)
@@ -141,6 +144,89 @@ fn a_damaged_tree_and_a_dangling_tag() {
     dangling tag ghost -> abababababababababababababababababababababababababababababababab
     ------- stderr -------
     Checked 10 objects (1.3 KiB) holding 2 versions.
+    error: The workspace has 2 problems
+    hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
+    [exit status: 1]
+    ");
+}
+
+#[test]
+fn a_truncated_pack_is_reported_and_a_checkout_from_it_fails_cleanly() {
+    let env = TestEnv::new();
+    workspace_with_history(&env);
+    let raw = env.dv(&["show", "penguins@raw", "--json"]).json();
+    let root = Hash::from_hex(raw["tree"].as_str().unwrap()).unwrap();
+    // A commit appends its root tree last, so cutting the pack short damages only that tree.
+    let pack = pack_holding(&env, Kind::Tree, &root);
+    writable(&pack);
+    let file = std::fs::OpenOptions::new().write(true).open(&pack).unwrap();
+    file.set_len(file.metadata().unwrap().len() - 4).unwrap();
+    assert_snapshot!(env.dv(&["fsck"]), @"
+    corrupt tree 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987: its pack file is shorter than its index says
+      in a816d75717bc penguins@raw: (root)
+    ------- stderr -------
+    Checked 10 objects (1.3 KiB) holding 2 versions.
+    error: The workspace has 1 problem
+    hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
+    [exit status: 1]
+    ");
+    assert_snapshot!(env.dv(&["checkout", "penguins@raw", "--to", "out"]), @"
+    ------- stderr -------
+    error: tree object 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987 is corrupt: its pack file is shorter than its index says
+    hint: The object store is damaged; restore .dv/objects from a backup or a remote copy.
+    [exit status: 1]
+    ");
+    assert!(!env.root().join("out").exists());
+}
+
+#[test]
+fn a_damaged_pack_index_is_rebuilt_from_its_pack() {
+    let env = TestEnv::new();
+    workspace_with_history(&env);
+    let pack = pack_holding(&env, Kind::Blob, &blob(b"# penguins\n"));
+    let index = pack.with_extension("idx");
+    let original = std::fs::read(&index).unwrap();
+    writable(&index);
+    let mut damaged = original.clone();
+    damaged[60] ^= 1;
+    std::fs::write(&index, damaged).unwrap();
+    assert_snapshot!(env.dv(&["fsck"]), @"
+    ------- stderr -------
+    Checked 10 objects (1.5 KiB) holding 2 versions.
+    ");
+    assert_eq!(
+        std::fs::read(&index).unwrap(),
+        original,
+        "index written back"
+    );
+    std::fs::remove_file(&index).unwrap();
+    env.ok(&["checkout", "penguins@raw", "--to", "out"]);
+    assert_eq!(env.read("out/meta/README.md"), b"# penguins\n");
+    assert_eq!(
+        std::fs::read(&index).unwrap(),
+        original,
+        "missing index rebuilt"
+    );
+}
+
+#[test]
+fn an_unreadable_pack_is_named_and_its_objects_are_missing() {
+    let env = TestEnv::new();
+    workspace_with_history(&env);
+    let pack = pack_holding(&env, Kind::Blob, &blob(b"species\nAdelie\n"));
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
+    writable(&pack);
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[0] = b'X';
+    std::fs::write(&pack, bytes).unwrap();
+    let name = pack.file_name().unwrap().to_str().unwrap().to_string();
+    let out = env.dv(&["fsck"]).to_string().replace(&name, "<pack>");
+    assert_snapshot!(out, @"
+    missing tree 365ae28c7a1f451cfb64895dcda9bb2475643c281f70a391c96fa662eb617946: it is not in the store
+      in f1951d938657 penguins@cleaned: (root)
+    unreadable pack .dv/objects/pack/<pack>: it does not start with the dv pack header
+    ------- stderr -------
+    Checked 8 objects (1.3 KiB) holding 2 versions.
     error: The workspace has 2 problems
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]

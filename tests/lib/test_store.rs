@@ -2,7 +2,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use dv::Hash;
-use dv::store::{Kind, Store};
+use dv::store::{Kind, Location, PackIndex, Store};
 
 fn store() -> (tempfile::TempDir, Store) {
     let temp = tempfile::tempdir().unwrap();
@@ -133,4 +133,189 @@ fn a_missing_object_is_reported_by_kind_and_id() {
     let id = Hash::of(b"never stored");
     let err = store.get_bytes(Kind::Tree, &id).unwrap_err().to_string();
     assert_eq!(err, format!("tree object {id} is missing from the store"));
+}
+
+fn pack_dir_names(temp: &tempfile::TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(temp.path().join("pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn is_empty_dir(path: &std::path::Path) -> bool {
+    std::fs::read_dir(path).unwrap().next().is_none()
+}
+
+#[test]
+fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
+    let (temp, store) = store();
+    let small: Vec<Vec<u8>> = (0..500usize)
+        .map(|i| format!("row {i}\n").repeat(i % 50 + 1).into_bytes())
+        .collect();
+    let big = b"a large compressible file\n".repeat(100_000);
+    let big_path = temp.path().join("big.txt");
+    std::fs::write(&big_path, &big).unwrap();
+    let batch = store.batch();
+    let ids: Vec<Hash> = small
+        .iter()
+        .map(|content| batch.put_bytes(Kind::Blob, content).unwrap())
+        .collect();
+    // The same content twice, and the same bytes as another kind.
+    assert_eq!(batch.put_bytes(Kind::Blob, &small[3]).unwrap(), ids[3]);
+    let tree = batch.put_bytes(Kind::Tree, &small[3]).unwrap();
+    let big_id = batch.put_file(&big_path).unwrap().id;
+    assert!(
+        !store.has(Kind::Blob, &ids[0]),
+        "nothing visible before finish"
+    );
+    batch.finish().unwrap();
+
+    let names = pack_dir_names(&temp);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with(".idx") && names[1].ends_with(".pack"));
+    assert_eq!(names[0][..64], names[1][..64]);
+    let pack_bytes = std::fs::read(temp.path().join("pack").join(&names[1])).unwrap();
+    assert_eq!(
+        names[1][..64],
+        *blake3::hash(&pack_bytes).to_hex(),
+        "named by content"
+    );
+    let index =
+        PackIndex::decode(&std::fs::read(temp.path().join("pack").join(&names[0])).unwrap())
+            .unwrap();
+    assert_eq!(index.len(), 501, "500 blobs and one tree, duplicates once");
+    assert!(is_empty_dir(&temp.path().join("tmp")));
+
+    // Readable by this store and by a fresh one (another process).
+    let fresh = Store::at(temp.path().to_path_buf());
+    for store in [&store, &fresh] {
+        for (id, content) in ids.iter().zip(&small) {
+            assert_eq!(&store.get_bytes(Kind::Blob, id).unwrap(), content);
+            assert!(matches!(
+                store.locate(Kind::Blob, id),
+                Some(Location::Packed { .. })
+            ));
+        }
+        assert_eq!(store.get_bytes(Kind::Tree, &tree).unwrap(), small[3]);
+        assert!(!store.has(Kind::Tree, &ids[4]), "kinds are separate");
+        assert_eq!(
+            store.locate(Kind::Blob, &big_id),
+            Some(Location::Loose(store.object_path(Kind::Blob, &big_id)))
+        );
+        let mut listed = store.list(Kind::Blob).unwrap();
+        let mut expected = ids.clone();
+        expected.push(big_id);
+        expected.sort();
+        listed.dedup();
+        assert_eq!(listed, expected);
+    }
+}
+
+#[test]
+fn a_dropped_batch_leaves_nothing_behind() {
+    let (temp, store) = store();
+    let batch = store.batch();
+    let id = batch.put_bytes(Kind::Blob, b"never finished").unwrap();
+    drop(batch);
+    assert!(!store.has(Kind::Blob, &id));
+    assert!(is_empty_dir(&temp.path().join("tmp")));
+    assert!(is_empty_dir(&temp.path().join("pack")));
+}
+
+#[test]
+fn every_kind_of_damage_inside_a_pack_is_detected_on_read() {
+    let (_temp, store) = store();
+    let compressible = b"0123456789abcdef".repeat(64);
+    let raw: Vec<u8> = (0..200u8).collect();
+    let batch = store.batch();
+    let ids: Vec<Hash> = [&compressible[..], &raw[..]]
+        .iter()
+        .map(|content| batch.put_bytes(Kind::Blob, content).unwrap())
+        .collect();
+    batch.finish().unwrap();
+    for (id, content) in ids.iter().zip([&compressible[..], &raw[..]]) {
+        let Some(Location::Packed {
+            pack,
+            offset,
+            length,
+        }) = store.locate(Kind::Blob, id)
+        else {
+            panic!("small objects are packed");
+        };
+        let (start, end) = (offset as usize, (offset + length) as usize);
+        let original = std::fs::read(&pack).unwrap();
+        let cases: Vec<(&str, Damage)> = vec![
+            (
+                "flipped payload byte",
+                Box::new(move |b: &mut Vec<u8>| b[end - 1] ^= 1),
+            ),
+            (
+                "bad magic",
+                Box::new(move |b: &mut Vec<u8>| b[start] = b'X'),
+            ),
+            (
+                "newer format",
+                Box::new(move |b: &mut Vec<u8>| b[start + 4] = 9),
+            ),
+            (
+                "another kind",
+                Box::new(move |b: &mut Vec<u8>| b[start + 5] = b't'),
+            ),
+            (
+                "wrong size",
+                Box::new(move |b: &mut Vec<u8>| b[start + 8] ^= 1),
+            ),
+            (
+                "cut short",
+                Box::new(move |b: &mut Vec<u8>| b.truncate(end - 1)),
+            ),
+        ];
+        for (what, edit) in cases {
+            damage(&pack, |b| {
+                *b = original.clone();
+                edit(b);
+            });
+            let err = store.get_bytes(Kind::Blob, id).expect_err(what).to_string();
+            assert!(
+                err.starts_with(&format!("blob object {id} is corrupt")),
+                "{what}: {err}"
+            );
+        }
+        damage(&pack, |b| *b = original.clone());
+        assert_eq!(store.get_bytes(Kind::Blob, id).unwrap(), content);
+    }
+}
+
+#[test]
+fn crafted_pack_indexes_are_refused() {
+    let id = |n: u8| Hash([n; 32]);
+    let record = |n: u8, length: u64| dv::store::PackRecord {
+        kind: b'b',
+        id: id(n),
+        slot: dv::store::PackSlot { offset: 8, length },
+    };
+    let good = PackIndex::new(id(0), vec![record(2, 10), record(1, 10)]).encode();
+    let index = PackIndex::decode(&good).unwrap();
+    assert_eq!(index.len(), 2);
+    assert_eq!(index.find(b'b', &id(2)).unwrap().length, 10);
+    assert_eq!(index.find(b't', &id(2)), None);
+
+    let mut flipped = good.clone();
+    flipped[50] ^= 1;
+    assert_eq!(
+        PackIndex::decode(&flipped).err().unwrap(),
+        "its checksum does not match its content"
+    );
+    let oversized =
+        PackIndex::new(id(0), vec![record(1, dv::store::MAX_PACKED_OBJECT + 1)]).encode();
+    assert_eq!(
+        PackIndex::decode(&oversized).err().unwrap(),
+        "its records are out of order or too large"
+    );
+    assert_eq!(
+        PackIndex::decode(b"dvpi").err().unwrap(),
+        "it is not a dv pack index"
+    );
 }

@@ -1,0 +1,427 @@
+//! Pack files: many small objects in one file.
+//!
+//! One file per object costs an inode each, and for 100,000 small files creating them is most
+//! of a commit's time. A commit therefore appends its small objects to a pack, as git and
+//! restic do. Each entry in a pack is a complete object file (header and payload) preceded by
+//! its kind, id and length, so a pack describes itself; the `.idx` beside it is a sorted table
+//! from (kind, id) to offset and length that makes look-ups a binary search. An index that is
+//! missing or damaged is rebuilt from its pack.
+//!
+//! ```text
+//! <pack id>.pack: "dvpk" format(1) 0 0 0, then per entry:
+//!     kind(1) id(32) length(u64 LE) object-file(length)
+//! <pack id>.idx:  "dvpi" format(1) 0 0 0 count(u64 LE) pack-id(32),
+//!     count records sorted by (kind, id): kind(1) id(32) offset(u64 LE) length(u64 LE),
+//!     blake3 of everything before (32)
+//! ```
+//!
+//! The pack id is the blake3 hash of the whole pack file.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use crate::id::Hash;
+
+const PACK_MAGIC: &[u8; 4] = b"dvpk";
+const INDEX_MAGIC: &[u8; 4] = b"dvpi";
+/// The pack format this dv writes and the newest it reads.
+pub const PACK_FORMAT: u8 = 1;
+const PACK_HEADER_LEN: u64 = 8;
+const ENTRY_PREFIX_LEN: usize = 1 + 32 + 8;
+const RECORD_LEN: usize = 1 + 32 + 8 + 8;
+const INDEX_HEADER_LEN: usize = 8 + 8 + 32;
+
+/// A pack is closed and a new one started once it holds this many bytes.
+pub const MAX_PACK_BYTES: u64 = 128 << 20;
+
+/// Largest object file (header and payload) kept in a pack; larger objects stay loose files,
+/// streamed on read. Also bounds what a crafted index can make a reader allocate.
+pub const MAX_PACKED_OBJECT: u64 = (1 << 20) + 16;
+
+/// Where one packed object is: the object file's bytes at `offset..offset + length`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// One entry of a pack index.
+#[derive(Clone, Copy, Debug)]
+pub struct Record {
+    pub kind: u8,
+    pub id: Hash,
+    pub slot: Slot,
+}
+
+impl Record {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(self.kind);
+        out.extend_from_slice(&self.id.0);
+        out.extend_from_slice(&self.slot.offset.to_le_bytes());
+        out.extend_from_slice(&self.slot.length.to_le_bytes());
+    }
+
+    fn decode(raw: &[u8]) -> Record {
+        Record {
+            kind: raw[0],
+            id: Hash(raw[1..33].try_into().expect("32 bytes")),
+            slot: Slot {
+                offset: u64_at(raw, 33),
+                length: u64_at(raw, 41),
+            },
+        }
+    }
+}
+
+/// The sorted table of one pack, kept as its encoded records so loading is one read.
+pub struct PackIndex {
+    pack_id: Hash,
+    records: Vec<u8>,
+}
+
+impl PackIndex {
+    /// Builds the index of a pack from its entries (in any order).
+    pub fn new(pack_id: Hash, mut entries: Vec<Record>) -> PackIndex {
+        entries.sort_by_key(|e| (e.kind, e.id));
+        entries.dedup_by(|a, b| (a.kind, a.id) == (b.kind, b.id));
+        let mut records = Vec::with_capacity(entries.len() * RECORD_LEN);
+        for entry in &entries {
+            entry.encode_into(&mut records);
+        }
+        PackIndex { pack_id, records }
+    }
+
+    pub fn pack_id(&self) -> Hash {
+        self.pack_id
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len() / RECORD_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn record(&self, i: usize) -> Record {
+        Record::decode(&self.records[i * RECORD_LEN..(i + 1) * RECORD_LEN])
+    }
+
+    /// Looks an object up by binary search.
+    pub fn find(&self, kind: u8, id: &Hash) -> Option<Slot> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            let raw = &self.records[mid * RECORD_LEN..(mid + 1) * RECORD_LEN];
+            match (raw[0], &raw[1..33]).cmp(&(kind, &id.0[..])) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Some(Record::decode(raw).slot),
+            }
+        }
+        None
+    }
+
+    /// Every record, sorted by kind and id.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        (0..self.len()).map(|i| self.record(i))
+    }
+
+    /// The bytes of the `.idx` file.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(INDEX_HEADER_LEN + self.records.len() + 32);
+        out.extend_from_slice(INDEX_MAGIC);
+        out.extend_from_slice(&[PACK_FORMAT, 0, 0, 0]);
+        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.pack_id.0);
+        out.extend_from_slice(&self.records);
+        let checksum = blake3::hash(&out);
+        out.extend_from_slice(checksum.as_bytes());
+        out
+    }
+
+    /// Parses an `.idx` file, checking its checksum, its order and its sizes.
+    pub fn decode(bytes: &[u8]) -> Result<PackIndex, String> {
+        if bytes.len() < INDEX_HEADER_LEN + 32 || &bytes[..4] != INDEX_MAGIC {
+            return Err("it is not a dv pack index".into());
+        }
+        let (body, checksum) = bytes.split_at(bytes.len() - 32);
+        if blake3::hash(body).as_bytes() != checksum {
+            return Err("its checksum does not match its content".into());
+        }
+        if body[4] > PACK_FORMAT {
+            return Err(format!(
+                "it uses pack format {}, newer than this dv understands ({PACK_FORMAT}); upgrade dv",
+                body[4]
+            ));
+        }
+        let count = u64_at(body, 8);
+        let records = &body[INDEX_HEADER_LEN..];
+        if Some(records.len() as u64) != count.checked_mul(RECORD_LEN as u64) {
+            return Err("its record count does not match its size".into());
+        }
+        let index = PackIndex {
+            pack_id: Hash(body[16..48].try_into().expect("32 bytes")),
+            records: records.to_vec(),
+        };
+        let mut previous: Option<(u8, Hash)> = None;
+        for record in index.records() {
+            if previous.is_some_and(|p| p >= (record.kind, record.id))
+                || record.slot.length > MAX_PACKED_OBJECT
+            {
+                return Err("its records are out of order or too large".into());
+            }
+            previous = Some((record.kind, record.id));
+        }
+        Ok(index)
+    }
+
+    /// Rebuilds the index of a pack by reading the pack from start to end.
+    pub fn scan(path: &Path) -> io::Result<PackIndex> {
+        let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let mut hasher = blake3::Hasher::new();
+        let mut header = [0u8; PACK_HEADER_LEN as usize];
+        input.read_exact(&mut header)?;
+        check_pack_header(&header)?;
+        hasher.update(&header);
+        let mut offset = PACK_HEADER_LEN;
+        let mut entries = Vec::new();
+        let mut object = Vec::new();
+        loop {
+            let mut prefix = [0u8; ENTRY_PREFIX_LEN];
+            match super::read_full(&mut input, &mut prefix)? {
+                0 => break,
+                n if n < ENTRY_PREFIX_LEN => return Err(cut_short()),
+                _ => {}
+            }
+            hasher.update(&prefix);
+            let length = u64_at(&prefix, 33);
+            if length > MAX_PACKED_OBJECT {
+                return Err(invalid(
+                    "an entry claims more bytes than a packed object may hold",
+                ));
+            }
+            object.resize(length as usize, 0);
+            input.read_exact(&mut object).map_err(|_| cut_short())?;
+            hasher.update(&object);
+            offset += ENTRY_PREFIX_LEN as u64;
+            entries.push(Record {
+                kind: prefix[0],
+                id: Hash(prefix[1..33].try_into().expect("32 bytes")),
+                slot: Slot { offset, length },
+            });
+            offset += length;
+        }
+        Ok(PackIndex::new(Hash::from(hasher.finalize()), entries))
+    }
+}
+
+/// A pack on disk with its index; the file is opened on first read and kept open.
+pub struct Pack {
+    pub index: PackIndex,
+    pub path: PathBuf,
+    file: OnceLock<File>,
+}
+
+impl Pack {
+    pub fn new(index: PackIndex, path: PathBuf) -> Pack {
+        Pack {
+            index,
+            path,
+            file: OnceLock::new(),
+        }
+    }
+
+    /// Reads one packed object file (header and payload).
+    pub fn read_slot(&self, slot: Slot) -> io::Result<Vec<u8>> {
+        if slot.length > MAX_PACKED_OBJECT {
+            return Err(invalid("its pack index claims an oversized entry"));
+        }
+        let file = match self.file.get() {
+            Some(file) => file,
+            None => {
+                let opened = File::open(&self.path)?;
+                self.file.get_or_init(|| opened)
+            }
+        };
+        let mut bytes = vec![0u8; slot.length as usize];
+        file.read_exact_at(&mut bytes, slot.offset)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => truncated(),
+                _ => e,
+            })?;
+        Ok(bytes)
+    }
+}
+
+/// Every pack of a store, loaded once per process and extended as batches add packs.
+#[derive(Default)]
+pub struct PackSet {
+    pub packs: Vec<Arc<Pack>>,
+    /// Packs that could not be indexed (their objects count as missing).
+    pub broken: Vec<super::BrokenPack>,
+}
+
+impl PackSet {
+    /// Loads the index of every pack in `dir`, reusing those `previous` already holds. An index
+    /// that is missing, damaged or belongs to another pack is rebuilt from the pack (and written
+    /// back when possible); a pack that cannot be read is listed as broken.
+    pub fn load(dir: &Path, previous: Option<&PackSet>) -> io::Result<PackSet> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PackSet::default()),
+            Err(e) => return Err(e),
+        };
+        let mut set = PackSet::default();
+        for entry in entries {
+            let path = entry?.path();
+            let Some(pack_id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".pack"))
+                .and_then(Hash::from_hex)
+            else {
+                continue;
+            };
+            if let Some(known) = previous
+                .into_iter()
+                .flat_map(|p| &p.packs)
+                .find(|p| p.path == path)
+            {
+                set.packs.push(Arc::clone(known));
+                continue;
+            }
+            match load_index(&path, pack_id) {
+                Ok(index) => set.packs.push(Arc::new(Pack::new(index, path))),
+                Err(e) => set.broken.push(super::BrokenPack {
+                    path,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        set.packs.sort_by(|a, b| a.path.cmp(&b.path));
+        set.broken.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(set)
+    }
+
+    /// Finds an object in any pack.
+    pub fn find(&self, kind: u8, id: &Hash) -> Option<(&Arc<Pack>, Slot)> {
+        self.packs
+            .iter()
+            .find_map(|pack| pack.index.find(kind, id).map(|slot| (pack, slot)))
+    }
+}
+
+fn load_index(pack_path: &Path, pack_id: Hash) -> io::Result<PackIndex> {
+    let index_path = pack_path.with_extension("idx");
+    let loaded = fs::read(&index_path)
+        .ok()
+        .and_then(|bytes| PackIndex::decode(&bytes).ok())
+        .filter(|index| index.pack_id == pack_id);
+    if let Some(index) = loaded {
+        return Ok(index);
+    }
+    let index = PackIndex::scan(pack_path)?;
+    if index.pack_id != pack_id {
+        return Err(invalid("its content does not match its name"));
+    }
+    // A rebuilt index is only a cache of the pack: failing to save it is fine.
+    let _ = crate::fs_util::write_atomic(&index_path, &index.encode());
+    Ok(index)
+}
+
+/// A pack being written: entries are appended through a buffer while the pack is hashed.
+pub struct PackWriter {
+    out: BufWriter<File>,
+    hasher: blake3::Hasher,
+    offset: u64,
+    entries: Vec<Record>,
+}
+
+impl PackWriter {
+    pub fn new(file: File) -> io::Result<PackWriter> {
+        let mut writer = PackWriter {
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+            offset: 0,
+            entries: Vec::new(),
+        };
+        let mut header = [0u8; PACK_HEADER_LEN as usize];
+        header[..4].copy_from_slice(PACK_MAGIC);
+        header[4] = PACK_FORMAT;
+        writer.write(&header)?;
+        Ok(writer)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends one object file given as its header and payload.
+    pub fn append(&mut self, kind: u8, id: &Hash, header: &[u8], payload: &[u8]) -> io::Result<()> {
+        let length = (header.len() + payload.len()) as u64;
+        let mut prefix = [0u8; ENTRY_PREFIX_LEN];
+        prefix[0] = kind;
+        prefix[1..33].copy_from_slice(&id.0);
+        prefix[33..].copy_from_slice(&length.to_le_bytes());
+        self.write(&prefix)?;
+        let offset = self.offset;
+        self.write(header)?;
+        self.write(payload)?;
+        self.entries.push(Record {
+            kind,
+            id: *id,
+            slot: Slot { offset, length },
+        });
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.offset
+    }
+
+    /// Flushes the pack and returns its index.
+    pub fn finish(mut self) -> io::Result<PackIndex> {
+        self.out.flush()?;
+        Ok(PackIndex::new(
+            Hash::from(self.hasher.finalize()),
+            self.entries,
+        ))
+    }
+}
+
+fn check_pack_header(header: &[u8]) -> io::Result<()> {
+    if &header[..4] != PACK_MAGIC {
+        return Err(invalid("it does not start with the dv pack header"));
+    }
+    if header[4] > PACK_FORMAT {
+        return Err(invalid(&format!(
+            "it uses pack format {}, newer than this dv understands ({PACK_FORMAT}); upgrade dv",
+            header[4]
+        )));
+    }
+    Ok(())
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn truncated() -> io::Error {
+    invalid("its pack file is shorter than its index says")
+}
+
+fn cut_short() -> io::Error {
+    invalid("the pack ends in the middle of an entry")
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
+}
