@@ -449,7 +449,8 @@ impl Dir {
         let mut subtree_files = 0;
         for (name, dir) in self.dirs {
             let tree = dir.build(batch, trees)?;
-            let id = tree.id();
+            let encoded = tree.encode();
+            let id = TreeId(Hash::of(&encoded));
             subtree_files += tree.files;
             entries.push(Entry {
                 name,
@@ -458,7 +459,7 @@ impl Dir {
                 size: tree.bytes,
             });
             if let Some(batch) = batch {
-                batch.put_bytes(Kind::Tree, &tree.encode())?;
+                batch.put_bytes(Kind::Tree, &encoded)?;
             }
             trees.insert(id, tree);
         }

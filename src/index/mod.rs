@@ -1,8 +1,8 @@
 //! The SQLite index: a derived cache that makes queries fast.
 //!
-//! It holds every version (with its inputs), the tags, and the stat cache. Everything except
-//! the stat cache is rebuilt from the object store and `.dv/refs` by [`rebuild`]; an index with
-//! an unknown schema or a damaged file is thrown away and rebuilt, never trusted.
+//! It holds every version (with its inputs) and the tags, rebuilt from the object store and
+//! `.dv/refs` by [`rebuild`]; an index with an unknown schema or a damaged file is thrown away
+//! and rebuilt, never trusted. The stat cache beside it (`.dv/stat-cache`) is a file of its own.
 
 mod rebuild;
 pub mod stat_cache;
@@ -20,7 +20,7 @@ pub use rebuild::{RebuildReport, rebuild};
 pub use stat_cache::{CacheEntry, StatCache};
 
 /// Bumped whenever the schema changes; a different number makes dv rebuild the index.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 /// How long a command waits for another process's index transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,17 +44,6 @@ CREATE TABLE inputs (
 );
 CREATE INDEX inputs_by_parent ON inputs (parent);
 CREATE TABLE tags (name TEXT PRIMARY KEY, version TEXT NOT NULL);
-CREATE TABLE stat_cache (
-    path BLOB PRIMARY KEY,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    ctime_ns INTEGER NOT NULL,
-    ino INTEGER NOT NULL,
-    mode INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    cached_at_ns INTEGER NOT NULL,
-    stored INTEGER NOT NULL
-);
 ";
 
 /// Which versions `log` lists.
@@ -92,6 +81,7 @@ impl LogFilter {
 /// An open index.
 pub struct Index {
     conn: Connection,
+    stat_cache_path: std::path::PathBuf,
 }
 
 impl Index {
@@ -133,7 +123,7 @@ impl Index {
         // Touch a table so a file that is not a database fails here, not later.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
         if version == SCHEMA_VERSION {
-            return Ok((Index { conn }, false));
+            return Ok((Index::with(conn, path), false));
         }
         let tx = conn.unchecked_transaction()?;
         let tables: Vec<String> = tx
@@ -146,7 +136,14 @@ impl Index {
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
-        Ok((Index { conn }, true))
+        Ok((Index::with(conn, path), true))
+    }
+
+    fn with(conn: Connection, path: &Path) -> Index {
+        Index {
+            conn,
+            stat_cache_path: path.with_file_name("stat-cache"),
+        }
     }
 
     /// Records a version and its inputs (idempotent).
@@ -308,9 +305,11 @@ impl Index {
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
-    /// The stat cache, which lives in this database.
-    pub fn stat_cache(&self) -> StatCache<'_> {
-        StatCache { conn: &self.conn }
+    /// The stat cache, in its own file beside the database.
+    pub fn stat_cache(&self) -> StatCache {
+        StatCache {
+            path: self.stat_cache_path.clone(),
+        }
     }
 }
 

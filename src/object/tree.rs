@@ -127,14 +127,16 @@ impl Tree {
 
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
+        use std::io::Write as _;
+        let names: usize = self.entries.iter().map(|e| e.name.len()).sum();
+        let mut out = Vec::with_capacity(32 + self.entries.len() * 90 + names);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(format!("{} {}\n", self.files, self.bytes).as_bytes());
+        writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
         for entry in &self.entries {
             out.push(entry.kind.code());
             out.push(b' ');
-            out.extend_from_slice(entry.id.to_hex().as_bytes());
-            out.extend_from_slice(format!(" {} ", entry.size).as_bytes());
+            out.extend_from_slice(blake3::Hash::from_bytes(entry.id.0).to_hex().as_bytes());
+            write!(out, " {} ", entry.size).expect("writing to memory");
             out.extend_from_slice(&entry.name);
             out.push(0);
         }

@@ -193,6 +193,15 @@ impl Store {
             .map(|(pack, slot)| (Arc::clone(pack), slot))
     }
 
+    /// Whether writing an object can be skipped because it is already stored (or packed by
+    /// this batch).
+    fn known(&self, kind: Kind, id: &Hash, batch: Option<&Batch>) -> bool {
+        match batch {
+            Some(batch) => batch.holds(kind, id) || batch.has(kind, id),
+            None => self.has(kind, id),
+        }
+    }
+
     /// Stores an in-memory object and returns its id.
     pub fn put_bytes(&self, kind: Kind, bytes: &[u8]) -> Result<Hash> {
         self.put_bytes_in(kind, bytes, None)
@@ -200,7 +209,7 @@ impl Store {
 
     fn put_bytes_in(&self, kind: Kind, bytes: &[u8], batch: Option<&Batch>) -> Result<Hash> {
         let id = Hash::of(bytes);
-        if batch.is_some_and(|b| b.holds(kind, &id)) || self.has(kind, &id) {
+        if self.known(kind, &id, batch) {
             return Ok(id);
         }
         let (encoding, payload) = object_file::choose_encoding(bytes);
@@ -285,7 +294,7 @@ impl Store {
             size,
         };
         object_file::rewrite_header(temp.as_file_mut(), &header).with_path(temp.path())?;
-        if !self.has(Kind::Blob, &id) {
+        if !self.known(Kind::Blob, &id, batch) {
             self.persist(Kind::Blob, &id, temp, batch)?;
         }
         Ok(Stored { id, size })
@@ -457,7 +466,26 @@ impl Store {
             store: self,
             pending: Mutex::new(Vec::new()),
             packing: Mutex::default(),
+            loose_fan_outs: Kind::ALL.map(|kind| self.fan_outs(kind)),
         }
+    }
+
+    /// Which fan-out directories of a kind exist (as their first hex byte's value).
+    fn fan_outs(&self, kind: Kind) -> [bool; 256] {
+        let mut present = [false; 256];
+        for entry in fs::read_dir(self.root.join(kind.name()))
+            .into_iter()
+            .flatten()
+        {
+            if let Some(byte) = entry.ok().and_then(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| u8::from_str_radix(n, 16).ok())
+            }) {
+                present[byte as usize] = true;
+            }
+        }
+        present
     }
 
     /// Makes packs this process just published visible without reading them back.
@@ -492,6 +520,9 @@ pub struct Batch<'a> {
     store: &'a Store,
     pending: Mutex<Vec<(tempfile::TempPath, PathBuf)>>,
     packing: Mutex<Packing>,
+    /// The loose fan-out directories present when the batch began, per kind: an object whose
+    /// directory was absent need not be looked for (most are, once small objects are packed).
+    loose_fan_outs: [[bool; 256]; 3],
 }
 
 /// The packs of a batch: the one being appended to, the full ones, and what they hold.
@@ -523,9 +554,13 @@ impl Batch<'_> {
         self.store.put_file_in(path, Some(self))
     }
 
-    /// Whether the object is in the store (objects still pending in this batch are not).
+    /// Whether the object is in the store (objects still pending in this batch are not). Only
+    /// for avoiding duplicate writes: a loose object another process adds meanwhile is missed.
     pub fn has(&self, kind: Kind, id: &Hash) -> bool {
-        self.store.has(kind, id)
+        let kind_index = Kind::ALL.iter().position(|k| *k == kind).expect("a kind");
+        self.store.find_packed(kind, id).is_some()
+            || (self.loose_fan_outs[kind_index][id.0[0] as usize]
+                && self.store.object_path(kind, id).exists())
     }
 
     /// Whether this batch already packed the object.

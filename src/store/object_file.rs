@@ -90,7 +90,7 @@ pub fn choose_encoding(bytes: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
         && (bytes.len() <= 2 * SAMPLE
             || choose_encoding_for_sample(&bytes[..SAMPLE]) == Encoding::Zstd);
     if worth_trying
-        && let Ok(compressed) = zstd::bulk::compress(bytes, 3)
+        && let Ok(compressed) = compress(bytes, 3)
         && compressed.len() < bytes.len()
     {
         return (Encoding::Zstd, Cow::Owned(compressed));
@@ -100,10 +100,29 @@ pub fn choose_encoding(bytes: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
 
 /// Decides from a file's first chunk whether compressing the whole file is worth it.
 pub fn choose_encoding_for_sample(sample: &[u8]) -> Encoding {
-    match zstd::bulk::compress(sample, 1) {
+    match compress(sample, 1) {
         Ok(compressed) if (compressed.len() as f64) < sample.len() as f64 * 0.97 => Encoding::Zstd,
         _ => Encoding::Raw,
     }
+}
+
+/// Compresses with a per-thread context for each level: setting up a zstd context costs as
+/// much as compressing a few kilobytes, and commits compress many small files.
+fn compress(bytes: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    COMPRESSORS.with_borrow_mut(|compressors| {
+        let index = match compressors.iter().position(|(l, _)| *l == level) {
+            Some(index) => index,
+            None => {
+                compressors.push((level, zstd::bulk::Compressor::new(level)?));
+                compressors.len() - 1
+            }
+        };
+        compressors[index].1.compress(bytes)
+    })
 }
 
 fn invalid(message: &str) -> io::Error {

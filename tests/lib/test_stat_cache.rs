@@ -1,0 +1,95 @@
+//! The stat cache file: entries survive a round trip, loads are limited to a path, and a
+//! damaged file is an empty cache (files are hashed again), never a wrong one.
+
+use std::os::unix::fs::PermissionsExt;
+
+use dv::Hash;
+use dv::index::CacheEntry;
+
+fn entry(n: u8, stored: bool) -> CacheEntry {
+    CacheEntry {
+        size: u64::from(n) * 1000,
+        mtime_ns: -5,
+        ctime_ns: 1_700_000_000_000_000_000 + i64::from(n),
+        ino: u64::MAX - u64::from(n),
+        mode: 0o100644,
+        hash: Hash([n; 32]),
+        cached_at_ns: 42,
+        stored,
+    }
+}
+
+fn paths(map: &std::collections::HashMap<Vec<u8>, CacheEntry>) -> Vec<String> {
+    let mut paths: Vec<String> = map
+        .keys()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn entries_round_trip_and_loads_stay_below_their_path() {
+    let (_temp, ws) = crate::workspace();
+    let cache = ws.index.stat_cache();
+    assert!(cache.load(b"").unwrap().is_empty(), "no file yet");
+    let upserts: Vec<(Vec<u8>, CacheEntry)> = [
+        ("data/a.csv", 1),
+        ("data/sub/b.csv", 2),
+        ("data-other/c.csv", 3),
+        ("dataset.csv", 4),
+        ("data", 5),
+    ]
+    .iter()
+    .map(|(p, n)| (p.as_bytes().to_vec(), entry(*n, *n % 2 == 0)))
+    .collect();
+    cache.apply(&upserts, &[]).unwrap();
+    let all = cache.load(b"").unwrap();
+    assert_eq!(all.len(), 5);
+    for (path, e) in &upserts {
+        assert_eq!(&all[path], e);
+    }
+    assert_eq!(
+        paths(&cache.load(b"data").unwrap()),
+        ["data", "data/a.csv", "data/sub/b.csv"]
+    );
+    assert_eq!(paths(&cache.load(b"data/sub").unwrap()), ["data/sub/b.csv"]);
+
+    cache
+        .apply(
+            &[(b"data/a.csv".to_vec(), entry(9, true))],
+            &[b"data/sub/b.csv".to_vec()],
+        )
+        .unwrap();
+    let data = cache.load(b"data").unwrap();
+    assert_eq!(paths(&data), ["data", "data/a.csv"]);
+    assert_eq!(data[b"data/a.csv".as_slice()], entry(9, true));
+}
+
+#[test]
+fn a_damaged_or_truncated_cache_file_is_an_empty_cache() {
+    let (temp, ws) = crate::workspace();
+    let cache = ws.index.stat_cache();
+    cache
+        .apply(&[(b"data/a.csv".to_vec(), entry(1, true))], &[])
+        .unwrap();
+    let file = temp.path().join(".dv/stat-cache");
+    let original = std::fs::read(&file).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for damage in [
+        |b: &mut Vec<u8>| b[30] ^= 1,
+        |b: &mut Vec<u8>| b.truncate(b.len() - 1),
+        |b: &mut Vec<u8>| b[4] = 9,
+        |b: &mut Vec<u8>| b.clear(),
+    ] {
+        let mut bytes = original.clone();
+        damage(&mut bytes);
+        std::fs::write(&file, bytes).unwrap();
+        assert!(cache.load(b"").unwrap().is_empty());
+    }
+    // Writing over a damaged file starts a fresh one.
+    cache
+        .apply(&[(b"data/b.csv".to_vec(), entry(2, false))], &[])
+        .unwrap();
+    assert_eq!(paths(&cache.load(b"").unwrap()), ["data/b.csv"]);
+}
