@@ -5,10 +5,12 @@
 #   bash benches/compare.sh /tmp/bench/data [path/to/dv]
 #
 # Phases: b3sum (2 processes), tar | zstd -3 -T0, cp -r, then dv: first commit, unchanged
-# re-commit, status, checkout into an empty directory. Peak RSS comes from /usr/bin/time.
-# When installed, the peers run on the same data too: restic (backup, unchanged backup,
-# restore) and DVC (`dvc add`, unchanged `dvc add`, `dvc status`); set DVC=/path/to/dvc or
-# RESTIC=/path/to/restic to pick a binary.
+# re-commit, status, checkout into an empty directory (right after a second cp -r, so the two
+# meet the same disk state), and a commit after 1% of the files changed (every 100th file in
+# path order gets a line appended). Peak RSS comes from /usr/bin/time. When installed, the
+# peers run on the same data too: restic (backup, unchanged backup, backup after the 1% change,
+# restore) and DVC (`dvc add`, unchanged `dvc add`, `dvc status`, `dvc add` after the change);
+# set DVC=/path/to/dvc or RESTIC=/path/to/restic to pick a binary.
 set -euo pipefail
 data="$(cd "$1" && pwd)"
 dv="${2:-dv}"
@@ -22,6 +24,12 @@ measure() { # name, command...: prints "name seconds peak_rss_mb"
   read -r secs kb < <(tail -n1 "$log")
   printf "%-22s %8.2f s %8.0f MB\n" "$name" "$secs" "$((kb / 1024))"
   eval "T_${name//[^a-zA-Z0-9]/_}=$secs"
+}
+
+change_one_percent() { # dir: appends a line to every 100th file, in path order
+  find "$1" -type f | LC_ALL=C sort | awk 'NR % 100 == 0' | while IFS= read -r f; do
+    echo "changed $RANDOM" >>"$f"
+  done
 }
 
 files=$(find "$data" -type f | wc -l)
@@ -40,8 +48,14 @@ sleep 3 # let file times age past the stat cache's racy window, as real data has
 measure dv_commit "$dv" commit data -d bench -s raw -q
 measure dv_recommit "$dv" commit data -d bench -s raw -q
 measure dv_status "$dv" status data -q
+measure cp_r_again cp -r "$data" "$work/copy"
 measure dv_checkout "$dv" checkout bench --to "$work/out" -q
+rm -rf "$work/out" "$work/copy"
 store=$(du -sb "$work/.dv/objects" | cut -f1)
+changed_bytes=$(find "$work/data" -type f | LC_ALL=C sort | awk 'NR % 100 == 0' | tr '\n' '\0' | du -cb --files0-from=- | tail -n1 | cut -f1)
+change_one_percent "$work/data"
+measure dv_commit_1pct "$dv" commit data -d bench -s raw -q
+store2=$(du -sb "$work/.dv/objects" | cut -f1)
 
 restic="${RESTIC:-$(command -v restic || true)}"
 if [ -n "$restic" ]; then
@@ -49,6 +63,8 @@ if [ -n "$restic" ]; then
   "$restic" -r "$work/restic" init -q >/dev/null
   measure restic_backup "$restic" -r "$work/restic" backup -q "$work/data"
   measure restic_rebackup "$restic" -r "$work/restic" backup -q "$work/data"
+  change_one_percent "$work/data"
+  measure restic_backup_1pct "$restic" -r "$work/restic" backup -q "$work/data"
   measure restic_restore "$restic" -r "$work/restic" restore latest -q --target "$work/restic-out"
 fi
 dvc="${DVC:-$(command -v dvc || true)}"
@@ -59,32 +75,40 @@ if [ -n "$dvc" ]; then
   measure dvc_add bash -c "cd '$work/dvc' && '$dvc' add -q data"
   measure dvc_readd bash -c "cd '$work/dvc' && '$dvc' add -q data"
   measure dvc_status bash -c "cd '$work/dvc' && '$dvc' status -q"
+  change_one_percent "$work/dvc/data"
+  measure dvc_add_1pct bash -c "cd '$work/dvc' && '$dvc' add -q data"
 fi
 zst=$(stat -c %s "$work/data.tar.zst")
 echo
 echo "ratios (lower is better):"
 awk -v c="$T_dv_commit" -v t="$T_tar_zstd" -v b="$T_b3sum" -v r="$T_dv_recommit" -v s="$T_dv_status" \
-    -v k="$T_dv_checkout" -v p="$T_cp_r" -v st="$store" -v z="$zst" 'BEGIN {
+    -v k="$T_dv_checkout" -v p="$T_cp_r_again" -v st="$store" -v z="$zst" -v st2="$store2" \
+    -v one="$T_dv_commit_1pct" -v cb="$changed_bytes" -v total="$bytes" 'BEGIN {
   printf "first commit / (tar | zstd -3 -T0)  %.2f\n", c / t
   printf "first commit / b3sum               %.2f\n", c / b
   printf "unchanged re-commit / b3sum        %.2f\n", r / b
   printf "status / b3sum                     %.2f\n", s / b
-  printf "checkout / cp -r                   %.2f\n", k / p
+  printf "checkout / cp -r (just before)     %.2f\n", k / p
   printf "store size / tar.zst size          %.2f\n", st / z
+  printf "1%% change: commit / first commit   %.3f (changed files hold %.1f%% of the bytes)\n", one / c, 100 * cb / total
+  printf "1%% change: store growth            %.1f%%\n", 100 * (st2 - st) / st
 }'
 if [ -n "$restic" ]; then
   awk -v c="$T_dv_commit" -v r="$T_restic_backup" -v rr="$T_restic_rebackup" -v d="$T_dv_recommit" \
+      -v o="$T_dv_commit_1pct" -v ro="$T_restic_backup_1pct" \
       -v k="$T_dv_checkout" -v rs="$T_restic_restore" 'BEGIN {
     printf "first commit / restic backup       %.2f\n", c / r
     printf "re-commit / restic re-backup       %.2f\n", d / rr
+    printf "1%% change: commit / restic backup  %.2f\n", o / ro
     printf "checkout / restic restore          %.2f\n", k / rs
   }'
 fi
 if [ -n "$dvc" ]; then
   awk -v c="$T_dv_commit" -v a="$T_dvc_add" -v d="$T_dv_recommit" -v ra="$T_dvc_readd" \
-      -v s="$T_dv_status" -v ds="$T_dvc_status" 'BEGIN {
+      -v s="$T_dv_status" -v ds="$T_dvc_status" -v o="$T_dv_commit_1pct" -v oa="$T_dvc_add_1pct" 'BEGIN {
     printf "first commit / dvc add             %.2f\n", c / a
     printf "re-commit / dvc re-add             %.2f\n", d / ra
     printf "status / dvc status                %.2f\n", s / ds
+    printf "1%% change: commit / dvc add        %.2f\n", o / oa
   }'
 fi

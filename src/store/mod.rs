@@ -353,8 +353,24 @@ impl Store {
         };
         let bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
         let mut bytes = Cursor::new(bytes);
-        let header = Header::read(&mut bytes).map_err(|e| read_error(kind, id, e))?;
+        let mut header = Header::read(&mut bytes).map_err(|e| read_error(kind, id, e))?;
         check_kind(kind, id, &header)?;
+        if header.encoding == Encoding::Zstd {
+            // Small enough to decompress at once, which avoids a streaming context per object.
+            if header.size > MAX_METADATA_OBJECT {
+                return Err(corrupt(
+                    kind,
+                    id,
+                    "its header claims an oversized content".into(),
+                ));
+            }
+            let payload = &bytes.get_ref()[bytes.position() as usize..];
+            let content = object_file::decompress(payload, header.size).map_err(|e| {
+                corrupt(kind, id, format!("its compressed payload is damaged ({e})"))
+            })?;
+            header.encoding = Encoding::Raw;
+            bytes = Cursor::new(content);
+        }
         VerifiedReader::new(bytes, header, *id)
             .map(Some)
             .map_err(|e| read_error(kind, id, e))
@@ -363,7 +379,7 @@ impl Store {
     /// Copies a blob to `out` (the file at `out_path`), verifying it; returns the byte count.
     pub fn copy_blob(&self, id: &Hash, out: &mut impl Write, out_path: &Path) -> Result<u64> {
         let mut reader = self.read(Kind::Blob, id)?;
-        let mut buf = vec![0u8; 256 << 10];
+        let mut buf = vec![0u8; reader.size().clamp(1, 256 << 10) as usize];
         let mut copied = 0u64;
         loop {
             let n = match reader.read(&mut buf) {

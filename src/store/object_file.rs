@@ -125,6 +125,22 @@ fn compress(bytes: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     })
 }
 
+/// Decompresses a whole in-memory payload that must not exceed `size` bytes, with a per-thread
+/// context (a checkout decompresses one small packed object per file).
+pub fn decompress(payload: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let decompressor = match slot {
+            Some(decompressor) => decompressor,
+            None => slot.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(payload, size as usize)
+    })
+}
+
 fn invalid(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.to_string())
 }
