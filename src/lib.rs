@@ -45,6 +45,7 @@ pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod verify;
+pub mod walk;
 pub mod which;
 pub mod workspace;
 pub mod worktree;

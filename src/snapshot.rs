@@ -6,6 +6,7 @@
 //! matched by a `.dvignore` file (gitignore syntax) is skipped. Unchanged files are recognised
 //! by the stat cache and not read again.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
@@ -21,7 +22,8 @@ use crate::index::stat_cache::now_ns;
 use crate::object::{Entry, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::store::{Batch, Kind};
-use crate::workspace::{DV_DIR, Workspace};
+use crate::walk::Found;
+use crate::workspace::Workspace;
 
 /// Whether a snapshot writes objects (commit) or only computes ids (status, diff).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,14 +44,6 @@ pub struct Snapshot {
 
 /// A new stat cache entry for a workspace-relative path.
 type CacheUpdate = (Vec<u8>, CacheEntry);
-
-/// A file found by the walk, before hashing.
-struct Found {
-    /// Path relative to the snapshot root, `/`-separated bytes.
-    rel: Vec<u8>,
-    abs: PathBuf,
-    meta: Metadata,
-}
 
 /// Snapshots `abs`. When `ws_rel` (its workspace-relative path) is given, the stat cache is
 /// consulted and updated; paths outside the workspace are always read in full.
@@ -81,41 +75,52 @@ pub fn snapshot(
         }
     };
     let is_dir = meta.is_dir();
-    let found = if is_dir {
-        walk(&source, &ws.dv_dir())?
+    let mut found = if is_dir {
+        crate::walk::walk(&source, &ws.dv_dir())?
     } else {
         check_supported(abs, &meta)?;
         let name = abs
             .file_name()
             .map(|n| n.as_bytes().to_vec())
             .unwrap_or_default();
-        vec![Found {
-            rel: name,
-            abs: source,
-            meta,
-        }]
+        vec![Found { rel: name, meta }]
     };
-    let prefix: Vec<u8> = ws_rel.unwrap_or_default().as_bytes().to_vec();
-    let cache_key = |rel: &[u8]| -> Vec<u8> {
-        if !is_dir {
-            return prefix.clone();
-        }
-        let mut key = prefix.clone();
-        if !key.is_empty() {
+    let prefix: &[u8] = ws_rel.unwrap_or_default().as_bytes();
+    let full_key = |rel: &[u8]| -> Vec<u8> {
+        let mut key = prefix.to_vec();
+        if !key.is_empty() && !rel.is_empty() {
             key.push(b'/');
         }
         key.extend_from_slice(rel);
         key
     };
+    // Cache entries are keyed relative to the snapshot root ("" for a single file) and sorted;
+    // so are the files found, so one pass pairs them and finds entries whose file is gone.
     let cached = match ws_rel {
-        Some(_) => ws.index.stat_cache().load(&prefix)?,
-        None => HashMap::new(),
+        Some(_) => ws.index.stat_cache().load(prefix)?,
+        None => crate::index::stat_cache::CacheView::empty(),
     };
-    let keys: Vec<Vec<u8>> = found.iter().map(|f| cache_key(&f.rel)).collect();
+    if !found.is_sorted_by(|a, b| a.rel <= b.rel) {
+        found.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    }
+    fn key_of(file: &Found, is_dir: bool) -> &[u8] {
+        if is_dir { &file.rel } else { b"" }
+    }
+    let mut entries: Vec<Option<CacheEntry>> = Vec::with_capacity(found.len());
+    let mut removed: Vec<Vec<u8>> = Vec::new();
+    let mut cache = cached.iter().peekable();
+    for file in &found {
+        let key = key_of(file, is_dir);
+        while let Some((gone, _)) = cache.next_if(|(k, _)| *k < key) {
+            removed.push(full_key(gone));
+        }
+        entries.push(cache.next_if(|(k, _)| *k == key).map(|(_, e)| e));
+    }
+    removed.extend(cache.map(|(gone, _)| full_key(gone)));
     let to_hash: u64 = found
         .iter()
-        .zip(&keys)
-        .filter(|(f, key)| !cached.get(*key).is_some_and(|e| e.vouches_for(&f.meta)))
+        .zip(&entries)
+        .filter(|(f, entry)| !entry.is_some_and(|e| e.vouches_for(&f.meta)))
         .map(|(f, _)| f.meta.len())
         .sum();
     progress.begin(
@@ -132,10 +137,15 @@ pub fn snapshot(
     let batch = owned_batch.as_ref();
     let hashed: Vec<(Entry, Option<CacheUpdate>)> = found
         .par_iter()
-        .zip(&keys)
-        .map(|(file, key)| {
-            let result = hash_one(batch, file, cached.get(key), scan_started, progress)?;
-            Ok((result.0, result.1.map(|entry| (key.clone(), entry))))
+        .zip(&entries)
+        .map(|(file, cached)| {
+            let place = Place {
+                source: &source,
+                is_dir,
+            };
+            let (entry, update) =
+                hash_one(batch, file, place, cached.as_ref(), scan_started, progress)?;
+            Ok((entry, update.map(|u| (full_key(key_of(file, is_dir)), u))))
         })
         .collect::<Result<_>>()?;
     progress.finish();
@@ -148,12 +158,6 @@ pub fn snapshot(
         }
         root.insert(&file.rel, entry);
     }
-    let seen: std::collections::HashSet<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-    let removed: Vec<Vec<u8>> = cached
-        .keys()
-        .filter(|k| !seen.contains(k.as_slice()))
-        .cloned()
-        .collect();
     let mut trees = HashMap::new();
     let tree = root.build(batch, &mut trees)?;
     let id = tree.id();
@@ -192,10 +196,29 @@ pub fn resolve_root_link(path: &Path, meta: Metadata) -> Result<Option<(PathBuf,
     }
 }
 
+/// Where the walked files are: below `source`, or `source` itself for a single file.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    source: &'a Path,
+    is_dir: bool,
+}
+
+impl Place<'_> {
+    /// The path of a found file, built only for files that are read.
+    fn of(&self, file: &Found) -> Cow<'_, Path> {
+        if self.is_dir {
+            Cow::Owned(self.source.join(crate::fs_util::os_str(&file.rel)))
+        } else {
+            Cow::Borrowed(self.source)
+        }
+    }
+}
+
 /// Hashes (and in `Store` mode stores) one file or symlink, consulting the stat cache.
 fn hash_one(
     batch: Option<&Batch>,
     file: &Found,
+    place: Place,
     cached: Option<&CacheEntry>,
     scan_started: i64,
     progress: &dyn Progress,
@@ -207,7 +230,8 @@ fn hash_one(
         .unwrap_or(&file.rel)
         .to_vec();
     if file.meta.file_type().is_symlink() {
-        let target = fs::read_link(&file.abs).with_path(&file.abs)?;
+        let abs = place.of(file);
+        let target = fs::read_link(&abs).with_path(&abs)?;
         let bytes = target.as_os_str().as_bytes();
         let id = match batch {
             Some(batch) => batch.put_bytes(Kind::Blob, bytes)?,
@@ -246,16 +270,17 @@ fn hash_one(
             ));
         }
     }
+    let abs = place.of(file);
     let (id, size) = match batch {
         Some(batch) => {
-            let stored = batch.put_file(&file.abs)?;
+            let stored = batch.put_file(&abs)?;
             (stored.id, stored.size)
         }
-        None => hash_file(&file.abs)?,
+        None => hash_file(&abs)?,
     };
     progress.advance(size);
     // Cache only if the file did not change while it was read.
-    let after = fs::symlink_metadata(&file.abs).with_path(&file.abs)?;
+    let after = fs::symlink_metadata(&abs).with_path(&abs)?;
     let unchanged =
         CacheEntry::new(&after, id, 0, false) == CacheEntry::new(&file.meta, id, 0, false);
     let update = unchanged.then(|| {
@@ -281,7 +306,8 @@ pub fn hash_file(path: &Path) -> Result<(Hash, u64)> {
     Ok((hasher.finalize().into(), hasher.count()))
 }
 
-fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
+/// Refuses what cannot be stored: named pipes, sockets and devices.
+pub(crate) fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
     let ft = meta.file_type();
     let kind = if ft.is_fifo() {
         "named pipe"
@@ -296,127 +322,6 @@ fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
         path: path.to_path_buf(),
         kind,
     })
-}
-
-/// Lists every file and symlink under `root`, honouring `.dvignore` and skipping `dv_dir`.
-/// Directories are read, and files stat'ed, on all cores; the order of the result is not
-/// defined (trees sort their entries).
-fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
-    let dv_dir = dv_dir.to_path_buf();
-    let walker = ignore::WalkBuilder::new(root)
-        .standard_filters(false)
-        // .dvignore files in parent directories (the workspace root's, say) apply too.
-        .parents(true)
-        .add_custom_ignore_filename(".dvignore")
-        .follow_links(false)
-        // No `.dv` directory is data: not this workspace's, nor a nested workspace's.
-        .filter_entry(move |entry| {
-            let name = entry.file_name().as_bytes();
-            entry.path() != dv_dir
-                && !(name == DV_DIR.as_bytes() && entry.file_type().is_some_and(|t| t.is_dir()))
-                && !name.starts_with(crate::fs_util::TEMP_PREFIX.as_bytes())
-        })
-        .build_parallel();
-    let found = std::sync::Mutex::new(Vec::new());
-    let failure = std::sync::Mutex::new(None);
-    walker.run(|| {
-        let failure = &failure;
-        let mut local = Collector {
-            files: Vec::new(),
-            shared: &found,
-        };
-        Box::new(move |entry| {
-            let visited = entry
-                .map_err(|e| walk_error(root, e))
-                .and_then(|entry| visit(root, &entry));
-            match visited {
-                Ok(Some(file)) => local.files.push(file),
-                Ok(None) => {}
-                Err(err) => {
-                    failure
-                        .lock()
-                        .expect("no panics while holding the lock")
-                        .get_or_insert(err);
-                    return ignore::WalkState::Quit;
-                }
-            }
-            ignore::WalkState::Continue
-        })
-    });
-    if let Some(err) = failure
-        .into_inner()
-        .expect("no panics while holding the lock")
-    {
-        return Err(err);
-    }
-    Ok(found
-        .into_inner()
-        .expect("no panics while holding the lock"))
-}
-
-/// One walker thread's files, handed over when the thread's visitor is dropped.
-struct Collector<'a> {
-    files: Vec<Found>,
-    shared: &'a std::sync::Mutex<Vec<Found>>,
-}
-
-impl Drop for Collector<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut shared) = self.shared.lock() {
-            shared.append(&mut self.files);
-        }
-    }
-}
-
-/// One walked entry: a file or symlink to snapshot, or nothing (the root, a directory).
-fn visit(root: &Path, entry: &ignore::DirEntry) -> Result<Option<Found>> {
-    if entry.depth() == 0 || entry.file_type().is_some_and(|t| t.is_dir()) {
-        return Ok(None);
-    }
-    let meta = fs::symlink_metadata(entry.path()).with_path(entry.path())?;
-    if meta.is_dir() {
-        return Ok(None);
-    }
-    check_supported(entry.path(), &meta)?;
-    let rel = entry
-        .path()
-        .strip_prefix(root)
-        .expect("walk stays below its root");
-    let rel = rel.as_os_str().as_bytes().to_vec();
-    if rel.iter().filter(|&&b| b == b'/').count() >= crate::object::tree::MAX_DEPTH {
-        let max = crate::object::tree::MAX_DEPTH;
-        return Err(Error::TooDeep {
-            path: entry.path().to_path_buf(),
-            max,
-        });
-    }
-    Ok(Some(Found {
-        rel,
-        abs: entry.path().to_path_buf(),
-        meta,
-    }))
-}
-
-fn walk_error(root: &Path, err: ignore::Error) -> Error {
-    let mut path = root.to_path_buf();
-    let mut current = &err;
-    loop {
-        match current {
-            ignore::Error::WithPath { path: p, err } => {
-                path = p.clone();
-                current = err;
-            }
-            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-                current = err
-            }
-            ignore::Error::Io(io) => {
-                return Error::io(path, std::io::Error::new(io.kind(), io.to_string()));
-            }
-            other => {
-                return Error::io(path, std::io::Error::other(other.to_string()));
-            }
-        }
-    }
 }
 
 /// A directory being assembled from file paths.

@@ -6,7 +6,7 @@
 //! within the same timestamp tick, with the same size, therefore never hides behind the cache:
 //! its entry is racy and the file is hashed again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -80,15 +80,27 @@ const HEADER_LEN: usize = 16;
 const FIXED_LEN: usize = 8 * 4 + 4 + 32 + 8 + 1;
 
 impl StatCache {
-    /// Loads the entries for `prefix` (a workspace-relative path) and everything below it.
-    pub fn load(&self, prefix: &[u8]) -> Result<HashMap<Vec<u8>, CacheEntry>> {
-        let mut out = HashMap::new();
-        self.read(|path, entry| {
-            if is_at_or_below(path, prefix) {
-                out.insert(path.to_vec(), entry);
+    /// Loads the entries for `prefix` (a workspace-relative path) and everything below it,
+    /// sorted by path and keyed relative to `prefix` (`prefix` itself is the empty key).
+    pub fn load(&self, prefix: &[u8]) -> Result<CacheView> {
+        let bytes = self.read_file()?;
+        let mut entries = Vec::new();
+        if let Some(body) = body_of(&bytes) {
+            let mut at = 0;
+            while at < body.len() {
+                let Some((path, _, next)) = decode_entry(body, at) else {
+                    // Unreachable with a matching checksum unless written by a buggy dv.
+                    entries.clear();
+                    break;
+                };
+                if let Some(rel) = relative_to(path, prefix) {
+                    let start = HEADER_LEN + at + 4 + (path.len() - rel.len());
+                    entries.push((start as u32, rel.len() as u32, HEADER_LEN + at));
+                }
+                at = next;
             }
-        })?;
-        Ok(out)
+        }
+        Ok(CacheView { bytes, entries })
     }
 
     /// Writes new entries and forgets `removed` paths.
@@ -97,9 +109,14 @@ impl StatCache {
             return Ok(());
         }
         let mut all = BTreeMap::new();
-        self.read(|path, entry| {
-            all.insert(path.to_vec(), entry);
-        })?;
+        let bytes = self.read_file()?;
+        if let Some(body) = body_of(&bytes) {
+            let mut at = 0;
+            while let Some((path, entry, next)) = decode_entry(body, at) {
+                all.insert(path.to_vec(), entry);
+                at = next;
+            }
+        }
         for path in removed {
             all.remove(path);
         }
@@ -109,35 +126,12 @@ impl StatCache {
         self.write(&all)
     }
 
-    /// Calls `visit` for every entry; a missing, damaged or newer file counts as empty.
-    fn read(&self, mut visit: impl FnMut(&[u8], CacheEntry)) -> Result<()> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(crate::Error::io(&self.path, e)),
-        };
-        if bytes.len() < HEADER_LEN + 32
-            || &bytes[..4] != MAGIC
-            || bytes[4] != FORMAT
-            || blake3::hash(&bytes[..bytes.len() - 32]).as_bytes() != &bytes[bytes.len() - 32..]
-        {
-            return Ok(());
+    fn read_file(&self) -> Result<Vec<u8>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(crate::Error::io(&self.path, e)),
         }
-        let body = &bytes[HEADER_LEN..bytes.len() - 32];
-        let mut at = 0;
-        let mut entries = Vec::new();
-        while at < body.len() {
-            let Some((path, entry, next)) = decode_entry(body, at) else {
-                // Unreachable with a matching checksum unless written by a buggy dv: no cache.
-                return Ok(());
-            };
-            entries.push((path, entry));
-            at = next;
-        }
-        for (path, entry) in entries {
-            visit(path, entry);
-        }
-        Ok(())
     }
 
     fn write(&self, entries: &BTreeMap<Vec<u8>, CacheEntry>) -> Result<()> {
@@ -172,6 +166,54 @@ impl StatCache {
     }
 }
 
+/// The entries of a cache file; `None` (an empty cache) when it is missing, damaged or newer.
+fn body_of(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.len() < HEADER_LEN + 32
+        || &bytes[..4] != MAGIC
+        || bytes[4] != FORMAT
+        || blake3::hash(&bytes[..bytes.len() - 32]).as_bytes() != &bytes[bytes.len() - 32..]
+    {
+        return None;
+    }
+    Some(&bytes[HEADER_LEN..bytes.len() - 32])
+}
+
+/// The entries below one path, in path order, decoded on demand from the file's bytes (a
+/// status of 100,000 files reads them all once, in order, so no map is built).
+pub struct CacheView {
+    bytes: Vec<u8>,
+    /// Per entry: where its relative path starts, its length, and where the entry starts.
+    entries: Vec<(u32, u32, usize)>,
+}
+
+impl CacheView {
+    /// An empty view, for snapshots outside the workspace.
+    pub fn empty() -> CacheView {
+        CacheView {
+            bytes: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry as (path relative to the view's prefix, entry), sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], CacheEntry)> + '_ {
+        self.entries.iter().map(|&(start, len, entry_at)| {
+            let rel = &self.bytes[start as usize..start as usize + len as usize];
+            let (_, entry, _) = decode_entry(&self.bytes[HEADER_LEN..], entry_at - HEADER_LEN)
+                .expect("entries were decoded when the view was made");
+            (rel, entry)
+        })
+    }
+}
+
 fn decode_entry(body: &[u8], at: usize) -> Option<(&[u8], CacheEntry, usize)> {
     let len = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
     let path = body.get(at + 4..at + 4 + len)?;
@@ -190,11 +232,18 @@ fn decode_entry(body: &[u8], at: usize) -> Option<(&[u8], CacheEntry, usize)> {
     Some((path, entry, at + 4 + len + FIXED_LEN))
 }
 
-/// Whether `path` is `prefix` itself or lies below it (every path lies below the root, "").
-fn is_at_or_below(path: &[u8], prefix: &[u8]) -> bool {
-    prefix.is_empty()
-        || path == prefix
-        || (path.starts_with(prefix) && path.get(prefix.len()) == Some(&b'/'))
+/// `path` relative to `prefix` when it is `prefix` itself ("") or lies below it; every path
+/// lies below the workspace root, "".
+fn relative_to<'p>(path: &'p [u8], prefix: &[u8]) -> Option<&'p [u8]> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(prefix)?;
+    match rest.split_first() {
+        None => Some(rest),
+        Some((b'/', below)) => Some(below),
+        Some(_) => None,
+    }
 }
 
 /// The current time in nanoseconds since the epoch.

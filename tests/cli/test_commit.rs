@@ -184,6 +184,47 @@ fn dvignore_and_the_dv_directory_are_never_snapshotted() {
 }
 
 #[test]
+fn a_deeper_dvignore_overrides_its_parents_and_patterns_anchor_to_their_file() {
+    let env = TestEnv::new();
+    env.write(".dvignore", "*.log\n");
+    env.write("data/.dvignore", "*.tmp\n/top-only.csv\nbuild/\n");
+    env.write("data/sub/.dvignore", "!keep.tmp\n!*.log\n");
+    for path in [
+        "data/a.csv",
+        "data/a.tmp",
+        "data/x.log",
+        "data/top-only.csv",
+        "data/build/out.csv",
+        "data/sub/top-only.csv",
+        "data/sub/b.tmp",
+        "data/sub/keep.tmp",
+        "data/sub/y.log",
+        "data/sub/build/inner.csv",
+    ] {
+        env.write(path, "x\n");
+    }
+    let id = env.id(&["commit", "data", "-d", "d", "-s", "raw"]);
+    let files = env.dv(&["show", &id, "--files", "--json"]).json();
+    let paths: Vec<&str> = files["file_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ".dvignore",
+            "a.csv",
+            "sub/.dvignore",
+            "sub/keep.tmp",
+            "sub/top-only.csv",
+            "sub/y.log"
+        ]
+    );
+}
+
+#[test]
 fn empty_directories_are_not_kept() {
     let env = TestEnv::new();
     env.penguins();

@@ -1,0 +1,196 @@
+//! Listing the files under a directory for a snapshot.
+//!
+//! Directories are read and entries stat'ed on all cores, each entry relative to its open
+//! directory (no lookup of the full path per file). The result is sorted by path bytes, which
+//! lets a snapshot pair it with the sorted stat cache in one pass.
+//! `.dvignore` files (gitignore syntax) apply in their directory and below, a deeper one
+//! overriding its parents, including those in the directories above the walked one (so the
+//! workspace root's covers every dataset). `.dv` directories and dv's temporary files are never
+//! listed. Symlinks are listed, not followed.
+
+use std::fs::{self, Metadata};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use rayon::prelude::*;
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::fs_util::TEMP_PREFIX;
+use crate::object::tree::MAX_DEPTH;
+use crate::workspace::DV_DIR;
+
+/// The name of the ignore files.
+pub const IGNORE_FILE: &str = ".dvignore";
+
+/// A file or symlink found by the walk.
+pub struct Found {
+    /// Path relative to the walked directory, `/`-separated bytes.
+    pub rel: Vec<u8>,
+    pub meta: Metadata,
+}
+
+/// Lists every file and symlink under `root`, skipping `dv_dir`, sorted by `rel`.
+pub fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
+    let mut ancestors: Vec<&Path> = root.ancestors().skip(1).collect();
+    ancestors.reverse();
+    let mut ignores = Ignores::default();
+    for dir in ancestors {
+        ignores = ignores.with_dir(dir)?;
+    }
+    let listing = list(dv_dir, root, &[], 0, &ignores)?;
+    let mut found = Vec::with_capacity(listing.files);
+    listing.flatten_into(&mut found);
+    Ok(found)
+}
+
+/// One directory's files and subdirectories, in the order of their full paths' bytes.
+struct Listing {
+    items: Vec<Item>,
+    /// Files in the whole subtree.
+    files: usize,
+}
+
+enum Item {
+    File(Found),
+    Dir(Listing),
+}
+
+impl Listing {
+    fn flatten_into(self, out: &mut Vec<Found>) {
+        for item in self.items {
+            match item {
+                Item::File(found) => out.push(found),
+                Item::Dir(listing) => listing.flatten_into(out),
+            }
+        }
+    }
+}
+
+/// Lists a directory: entries sorted so that a depth-first walk yields paths in byte order (a
+/// directory sorts as its name followed by `/`, as in git), subdirectories and stats on all
+/// cores.
+fn list(
+    dv_dir: &Path,
+    dir: &Path,
+    rel: &[u8],
+    depth: usize,
+    inherited: &Ignores,
+) -> Result<Listing> {
+    let ignores = inherited.with_dir(dir)?;
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).with_path(dir)? {
+        let entry = entry.with_path(dir)?;
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
+        }
+        let is_dir = entry.file_type().with_path(entry.path())?.is_dir();
+        if !ignores.is_empty() && ignores.ignored(&entry.path(), is_dir) {
+            continue;
+        }
+        // No `.dv` directory is data: not this workspace's, nor a nested workspace's.
+        if is_dir && (name.as_bytes() == DV_DIR.as_bytes() || entry.path() == dv_dir) {
+            continue;
+        }
+        let mut key = name.into_vec();
+        if is_dir {
+            key.push(b'/');
+        }
+        entries.push((key, entry, is_dir));
+    }
+    entries.sort_unstable_by(|(a, ..), (b, ..)| a.cmp(b));
+    if depth >= MAX_DEPTH
+        && let Some((_, entry, _)) = entries.iter().find(|(.., is_dir)| !is_dir)
+    {
+        return Err(Error::TooDeep {
+            path: entry.path(),
+            max: MAX_DEPTH,
+        });
+    }
+    let items = entries
+        .into_par_iter()
+        .map(|(key, entry, is_dir)| {
+            let name = if is_dir {
+                &key[..key.len() - 1]
+            } else {
+                &key[..]
+            };
+            let child_rel = join(rel, name);
+            if is_dir {
+                let listing = list(dv_dir, &entry.path(), &child_rel, depth + 1, &ignores)?;
+                return Ok((listing.files > 0).then_some(Item::Dir(listing)));
+            }
+            // Relative to the open directory, and never following a symlink.
+            let meta = entry.metadata().with_path(entry.path())?;
+            if meta.is_dir() {
+                return Ok(None);
+            }
+            crate::snapshot::check_supported(&entry.path(), &meta)?;
+            Ok(Some(Item::File(Found {
+                rel: child_rel,
+                meta,
+            })))
+        })
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<Item>>>()?;
+    let files = items
+        .iter()
+        .map(|item| match item {
+            Item::File(_) => 1,
+            Item::Dir(listing) => listing.files,
+        })
+        .sum();
+    Ok(Listing { items, files })
+}
+
+fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut joined = Vec::with_capacity(rel.len() + 1 + name.len());
+    joined.extend_from_slice(rel);
+    if !rel.is_empty() {
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(name);
+    joined
+}
+
+/// The `.dvignore` matchers in force in a directory, outermost first.
+#[derive(Clone, Default)]
+struct Ignores(Vec<Arc<Gitignore>>);
+
+impl Ignores {
+    /// These matchers plus the directory's own `.dvignore`, if it has one.
+    fn with_dir(&self, dir: &Path) -> Result<Ignores> {
+        let file = dir.join(IGNORE_FILE);
+        if !file.is_file() {
+            return Ok(self.clone());
+        }
+        let mut builder = GitignoreBuilder::new(dir);
+        let invalid = |err: ignore::Error| Error::io(&file, std::io::Error::other(err.to_string()));
+        if let Some(err) = builder.add(&file) {
+            return Err(invalid(err));
+        }
+        let matcher = builder.build().map_err(invalid)?;
+        let mut ignores = self.clone();
+        ignores.0.push(Arc::new(matcher));
+        Ok(ignores)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the innermost `.dvignore` with an opinion on `path` excludes it.
+    fn ignored(&self, path: &Path, is_dir: bool) -> bool {
+        for matcher in self.0.iter().rev() {
+            match matcher.matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+        }
+        false
+    }
+}
