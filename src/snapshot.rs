@@ -7,7 +7,7 @@
 //! by the stat cache and not read again.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -151,18 +151,19 @@ pub fn snapshot(
     progress.finish();
 
     let mut updates = Vec::new();
-    let mut root = Dir::default();
+    let mut items: Vec<(&[u8], Option<Entry>)> = Vec::with_capacity(found.len());
     for (file, (entry, update)) in found.iter().zip(hashed) {
         if let Some(update) = update {
             updates.push(update);
         }
-        root.insert(&file.rel, entry);
+        items.push((&file.rel, Some(entry)));
     }
-    let mut trees = HashMap::new();
-    let tree = root.build(batch, &mut trees)?;
-    let id = tree.id();
+    let (tree, subtrees) = build_tree(&mut items, 0, batch)?;
+    let mut trees: HashMap<TreeId, Tree> = subtrees.into_iter().collect();
+    let encoded = tree.encode();
+    let id = TreeId(Hash::of(&encoded));
     if let Some(batch) = batch {
-        batch.put_bytes(Kind::Tree, &tree.encode())?;
+        batch.put_bytes(Kind::Tree, &encoded)?;
     }
     if let Some(batch) = owned_batch {
         batch.finish()?;
@@ -223,12 +224,8 @@ fn hash_one(
     scan_started: i64,
     progress: &dyn Progress,
 ) -> Result<(Entry, Option<CacheEntry>)> {
-    let name = file
-        .rel
-        .rsplit(|&b| b == b'/')
-        .next()
-        .unwrap_or(&file.rel)
-        .to_vec();
+    // The tree builder names the entry.
+    let name = Vec::new();
     if file.meta.file_type().is_symlink() {
         let abs = place.of(file);
         let target = fs::read_link(&abs).with_path(&abs)?;
@@ -324,50 +321,57 @@ pub(crate) fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
     })
 }
 
-/// A directory being assembled from file paths.
-#[derive(Default)]
-struct Dir {
-    files: Vec<Entry>,
-    dirs: BTreeMap<Vec<u8>, Dir>,
-}
-
-impl Dir {
-    fn insert(&mut self, rel: &[u8], entry: Entry) {
-        let Some(i) = rel.iter().position(|&b| b == b'/') else {
-            self.files.push(entry);
-            return;
+/// Builds the tree of one directory from its files, sorted by path, whose first `skip` bytes
+/// are the directory's own path and `/`. Sorting keeps each subdirectory's files together, so
+/// subdirectories are slices, built on all cores. Returns the tree and every tree below it.
+fn build_tree(
+    items: &mut [(&[u8], Option<Entry>)],
+    skip: usize,
+    batch: Option<&Batch>,
+) -> Result<(Tree, Vec<(TreeId, Tree)>)> {
+    let mut entries = Vec::new();
+    let mut groups = Vec::new();
+    let mut rest = items;
+    while let Some(&(rel, _)) = rest.first() {
+        let tail = &rel[skip..];
+        let Some(slash) = tail.iter().position(|&b| b == b'/') else {
+            let (first, others) = rest.split_first_mut().expect("not empty");
+            let mut entry = first.1.take().expect("each file is placed once");
+            entry.name = tail.to_vec();
+            entries.push(entry);
+            rest = others;
+            continue;
         };
-        let (name, rest) = (&rel[..i], &rel[i + 1..]);
-        // Look up before inserting, so only a new directory allocates its name.
-        match self.dirs.get_mut(name) {
-            Some(dir) => dir.insert(rest, entry),
-            None => self
-                .dirs
-                .entry(name.to_vec())
-                .or_default()
-                .insert(rest, entry),
-        }
+        let dir = &rel[..skip + slash + 1];
+        let len = rest.iter().take_while(|(r, _)| r.starts_with(dir)).count();
+        let (group, others) = rest.split_at_mut(len);
+        groups.push((&tail[..slash], group));
+        rest = others;
     }
-
-    fn build(self, batch: Option<&Batch>, trees: &mut HashMap<TreeId, Tree>) -> Result<Tree> {
-        let mut entries = self.files;
-        let mut subtree_files = 0;
-        for (name, dir) in self.dirs {
-            let tree = dir.build(batch, trees)?;
-            let encoded = tree.encode();
-            let id = TreeId(Hash::of(&encoded));
-            subtree_files += tree.files;
-            entries.push(Entry {
-                name,
-                kind: EntryKind::Tree,
-                id: id.0,
-                size: tree.bytes,
-            });
-            if let Some(batch) = batch {
-                batch.put_bytes(Kind::Tree, &encoded)?;
-            }
-            trees.insert(id, tree);
+    let built = groups
+        .into_par_iter()
+        .map(|(name, group)| {
+            let (tree, below) = build_tree(group, skip + name.len() + 1, batch)?;
+            Ok((name, tree, below))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut all = Vec::new();
+    let mut subtree_files = 0;
+    for (name, tree, below) in built {
+        let encoded = tree.encode();
+        let id = TreeId(Hash::of(&encoded));
+        if let Some(batch) = batch {
+            batch.put_bytes(Kind::Tree, &encoded)?;
         }
-        Ok(Tree::new(entries, subtree_files))
+        subtree_files += tree.files;
+        entries.push(Entry {
+            name: name.to_vec(),
+            kind: EntryKind::Tree,
+            id: id.0,
+            size: tree.bytes,
+        });
+        all.extend(below);
+        all.push((id, tree));
     }
+    Ok((Tree::new(entries, subtree_files), all))
 }
