@@ -51,6 +51,31 @@ impl AtomicFile {
     }
 }
 
+/// Flushes files or directories to disk, several at a time: waiting for the disk is the cost,
+/// and concurrent fsyncs on one filesystem share its journal commits.
+pub fn sync_paths(paths: &[&Path]) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failure = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..paths.len().min(8) {
+            scope.spawn(|| {
+                while let Some(path) = paths.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = File::open(path).and_then(|file| file.sync_all()) {
+                        let mut failure = failure.lock().expect("no panics under the lock");
+                        failure.get_or_insert(crate::Error::io(path, e));
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner().expect("no panics under the lock") {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = AtomicFile::new(path)?;

@@ -516,22 +516,16 @@ impl Store {
             }));
         }
     }
-
-    /// Flushes everything written to the store's filesystem to disk.
-    fn sync_filesystem(&self) -> Result<()> {
-        let root = File::open(&self.root).with_path(&self.root)?;
-        rustix::fs::syncfs(&root).map_err(|e| Error::io(&self.root, e.into()))
-    }
 }
 
 /// Objects written without waiting for the disk one by one, made durable together.
 ///
 /// Small objects are appended to a pack, large ones go to temporary files; [`Batch::finish`]
-/// syncs the whole filesystem once, then renames every loose object and every pack (then its
-/// index) into place and syncs again. An object therefore only ever appears under its id after
-/// its bytes are on disk — a crash at any point leaves whole objects or none — at the cost of
-/// two filesystem syncs instead of two fsyncs per object. Dropping an unfinished batch deletes
-/// its temporary files.
+/// fsyncs all of them at once (on several threads, so the filesystem can share journal
+/// commits), then renames every loose object and every pack (then its index) into place and
+/// fsyncs the directories. An object therefore only ever appears under its id after its bytes
+/// are on disk — a crash at any point leaves whole objects or none. Dropping an unfinished
+/// batch deletes its temporary files.
 pub struct Batch<'a> {
     store: &'a Store,
     pending: Mutex<Vec<(tempfile::TempPath, PathBuf)>>,
@@ -634,21 +628,43 @@ impl Batch<'_> {
                 .with_path(index_file.path())?;
             packs.push((index, pack_path, index_file.into_temp_path()));
         }
-        self.store.sync_filesystem()?;
-        let mut made = HashSet::new();
+        // Only this batch's files are flushed (a filesystem-wide sync would also wait for
+        // whatever else is dirty, such as the data a pipeline wrote just before committing).
+        let written: Vec<&Path> = pending
+            .iter()
+            .map(|(temp, _)| temp.as_ref())
+            .chain(
+                packs
+                    .iter()
+                    .flat_map(|(_, pack, index)| [pack.as_ref(), index.as_ref()]),
+            )
+            .collect();
+        crate::fs_util::sync_paths(&written)?;
+        let mut dirs = std::collections::BTreeSet::new();
         for (temp, target) in pending {
             let dir = target
                 .parent()
                 .expect("object paths have a fan-out directory");
-            if made.insert(dir.to_path_buf()) {
-                fs::create_dir_all(dir).with_path(dir)?;
+            if !dirs.contains(dir) {
+                if !dir.exists() {
+                    fs::create_dir_all(dir).with_path(dir)?;
+                    dirs.insert(
+                        dir.parent()
+                            .expect("fan-out directories have a kind")
+                            .to_path_buf(),
+                    );
+                }
+                dirs.insert(dir.to_path_buf());
             }
             temp.persist(&target)
                 .map_err(|e| Error::io(&target, e.error))?;
         }
         let pack_dir = self.store.root.join(PACK_DIR);
-        fs::create_dir_all(&pack_dir).with_path(&pack_dir)?;
         let mut published = Vec::new();
+        if !packs.is_empty() {
+            fs::create_dir_all(&pack_dir).with_path(&pack_dir)?;
+            dirs.insert(pack_dir.clone());
+        }
         for (index, pack_temp, index_temp) in packs {
             let name = index.pack_id().to_hex();
             let pack_path = pack_dir.join(format!("{name}.pack"));
@@ -662,7 +678,8 @@ impl Batch<'_> {
                 .map_err(|e| Error::io(&index_path, e.error))?;
             published.push(Pack::new(index, pack_path));
         }
-        self.store.sync_filesystem()?;
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        crate::fs_util::sync_paths(&dirs)?;
         self.store.add_packs(published);
         Ok(())
     }
