@@ -20,8 +20,8 @@ use crate::diff::{Change, ChangeKind, diff_trees};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::os_str;
 use crate::id::{Hash, VersionId};
-use crate::index::CacheEntry;
 use crate::index::stat_cache::now_ns;
+use crate::index::{CacheEntry, FileStat};
 use crate::lock::WorkspaceLock;
 use crate::object::EntryKind;
 use crate::object::tree::{FileEntry, Overlay};
@@ -400,7 +400,10 @@ fn remember_written(
             }
             key.extend_from_slice(&file.path);
         }
-        updates.push((key, CacheEntry::new(&meta, file.id, now, true)));
+        updates.push((
+            key,
+            CacheEntry::new(&FileStat::of(&meta), file.id, now, true),
+        ));
     }
     ws.index.stat_cache().apply(&updates, &[])
 }

@@ -10,15 +10,15 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{Hash, TreeId};
-use crate::index::CacheEntry;
 use crate::index::stat_cache::now_ns;
+use crate::index::{CacheEntry, FileStat};
 use crate::object::{Entry, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::store::{Batch, Kind};
@@ -83,7 +83,10 @@ pub fn snapshot(
             .file_name()
             .map(|n| n.as_bytes().to_vec())
             .unwrap_or_default();
-        vec![Found { rel: name, meta }]
+        vec![Found {
+            rel: name,
+            stat: FileStat::of(&meta),
+        }]
     };
     let prefix: &[u8] = ws_rel.unwrap_or_default().as_bytes();
     let full_key = |rel: &[u8]| -> Vec<u8> {
@@ -120,8 +123,8 @@ pub fn snapshot(
     let to_hash: u64 = found
         .iter()
         .zip(&entries)
-        .filter(|(f, entry)| !entry.is_some_and(|e| e.vouches_for(&f.meta)))
-        .map(|(f, _)| f.meta.len())
+        .filter(|(f, entry)| !entry.is_some_and(|e| e.vouches_for(&f.stat)))
+        .map(|(f, _)| f.stat.size)
         .sum();
     progress.begin(
         if mode == Mode::Store {
@@ -135,7 +138,9 @@ pub fn snapshot(
     // In Store mode, blobs and trees become durable together, before the stat cache may say so.
     let owned_batch = (mode == Mode::Store).then(|| ws.store.batch());
     let batch = owned_batch.as_ref();
-    let hashed: Vec<(Entry, Option<CacheUpdate>)> = found
+    // Collected in place (a fallible parallel collect would gather pieces and copy them).
+    let mut hashed: Vec<Result<(Entry, Option<CacheUpdate>)>> = Vec::new();
+    found
         .par_iter()
         .zip(&entries)
         .map(|(file, cached)| {
@@ -147,12 +152,15 @@ pub fn snapshot(
                 hash_one(batch, file, place, cached.as_ref(), scan_started, progress)?;
             Ok((entry, update.map(|u| (full_key(key_of(file, is_dir)), u))))
         })
-        .collect::<Result<_>>()?;
+        .collect_into_vec(&mut hashed);
     progress.finish();
+    drop(entries);
+    drop(cached);
 
     let mut updates = Vec::new();
     let mut items: Vec<(&[u8], Option<Entry>)> = Vec::with_capacity(found.len());
-    for (file, (entry, update)) in found.iter().zip(hashed) {
+    for (file, hashed) in found.iter().zip(hashed) {
+        let (entry, update) = hashed?;
         if let Some(update) = update {
             updates.push(update);
         }
@@ -226,7 +234,7 @@ fn hash_one(
 ) -> Result<(Entry, Option<CacheEntry>)> {
     // The tree builder names the entry.
     let name = Vec::new();
-    if file.meta.file_type().is_symlink() {
+    if file.stat.is_symlink() {
         let abs = place.of(file);
         let target = fs::read_link(&abs).with_path(&abs)?;
         let bytes = target.as_os_str().as_bytes();
@@ -244,12 +252,12 @@ fn hash_one(
             None,
         ));
     }
-    let kind = if file.meta.mode() & 0o100 != 0 {
+    let kind = if file.stat.is_executable() {
         EntryKind::Executable
     } else {
         EntryKind::File
     };
-    if let Some(entry) = cached.filter(|e| e.vouches_for(&file.meta)) {
+    if let Some(entry) = cached.filter(|e| e.vouches_for(&file.stat)) {
         let known_stored = entry.stored || batch.is_none_or(|b| b.has(Kind::Blob, &entry.hash));
         if known_stored {
             let update = (batch.is_some() && !entry.stored).then_some(CacheEntry {
@@ -278,11 +286,11 @@ fn hash_one(
     progress.advance(size);
     // Cache only if the file did not change while it was read.
     let after = fs::symlink_metadata(&abs).with_path(&abs)?;
-    let unchanged =
-        CacheEntry::new(&after, id, 0, false) == CacheEntry::new(&file.meta, id, 0, false);
+    let unchanged = CacheEntry::new(&FileStat::of(&after), id, 0, false)
+        == CacheEntry::new(&file.stat, id, 0, false);
     let update = unchanged.then(|| {
         let stored = batch.is_some() || cached.is_some_and(|c| c.stored && c.hash == id);
-        CacheEntry::new(&file.meta, id, scan_started, stored)
+        CacheEntry::new(&file.stat, id, scan_started, stored)
     });
     Ok((
         Entry {

@@ -8,7 +8,7 @@
 //! workspace root's covers every dataset). `.dv` directories and dv's temporary files are never
 //! listed. Symlinks are listed, not followed.
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::TEMP_PREFIX;
+use crate::index::FileStat;
 use crate::object::tree::MAX_DEPTH;
 use crate::workspace::DV_DIR;
 
@@ -29,7 +30,7 @@ pub const IGNORE_FILE: &str = ".dvignore";
 pub struct Found {
     /// Path relative to the walked directory, `/`-separated bytes.
     pub rel: Vec<u8>,
-    pub meta: Metadata,
+    pub stat: FileStat,
 }
 
 /// Lists every file and symlink under `root`, skipping `dv_dir`, sorted by `rel`.
@@ -131,7 +132,7 @@ fn list(
             crate::snapshot::check_supported(&entry.path(), &meta)?;
             Ok(Some(Item::File(Found {
                 rel: child_rel,
-                meta,
+                stat: FileStat::of(&meta),
             })))
         })
         .filter_map(Result::transpose)

@@ -17,7 +17,7 @@ use crate::id::VersionId;
 use crate::object::Version;
 
 pub use rebuild::{RebuildReport, rebuild};
-pub use stat_cache::{CacheEntry, StatCache};
+pub use stat_cache::{CacheEntry, FileStat, StatCache};
 
 /// Bumped whenever the schema changes; a different number makes dv rebuild the index.
 const SCHEMA_VERSION: i32 = 2;

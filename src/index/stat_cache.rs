@@ -6,7 +6,6 @@
 //! within the same timestamp tick, with the same size, therefore never hides behind the cache:
 //! its entry is racy and the file is hashed again.
 
-use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -18,6 +17,38 @@ use crate::id::Hash;
 /// Files modified this close to (or after) the time their entry was taken are re-hashed. Two
 /// seconds covers filesystems that store whole-second (ext3, HFS+) or two-second (FAT) mtimes.
 pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
+
+/// The parts of a file's metadata the cache compares: a fifth of the size of `Metadata`, which
+/// matters when a snapshot holds one per file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+    pub mode: u32,
+}
+
+impl FileStat {
+    pub fn of(meta: &Metadata) -> FileStat {
+        FileStat {
+            size: meta.len(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            ino: meta.ino(),
+            mode: meta.mode(),
+        }
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.mode & 0o170000 == 0o120000
+    }
+
+    /// Whether the owner's execute bit is set.
+    pub fn is_executable(&self) -> bool {
+        self.mode & 0o100 != 0
+    }
+}
 
 /// What the cache remembers about one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +67,13 @@ pub struct CacheEntry {
 
 impl CacheEntry {
     /// Builds an entry from a file's metadata.
-    pub fn new(meta: &Metadata, hash: Hash, cached_at_ns: i64, stored: bool) -> Self {
+    pub fn new(stat: &FileStat, hash: Hash, cached_at_ns: i64, stored: bool) -> Self {
         CacheEntry {
-            size: meta.len(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-            ino: meta.ino(),
-            mode: meta.mode(),
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
+            ino: stat.ino,
+            mode: stat.mode,
             hash,
             cached_at_ns,
             stored,
@@ -50,8 +81,8 @@ impl CacheEntry {
     }
 
     /// Whether the entry still describes the file with this metadata and can be trusted.
-    pub fn vouches_for(&self, meta: &Metadata) -> bool {
-        let now = CacheEntry::new(meta, self.hash, self.cached_at_ns, self.stored);
+    pub fn vouches_for(&self, stat: &FileStat) -> bool {
+        let now = CacheEntry::new(stat, self.hash, self.cached_at_ns, self.stored);
         now == *self && self.mtime_ns.saturating_add(RACY_MARGIN_NS) < self.cached_at_ns
     }
 }
@@ -108,50 +139,62 @@ impl StatCache {
         if upserts.is_empty() && removed.is_empty() {
             return Ok(());
         }
-        let mut all = BTreeMap::new();
+        // Merge the sorted file with the sorted changes, without holding entries in a map.
+        let mut changes: Vec<(&[u8], Option<&CacheEntry>)> = removed
+            .iter()
+            .map(|path| (path.as_slice(), None))
+            .chain(
+                upserts
+                    .iter()
+                    .map(|(path, entry)| (path.as_slice(), Some(entry))),
+            )
+            .collect();
+        // Stable: for a path both removed and upserted, the upsert (later) wins.
+        changes.sort_by(|a, b| a.0.cmp(b.0));
         let bytes = self.read_file()?;
-        if let Some(body) = body_of(&bytes) {
-            let mut at = 0;
-            while let Some((path, entry, next)) = decode_entry(body, at) {
-                all.insert(path.to_vec(), entry);
-                at = next;
-            }
-        }
-        for path in removed {
-            all.remove(path);
-        }
-        for (path, entry) in upserts {
-            all.insert(path.clone(), *entry);
-        }
-        self.write(&all)
-    }
-
-    fn read_file(&self) -> Result<Vec<u8>> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(crate::Error::io(&self.path, e)),
-        }
-    }
-
-    fn write(&self, entries: &BTreeMap<Vec<u8>, CacheEntry>) -> Result<()> {
-        let size: usize = entries.keys().map(|p| 4 + p.len() + FIXED_LEN).sum();
-        let mut out = Vec::with_capacity(HEADER_LEN + size + 32);
+        let old = body_of(&bytes).unwrap_or_default();
+        let mut out = Vec::with_capacity(bytes.len() + upserts.len() * (FIXED_LEN + 64) + 64);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[FORMAT, 0, 0, 0]);
-        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-        for (path, e) in entries {
-            out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-            out.extend_from_slice(path);
-            out.extend_from_slice(&e.size.to_le_bytes());
-            out.extend_from_slice(&e.mtime_ns.to_le_bytes());
-            out.extend_from_slice(&e.ctime_ns.to_le_bytes());
-            out.extend_from_slice(&e.ino.to_le_bytes());
-            out.extend_from_slice(&e.mode.to_le_bytes());
-            out.extend_from_slice(&e.hash.0);
-            out.extend_from_slice(&e.cached_at_ns.to_le_bytes());
-            out.push(u8::from(e.stored));
+        out.extend_from_slice(&0u64.to_le_bytes());
+        let mut count = 0u64;
+        let mut at = 0;
+        let mut changes = changes.into_iter().peekable();
+        loop {
+            let current = decode_entry(old, at);
+            let change = changes.peek().copied();
+            let keep_old = match (current, change) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (Some((path, ..)), Some((changed, _))) => path < changed,
+                (None, Some(_)) => false,
+            };
+            match (current, change) {
+                (Some((path, entry, next)), _) if keep_old => {
+                    encode_entry(&mut out, path, &entry);
+                    count += 1;
+                    at = next;
+                }
+                (current, Some((path, _))) => {
+                    // Every change for this path; the last one decides.
+                    let mut last = None;
+                    while let Some((_, entry)) = changes.next_if(|(p, _)| *p == path) {
+                        last = entry;
+                    }
+                    if let Some((old_path, _, next)) = current
+                        && old_path == path
+                    {
+                        at = next;
+                    }
+                    if let Some(entry) = last {
+                        encode_entry(&mut out, path, entry);
+                        count += 1;
+                    }
+                }
+                (_, None) => break,
+            }
         }
+        out[8..16].copy_from_slice(&count.to_le_bytes());
         let checksum = blake3::hash(&out);
         out.extend_from_slice(checksum.as_bytes());
         let dir = self.path.parent().expect("the cache lives in .dv");
@@ -164,6 +207,27 @@ impl StatCache {
             .map_err(|e| crate::Error::io(&self.path, e.error))?;
         Ok(())
     }
+
+    fn read_file(&self) -> Result<Vec<u8>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(crate::Error::io(&self.path, e)),
+        }
+    }
+}
+
+fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &CacheEntry) {
+    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    out.extend_from_slice(path);
+    out.extend_from_slice(&e.size.to_le_bytes());
+    out.extend_from_slice(&e.mtime_ns.to_le_bytes());
+    out.extend_from_slice(&e.ctime_ns.to_le_bytes());
+    out.extend_from_slice(&e.ino.to_le_bytes());
+    out.extend_from_slice(&e.mode.to_le_bytes());
+    out.extend_from_slice(&e.hash.0);
+    out.extend_from_slice(&e.cached_at_ns.to_le_bytes());
+    out.push(u8::from(e.stored));
 }
 
 /// The entries of a cache file; `None` (an empty cache) when it is missing, damaged or newer.

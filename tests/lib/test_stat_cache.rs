@@ -72,6 +72,32 @@ fn entries_round_trip_and_loads_stay_below_their_path() {
     let data = cache.load(b"data").unwrap();
     assert_eq!(paths(&data), ["", "a.csv"]);
     assert_eq!(get(&data, b"a.csv"), entry(9, true));
+
+    // Removing and re-adding one path in one call keeps the new entry; removing a path that
+    // is not there, or adding before the first and after the last, keeps the order.
+    cache
+        .apply(
+            &[
+                (b"zzz.csv".to_vec(), entry(7, true)),
+                (b"a.csv".to_vec(), entry(6, false)),
+                (b"data/a.csv".to_vec(), entry(8, false)),
+            ],
+            &[b"data/a.csv".to_vec(), b"nowhere".to_vec()],
+        )
+        .unwrap();
+    let all = cache.load(b"").unwrap();
+    assert_eq!(
+        paths(&all),
+        [
+            "a.csv",
+            "data",
+            "data-other/c.csv",
+            "data/a.csv",
+            "dataset.csv",
+            "zzz.csv"
+        ]
+    );
+    assert_eq!(get(&all, b"data/a.csv"), entry(8, false));
 }
 
 #[test]
