@@ -184,7 +184,10 @@ impl PackIndex {
         let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
         let mut hasher = blake3::Hasher::new();
         let mut header = [0u8; PACK_HEADER_LEN as usize];
-        input.read_exact(&mut header)?;
+        input.read_exact(&mut header).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => invalid("it is shorter than a pack header"),
+            _ => e,
+        })?;
         check_pack_header(&header)?;
         hasher.update(&header);
         let mut offset = PACK_HEADER_LEN;
@@ -205,7 +208,10 @@ impl PackIndex {
                 ));
             }
             object.resize(length as usize, 0);
-            input.read_exact(&mut object).map_err(|_| cut_short())?;
+            input.read_exact(&mut object).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => cut_short(),
+                _ => e,
+            })?;
             hasher.update(&object);
             offset += ENTRY_PREFIX_LEN as u64;
             entries.push(Record {

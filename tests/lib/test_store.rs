@@ -319,3 +319,32 @@ fn crafted_pack_indexes_are_refused() {
         "it is not a dv pack index"
     );
 }
+
+#[test]
+fn a_pack_cut_short_or_empty_without_its_index_is_listed_as_broken() {
+    let (temp, store) = store();
+    let batch = store.batch();
+    let id = batch.put_bytes(Kind::Blob, b"packed content").unwrap();
+    batch.finish().unwrap();
+    let Some(Location::Packed { pack, .. }) = store.locate(Kind::Blob, &id) else {
+        panic!("small objects are packed");
+    };
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
+    let original = std::fs::read(&pack).unwrap();
+    for (bytes, reason) in [
+        (&original[..3], "it is shorter than a pack header"),
+        (
+            &original[..original.len() - 1],
+            "the pack ends in the middle of an entry",
+        ),
+    ] {
+        damage(&pack, |b| *b = bytes.to_vec());
+        let fresh = Store::at(temp.path().to_path_buf());
+        let broken = fresh.broken_packs().unwrap();
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].path, pack);
+        assert!(broken[0].reason.ends_with(reason), "{}", broken[0].reason);
+        assert!(!fresh.has(Kind::Blob, &id));
+        assert!(!pack.with_extension("idx").exists(), "nothing written back");
+    }
+}
