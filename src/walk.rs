@@ -103,8 +103,9 @@ fn list(
         entries.push((key, entry, is_dir));
     }
     entries.sort_unstable_by(|(a, ..), (b, ..)| a.cmp(b));
+    // Deeper than trees may nest (also bounds this recursion): refuse rather than walk on.
     if depth >= MAX_DEPTH
-        && let Some((_, entry, _)) = entries.iter().find(|(.., is_dir)| !is_dir)
+        && let Some((_, entry, _)) = entries.first()
     {
         return Err(Error::TooDeep {
             path: entry.path(),

@@ -234,4 +234,14 @@ fn directories_nested_deeper_than_the_limit_are_refused_at_commit() {
         "{out}"
     );
     assert_eq!(env.dv(&["log", "--json"]).json(), serde_json::json!([]));
+    // A chain of empty directories far deeper than the limit is refused the same way, not
+    // walked to the end.
+    std::fs::remove_dir_all(env.root().join("data")).unwrap();
+    std::fs::create_dir_all(env.root().join("data").join(vec!["e"; 1500].join("/"))).unwrap();
+    let out = env.dv(&["commit", "data", "-d", "x", "-s", "raw"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("is nested deeper than 256 directories"),
+        "{out}"
+    );
 }
