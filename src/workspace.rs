@@ -124,8 +124,10 @@ impl Workspace {
             return Err(config_err("\"stages\" is empty".into()));
         }
         if config.format < WORKSPACE_FORMAT {
+            // Best effort: a read-only workspace (a shared mount, say) still reads fine as format
+            // 1, and anything that writes to it fails on its own with a clear error.
             config.format = WORKSPACE_FORMAT;
-            write_config(&config_path, &config)?;
+            let _ = write_config(&config_path, &config);
         }
         let store = Store::at(root.join(DV_DIR).join("objects"));
         let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"))?;
