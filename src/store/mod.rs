@@ -510,10 +510,7 @@ impl Store {
         if let Some(set) = slot.as_ref() {
             let mut packs = set.packs.clone();
             packs.extend(new.into_iter().map(Arc::new));
-            *slot = Some(Arc::new(PackSet {
-                packs,
-                broken: set.broken.clone(),
-            }));
+            *slot = Some(Arc::new(PackSet::with(packs, set.broken.clone())));
         }
     }
 }

@@ -269,7 +269,13 @@ pub struct PackSet {
     pub packs: Vec<Arc<Pack>>,
     /// Packs that could not be indexed (their objects count as missing).
     pub broken: Vec<super::BrokenPack>,
+    /// With many packs (one per commit), one sorted table over all of them, built on first use,
+    /// so a look-up stays one binary search instead of one per pack.
+    merged: OnceLock<Vec<(u8, Hash, u32, Slot)>>,
 }
+
+/// Up to this many packs are searched one by one; beyond, through the merged table.
+const PACKS_SEARCHED_ONE_BY_ONE: usize = 4;
 
 impl PackSet {
     /// Loads the index of every pack in `dir`, reusing those `previous` already holds. An index
@@ -313,11 +319,44 @@ impl PackSet {
         Ok(set)
     }
 
+    /// A set of already loaded packs.
+    pub fn with(packs: Vec<Arc<Pack>>, broken: Vec<super::BrokenPack>) -> PackSet {
+        PackSet {
+            packs,
+            broken,
+            merged: OnceLock::new(),
+        }
+    }
+
     /// Finds an object in any pack.
     pub fn find(&self, kind: u8, id: &Hash) -> Option<(&Arc<Pack>, Slot)> {
-        self.packs
-            .iter()
-            .find_map(|pack| pack.index.find(kind, id).map(|slot| (pack, slot)))
+        if self.packs.len() <= PACKS_SEARCHED_ONE_BY_ONE {
+            return self
+                .packs
+                .iter()
+                .find_map(|pack| pack.index.find(kind, id).map(|slot| (pack, slot)));
+        }
+        let merged = self.merged.get_or_init(|| {
+            let mut all: Vec<(u8, Hash, u32, Slot)> = self
+                .packs
+                .iter()
+                .enumerate()
+                .flat_map(|(n, pack)| {
+                    pack.index
+                        .records()
+                        .map(move |r| (r.kind, r.id, n as u32, r.slot))
+                })
+                .collect();
+            all.sort_unstable_by_key(|&(kind, id, n, _)| (kind, id, n));
+            all
+        });
+        let at = merged.partition_point(|&(k, i, ..)| (k, i) < (kind, *id));
+        match merged.get(at) {
+            Some(&(k, i, n, slot)) if (k, i) == (kind, *id) => {
+                Some((&self.packs[n as usize], slot))
+            }
+            _ => None,
+        }
     }
 }
 

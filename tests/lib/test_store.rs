@@ -348,3 +348,40 @@ fn a_pack_cut_short_or_empty_without_its_index_is_listed_as_broken() {
         assert!(!pack.with_extension("idx").exists(), "nothing written back");
     }
 }
+
+#[test]
+fn objects_are_found_across_many_packs() {
+    let (temp, store) = store();
+    // One pack per batch, as one per commit; more packs than are searched one by one.
+    let mut ids = Vec::new();
+    for commit in 0..7u32 {
+        let batch = store.batch();
+        for n in 0..50u32 {
+            let content = format!("commit {commit} object {n}\n").repeat(3);
+            ids.push((
+                batch.put_bytes(Kind::Blob, content.as_bytes()).unwrap(),
+                content,
+            ));
+        }
+        // The same content in every commit is packed once, by the first.
+        batch.put_bytes(Kind::Tree, b"shared").unwrap();
+        batch.finish().unwrap();
+    }
+    assert_eq!(pack_dir_names(&temp).len(), 14, "7 packs and their indexes");
+    for store in [&store, &Store::at(temp.path().to_path_buf())] {
+        for (id, content) in &ids {
+            assert_eq!(store.get_bytes(Kind::Blob, id).unwrap(), content.as_bytes());
+        }
+        assert_eq!(
+            store.get_bytes(Kind::Tree, &Hash::of(b"shared")).unwrap(),
+            b"shared"
+        );
+        assert!(
+            !store.has(Kind::Blob, &Hash::of(b"shared")),
+            "kinds are separate"
+        );
+        assert!(!store.has(Kind::Blob, &Hash::of(b"never stored")));
+        assert_eq!(store.list(Kind::Blob).unwrap().len(), ids.len());
+        assert_eq!(store.list(Kind::Tree).unwrap().len(), 1);
+    }
+}
