@@ -21,6 +21,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::id::Hash;
@@ -36,6 +37,10 @@ const INDEX_HEADER_LEN: usize = 8 + 8 + 32;
 
 /// A pack is closed and a new one started once it holds this many bytes.
 pub const MAX_PACK_BYTES: u64 = 128 << 20;
+
+/// How many pack files a process keeps open at most, and how many it does.
+const MAX_PACKS_KEPT_OPEN: usize = 128;
+static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Largest object file (header and payload) kept in a pack; larger objects stay loose files,
 /// streamed on read. Also bounds what a crafted index can make a reader allocate.
@@ -246,11 +251,21 @@ impl Pack {
         if slot.length > MAX_PACKED_OBJECT {
             return Err(invalid("its pack index claims an oversized entry"));
         }
+        // Packs stay open once read, up to a limit: a store with a pack per commit must not
+        // exhaust the process's file descriptors; past the limit a read opens its own handle.
+        let opened;
         let file = match self.file.get() {
             Some(file) => file,
+            None if KEPT_OPEN.load(Ordering::Relaxed) < MAX_PACKS_KEPT_OPEN => {
+                // Another thread may set it first; then this handle is simply closed.
+                if self.file.set(File::open(&self.path)?).is_ok() {
+                    KEPT_OPEN.fetch_add(1, Ordering::Relaxed);
+                }
+                self.file.get().expect("set just above")
+            }
             None => {
-                let opened = File::open(&self.path)?;
-                self.file.get_or_init(|| opened)
+                opened = File::open(&self.path)?;
+                &opened
             }
         };
         let mut bytes = vec![0u8; slot.length as usize];
@@ -260,6 +275,14 @@ impl Pack {
                 _ => e,
             })?;
         Ok(bytes)
+    }
+}
+
+impl Drop for Pack {
+    fn drop(&mut self) {
+        if self.file.get().is_some() {
+            KEPT_OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
