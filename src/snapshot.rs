@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -78,7 +77,7 @@ pub fn snapshot(
     let mut found = if is_dir {
         crate::walk::walk(&source, &ws.dv_dir())?
     } else {
-        check_supported(abs, &meta)?;
+        crate::walk::check_supported(&meta, || abs.to_path_buf())?;
         let name = abs
             .file_name()
             .map(|n| n.as_bytes().to_vec())
@@ -168,11 +167,7 @@ pub fn snapshot(
     }
     let (tree, subtrees) = build_tree(&mut items, 0, batch)?;
     let mut trees: HashMap<TreeId, Tree> = subtrees.into_iter().collect();
-    let encoded = tree.encode();
-    let id = TreeId(Hash::of(&encoded));
-    if let Some(batch) = batch {
-        batch.put_bytes(Kind::Tree, &encoded)?;
-    }
+    let id = tree_id(&tree, batch)?;
     if let Some(batch) = owned_batch {
         batch.finish()?;
     }
@@ -311,22 +306,13 @@ pub fn hash_file(path: &Path) -> Result<(Hash, u64)> {
     Ok((hasher.finalize().into(), hasher.count()))
 }
 
-/// Refuses what cannot be stored: named pipes, sockets and devices.
-pub(crate) fn check_supported(path: &Path, meta: &Metadata) -> Result<()> {
-    let ft = meta.file_type();
-    let kind = if ft.is_fifo() {
-        "named pipe"
-    } else if ft.is_socket() {
-        "socket"
-    } else if ft.is_block_device() || ft.is_char_device() {
-        "device"
-    } else {
-        return Ok(());
-    };
-    Err(Error::UnsupportedFileType {
-        path: path.to_path_buf(),
-        kind,
-    })
+/// A tree's id, storing the tree when there is a batch (which hashes it once, for both).
+fn tree_id(tree: &Tree, batch: Option<&Batch>) -> Result<TreeId> {
+    let encoded = tree.encode();
+    Ok(TreeId(match batch {
+        Some(batch) => batch.put_bytes(Kind::Tree, &encoded)?,
+        None => Hash::of(&encoded),
+    }))
 }
 
 /// Builds the tree of one directory from its files, sorted by path, whose first `skip` bytes
@@ -366,11 +352,7 @@ fn build_tree(
     let mut all = Vec::new();
     let mut subtree_files = 0;
     for (name, tree, below) in built {
-        let encoded = tree.encode();
-        let id = TreeId(Hash::of(&encoded));
-        if let Some(batch) = batch {
-            batch.put_bytes(Kind::Tree, &encoded)?;
-        }
+        let id = tree_id(&tree, batch)?;
         subtree_files += tree.files;
         entries.push(Entry {
             name: name.to_vec(),

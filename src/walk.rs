@@ -8,9 +8,10 @@
 //! workspace root's covers every dataset). `.dv` directories and dv's temporary files are never
 //! listed. Symlinks are listed, not followed.
 
-use std::fs;
+use std::fs::{self, Metadata};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ignore::Match;
@@ -88,7 +89,11 @@ fn list(
         if name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
             continue;
         }
-        let is_dir = entry.file_type().with_path(entry.path())?.is_dir();
+        // Paths are built only when needed: this loop runs once per file.
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), e))?
+            .is_dir();
         if !ignores.is_empty() && ignores.ignored(&entry.path(), is_dir) {
             continue;
         }
@@ -126,11 +131,11 @@ fn list(
                 return Ok((listing.files > 0).then_some(Item::Dir(listing)));
             }
             // Relative to the open directory, and never following a symlink.
-            let meta = entry.metadata().with_path(entry.path())?;
+            let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
             if meta.is_dir() {
                 return Ok(None);
             }
-            crate::snapshot::check_supported(&entry.path(), &meta)?;
+            check_supported(&meta, || entry.path())?;
             Ok(Some(Item::File(Found {
                 rel: child_rel,
                 stat: FileStat::of(&meta),
@@ -146,6 +151,22 @@ fn list(
         })
         .sum();
     Ok(Listing { items, files })
+}
+
+/// Refuses what cannot be stored: named pipes, sockets and devices. `path` names the file in
+/// the error, and is only built then.
+pub(crate) fn check_supported(meta: &Metadata, path: impl FnOnce() -> PathBuf) -> Result<()> {
+    let file_type = meta.file_type();
+    let kind = if file_type.is_fifo() {
+        "named pipe"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        return Ok(());
+    };
+    Err(Error::UnsupportedFileType { path: path(), kind })
 }
 
 fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {

@@ -696,6 +696,18 @@ pub(crate) fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usi
     Ok(filled)
 }
 
+/// An I/O error saying the stored bytes themselves are wrong (not that reading them failed).
+pub(crate) fn invalid_data(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+/// Why a file written by a newer dv is refused.
+fn too_new(what: &str, found: u8, supported: u8) -> String {
+    format!(
+        "it uses {what} format {found}, newer than this dv understands ({supported}); upgrade dv"
+    )
+}
+
 fn check_kind(kind: Kind, id: &Hash, header: &Header) -> Result<()> {
     if header.kind != kind.code() {
         return Err(corrupt(kind, id, "its header names another kind".into()));

@@ -52,20 +52,23 @@ impl Header {
         let mut raw = [0u8; HEADER_LEN];
         input
             .read_exact(&mut raw)
-            .map_err(|_| invalid("the file is shorter than an object header"))?;
+            .map_err(|_| super::invalid_data("the file is shorter than an object header"))?;
         if &raw[..4] != MAGIC {
-            return Err(invalid("it does not start with the dv object header"));
+            return Err(super::invalid_data(
+                "it does not start with the dv object header",
+            ));
         }
         if raw[4] > OBJECT_FORMAT {
-            return Err(invalid(&format!(
-                "it uses object format {}, newer than this dv understands ({OBJECT_FORMAT}); upgrade dv",
-                raw[4]
+            return Err(super::invalid_data(super::too_new(
+                "object",
+                raw[4],
+                OBJECT_FORMAT,
             )));
         }
         let encoding = match raw[6] {
             0 => Encoding::Raw,
             1 => Encoding::Zstd,
-            other => return Err(invalid(&format!("unknown encoding {other}"))),
+            other => return Err(super::invalid_data(format!("unknown encoding {other}"))),
         };
         let size = u64::from_le_bytes(raw[8..].try_into().expect("slice of 8 bytes"));
         Ok(Header {
@@ -139,8 +142,4 @@ pub fn decompress(payload: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
         };
         decompressor.decompress(payload, size as usize)
     })
-}
-
-fn invalid(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
 }

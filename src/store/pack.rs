@@ -158,10 +158,7 @@ impl PackIndex {
             return Err("its checksum does not match its content".into());
         }
         if body[4] > PACK_FORMAT {
-            return Err(format!(
-                "it uses pack format {}, newer than this dv understands ({PACK_FORMAT}); upgrade dv",
-                body[4]
-            ));
+            return Err(super::too_new("pack", body[4], PACK_FORMAT));
         }
         let count = u64_at(body, 8);
         let records = &body[INDEX_HEADER_LEN..];
@@ -190,7 +187,7 @@ impl PackIndex {
         let mut hasher = blake3::Hasher::new();
         let mut header = [0u8; PACK_HEADER_LEN as usize];
         input.read_exact(&mut header).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => invalid("it is shorter than a pack header"),
+            io::ErrorKind::UnexpectedEof => super::invalid_data("it is shorter than a pack header"),
             _ => e,
         })?;
         check_pack_header(&header)?;
@@ -208,7 +205,7 @@ impl PackIndex {
             hasher.update(&prefix);
             let length = u64_at(&prefix, 33);
             if length > MAX_PACKED_OBJECT {
-                return Err(invalid(
+                return Err(super::invalid_data(
                     "an entry claims more bytes than a packed object may hold",
                 ));
             }
@@ -249,7 +246,9 @@ impl Pack {
     /// Reads one packed object file (header and payload).
     pub fn read_slot(&self, slot: Slot) -> io::Result<Vec<u8>> {
         if slot.length > MAX_PACKED_OBJECT {
-            return Err(invalid("its pack index claims an oversized entry"));
+            return Err(super::invalid_data(
+                "its pack index claims an oversized entry",
+            ));
         }
         // Packs stay open once read, up to a limit: a store with a pack per commit must not
         // exhaust the process's file descriptors; past the limit a read opens its own handle.
@@ -394,7 +393,7 @@ fn load_index(pack_path: &Path, pack_id: Hash) -> io::Result<PackIndex> {
     }
     let index = PackIndex::scan(pack_path)?;
     if index.pack_id != pack_id {
-        return Err(invalid("its content does not match its name"));
+        return Err(super::invalid_data("its content does not match its name"));
     }
     // A rebuilt index is only a cache of the pack: failing to save it is fine.
     let _ = crate::fs_util::write_atomic(&index_path, &index.encode());
@@ -467,12 +466,15 @@ impl PackWriter {
 
 fn check_pack_header(header: &[u8]) -> io::Result<()> {
     if &header[..4] != PACK_MAGIC {
-        return Err(invalid("it does not start with the dv pack header"));
+        return Err(super::invalid_data(
+            "it does not start with the dv pack header",
+        ));
     }
     if header[4] > PACK_FORMAT {
-        return Err(invalid(&format!(
-            "it uses pack format {}, newer than this dv understands ({PACK_FORMAT}); upgrade dv",
-            header[4]
+        return Err(super::invalid_data(super::too_new(
+            "pack",
+            header[4],
+            PACK_FORMAT,
         )));
     }
     Ok(())
@@ -483,13 +485,9 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 }
 
 fn truncated() -> io::Error {
-    invalid("its pack file is shorter than its index says")
+    super::invalid_data("its pack file is shorter than its index says")
 }
 
 fn cut_short() -> io::Error {
-    invalid("the pack ends in the middle of an entry")
-}
-
-fn invalid(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
+    super::invalid_data("the pack ends in the middle of an entry")
 }

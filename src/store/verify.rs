@@ -49,25 +49,27 @@ impl Read for VerifiedReader {
         }
         let n = self.inner.read(buf).map_err(|e| match e.raw_os_error() {
             Some(_) => e,
-            None => invalid(format!("its compressed payload is damaged ({e})")),
+            None => super::invalid_data(format!("its compressed payload is damaged ({e})")),
         })?;
         if n == 0 {
             if self.seen != self.size {
-                return Err(invalid(format!(
+                return Err(super::invalid_data(format!(
                     "it holds {} bytes but its header declares {}",
                     self.seen, self.size
                 )));
             }
             let actual = Hash::from(self.hasher.finalize());
             if actual != self.expected {
-                return Err(invalid(format!("its content hashes to {actual}")));
+                return Err(super::invalid_data(format!(
+                    "its content hashes to {actual}"
+                )));
             }
             self.verified = true;
             return Ok(0);
         }
         self.seen += n as u64;
         if self.seen > self.size {
-            return Err(invalid(format!(
+            return Err(super::invalid_data(format!(
                 "it holds more than the {} bytes its header declares",
                 self.size
             )));
@@ -75,8 +77,4 @@ impl Read for VerifiedReader {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
 }

@@ -126,6 +126,23 @@ fn unreadable_file_names_the_path_and_commits_nothing() {
 }
 
 #[test]
+fn unreadable_directory_names_the_path_and_commits_nothing() {
+    let env = TestEnv::new();
+    env.penguins();
+    let dir = env.root().join("data/meta");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let out = env.dv_unprivileged(&["commit", "data", "-d", "x", "-s", "raw"]);
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert_snapshot!(out, @"
+    ------- stderr -------
+    error: Cannot access $TEST_ENV/ws/data/meta: Permission denied (os error 13)
+    hint: Fix the permissions, or exclude the path with a .dvignore file.
+    [exit status: 1]
+    ");
+    assert_eq!(env.dv(&["log", "--json"]).json(), serde_json::json!([]));
+}
+
+#[test]
 fn a_fifo_is_refused_with_a_hint() {
     let env = TestEnv::new();
     env.penguins();
