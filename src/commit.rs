@@ -48,6 +48,7 @@ pub fn commit(
 ) -> Result<CommitOutcome> {
     crate::names::check("dataset", &request.dataset)?;
     ws.check_stage(&request.stage)?;
+    ws.remove_stale_temp_files()?;
     let inputs = request
         .inputs
         .iter()
@@ -110,10 +111,13 @@ pub fn commit(
     // written just before a crash (see `Workspace::recover`).
     let id = version.id();
     let pending = ws.pending_version_path();
-    crate::fs_util::write_atomic(&pending, format!("{id}\n").as_bytes())?;
+    crate::fs_util::write_atomic(&pending, format!("{id}\n").as_bytes(), "pending")?;
     ws.store.put_bytes(Kind::Version, &version.encode())?;
+    crate::failpoint::hit("version", "stored").map_err(|e| Error::io(&pending, e))?;
     ws.index.insert_version(&id, &version)?;
+    crate::failpoint::hit("version", "indexed").map_err(|e| Error::io(&pending, e))?;
     std::fs::remove_file(&pending).map_err(|e| Error::io(&pending, e))?;
+    crate::failpoint::hit("pending", "removed").map_err(|e| Error::io(&pending, e))?;
     worktree::record(ws, &rel, Tracked::at(&version.dataset, id))?;
     Ok(CommitOutcome {
         id,

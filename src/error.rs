@@ -28,6 +28,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{} is a {found}, not a regular file", path.display())]
+    NotARegularFile { path: PathBuf, found: &'static str },
+
+    #[error("{} is larger than {max} bytes, more than dv reads from such a file", path.display())]
+    FileTooLarge { path: PathBuf, max: u64 },
+
     #[error("Path {} does not exist", path.display())]
     PathNotFound { path: PathBuf },
 
@@ -63,6 +69,9 @@ pub enum Error {
         column: usize,
         message: String,
     },
+
+    #[error("Params file {} holds the integer {number}, which does not fit in 64 bits and would be stored inexactly", path.display())]
+    InexactParam { path: PathBuf, number: String },
 
     #[error("Params file {} must hold a JSON object, found {found}", path.display())]
     ParamsFileNotObject { path: PathBuf, found: &'static str },
@@ -123,14 +132,20 @@ pub enum Error {
     #[error("Tag \"{name}\" already exists and points to {current}")]
     TagExists { name: String, current: String },
 
+    #[error("Tag file {} is damaged: it does not hold a version id", path.display())]
+    DamagedTag { path: PathBuf },
+
     #[error("Tag \"{name}\" doesn't exist")]
     TagNotFound { name: String },
 
     #[error("Nothing tracked at {}", path.display())]
     NotTracked { path: PathBuf },
 
-    #[error("The workspace is busy: another dv process holds {}", lock.display())]
-    Busy { lock: PathBuf },
+    #[error("The workspace is busy: another dv process{} holds {}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default(), lock.display())]
+    Busy {
+        lock: PathBuf,
+        holder: Option<String>,
+    },
 
     #[error("Invalid workspace config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
@@ -194,6 +209,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether another process holds the workspace (the lock, or SQLite's own): retrying
+    /// later will work, so the CLI exits with 75.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Error::Busy { .. } => true,
+            Error::Index(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerned.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -19,11 +19,13 @@ pub const TEMP_PREFIX: &str = ".dv-tmp-";
 pub struct AtomicFile {
     temp: tempfile::NamedTempFile,
     target: PathBuf,
+    /// Names the file in crash points (`tag`, `worktree`, ...).
+    what: &'static str,
 }
 
 impl AtomicFile {
     /// Creates the temporary file next to `target` (whose directory must exist).
-    pub fn new(target: &Path) -> Result<Self> {
+    pub fn new(target: &Path, what: &'static str) -> Result<Self> {
         let dir = parent_dir(target);
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -32,6 +34,7 @@ impl AtomicFile {
         Ok(AtomicFile {
             temp,
             target: target.to_path_buf(),
+            what,
         })
     }
 
@@ -40,15 +43,167 @@ impl AtomicFile {
         self.temp.as_file_mut()
     }
 
-    /// Syncs the content and renames it over the target, then syncs the directory entry.
+    /// Publishes the file durably (see [`publish`]).
     pub fn commit(self) -> Result<()> {
-        self.temp.as_file().sync_all().with_path(self.temp.path())?;
-        let target = self.target;
-        self.temp
-            .persist(&target)
-            .map_err(|e| crate::Error::io(&target, e.error))?;
-        sync_dir(parent_dir(&target))
+        publish(self.temp, &self.target, Durability::Synced, self.what)
     }
+}
+
+/// Whether a published file must survive power loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Content and directory entries reach the disk before `publish` returns.
+    Synced,
+    /// Only for caches that detect their own damage (the stat cache's checksum): renamed
+    /// atomically, but a power cut may lose the new file.
+    Cache,
+}
+
+/// The one way dv publishes a file: the finished temporary file is synced, missing parent
+/// directories are created, it is renamed over `target`, then the directory is synced, and so
+/// is the parent of every directory just created (otherwise a power cut could forget the new
+/// directory and with it the file). `what` names the file in crash points
+/// (`WHAT.synced`, `WHAT.renamed`).
+pub fn publish(
+    temp: tempfile::NamedTempFile,
+    target: &Path,
+    durability: Durability,
+    what: &str,
+) -> Result<()> {
+    let dir = parent_dir(target);
+    let created = create_dirs(dir)?;
+    if durability == Durability::Synced {
+        temp.as_file().sync_all().with_path(temp.path())?;
+    }
+    crate::failpoint::hit(what, "synced").with_path(target)?;
+    temp.persist(target)
+        .map_err(|e| crate::Error::io(target, e.error))?;
+    crate::failpoint::hit(what, "renamed").with_path(target)?;
+    if durability == Durability::Synced {
+        let mut dirs: Vec<&Path> = vec![dir];
+        dirs.extend(created.iter().filter_map(|d| d.parent()));
+        sync_paths(&dirs)?;
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its missing parents; returns the directories it created, outermost first.
+pub fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(candidate) = at {
+        if candidate.as_os_str().is_empty() || candidate.is_dir() {
+            break;
+        }
+        missing.push(candidate.to_path_buf());
+        at = candidate.parent();
+    }
+    missing.reverse();
+    for dir in &missing {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(crate::Error::io(dir, e));
+            }
+            _ => {}
+        }
+    }
+    Ok(missing)
+}
+
+/// Reads a small file that may come from elsewhere (a lock file, a config, a tag): opened once
+/// without blocking, refused unless it is a regular file, and read through a size cap, so a
+/// FIFO, a device or a link to `/dev/zero` fails at once instead of hanging or filling memory.
+/// Returns `None` when the file does not exist.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::Error::io(path, e)),
+    };
+    let meta = file.metadata().with_path(path)?;
+    if !meta.is_file() {
+        return Err(crate::Error::NotARegularFile {
+            path: path.to_path_buf(),
+            found: file_type_name(&meta.file_type()),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
+    file.take(max + 1).read_to_end(&mut bytes).with_path(path)?;
+    if bytes.len() as u64 > max {
+        return Err(crate::Error::FileTooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(Some(bytes))
+}
+
+/// A file type in words, for messages.
+pub fn file_type_name(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_symlink() {
+        "symlink"
+    } else if file_type.is_fifo() {
+        "named pipe"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "file"
+    }
+}
+
+/// The cap on dv's own small state files (config, tracked directories, consumers, tags).
+pub const MAX_STATE_BYTES: u64 = 16 << 20;
+
+/// How old a temporary file must be before another process may delete it as abandoned. A day:
+/// a commit can spend hours hashing between writing one temporary object and publishing it.
+pub const TEMP_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Deletes dv's temporary files in `dir` (not below it) that are older than `grace`: what a
+/// killed process left behind. `prefix` selects them; a file that vanishes meanwhile is fine.
+pub fn remove_stale_temp_files(
+    dir: &Path,
+    prefix: &str,
+    grace: std::time::Duration,
+) -> Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(crate::Error::io(dir, e)),
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.with_path(dir)?;
+        if !entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok());
+        if meta.is_file() && age.is_some_and(|age| age >= grace) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(crate::Error::io(entry.path(), e)),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Flushes files or directories to disk, several at a time: waiting for the disk is the cost,
@@ -76,9 +231,9 @@ pub fn sync_paths(paths: &[&Path]) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::new(path)?;
+/// Writes `bytes` to `path` atomically and durably; `what` names it in crash points.
+pub fn write_atomic(path: &Path, bytes: &[u8], what: &'static str) -> Result<()> {
+    let mut file = AtomicFile::new(path, what)?;
     file.file().write_all(bytes).with_path(path)?;
     file.commit()
 }

@@ -26,6 +26,7 @@ pub mod checkout;
 pub mod commit;
 pub mod diff;
 pub mod error;
+pub mod failpoint;
 pub mod fs_util;
 pub mod fsck;
 pub mod id;

@@ -30,3 +30,30 @@ pub fn check(what: &'static str, name: &str) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Checks a stored workspace-relative path (a version's `path`, a tracked directory): it must
+/// stay inside the workspace whatever machine wrote it, so it is `/`-separated components that
+/// are never empty, `.` or `..`, holds no NUL or backslash, and does not start with `.dv`.
+/// Returns why not, for the caller's error.
+pub fn check_relative_path(what: &str, path: &str) -> std::result::Result<(), String> {
+    let reason = if path.starts_with('/') {
+        Some("it is absolute")
+    } else if path.contains('\0') || path.contains('\\') {
+        Some("it holds a NUL or a backslash")
+    } else if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        Some("it has an empty, \".\" or \"..\" component")
+    } else if path.split('/').next() == Some(crate::workspace::DV_DIR) {
+        Some("it is inside .dv")
+    } else if path.len() > crate::object::tree::MAX_PATH_BYTES {
+        Some("it is longer than any real path")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(format!("{what} {path:?} is not allowed: {reason}")),
+        None => Ok(()),
+    }
+}

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, Result};
+
+/// Params are provenance, not data: a file larger than this is a mistake.
+const MAX_PARAMS_BYTES: u64 = 16 << 20;
 
 /// Parses one `KEY=VALUE` argument.
 pub fn parse_param(arg: &str) -> Result<(String, Value)> {
@@ -22,19 +25,74 @@ pub fn parse_param(arg: &str) -> Result<(String, Value)> {
             arg: arg.to_string(),
         });
     }
-    let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value = match serde_json::from_str(raw) {
+        // JSON numbers become f64 beyond 64 bits: an id or a seed would silently change.
+        Ok(_) if first_inexact_integer(raw).is_some() => Value::String(raw.to_string()),
+        Ok(value) => value,
+        Err(_) => Value::String(raw.to_string()),
+    };
     Ok((key.to_string(), value))
+}
+
+/// The first integer literal in JSON text that does not fit in 64 bits (i64 or u64), which
+/// serde_json would turn into an approximate float. Strings are skipped.
+pub fn first_inexact_integer(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                at += 1;
+                while at < bytes.len()
+                    && matches!(bytes[at], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    at += 1;
+                }
+                let token = &json[start..at];
+                let integer = !token.contains(['.', 'e', 'E']);
+                if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Some(token);
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// Reads a JSON object of parameters from a file.
 pub fn load_params_file(path: &Path) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path).with_path(path)?;
+    let bytes = crate::fs_util::read_bounded(path, MAX_PARAMS_BYTES)?.ok_or_else(|| {
+        Error::PathNotFound {
+            path: path.to_path_buf(),
+        }
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"),
+        )
+    })?;
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::ParamsFileSyntax {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
+    if let Some(number) = first_inexact_integer(&text) {
+        return Err(Error::InexactParam {
+            path: path.to_path_buf(),
+            number: number.to_string(),
+        });
+    }
     match value {
         Value::Object(map) => Ok(map),
         other => Err(Error::ParamsFileNotObject {

@@ -96,25 +96,25 @@ pub fn read_lock(ws: &Workspace, path: &Path, missing_ok: bool) -> Result<LockFi
         path: path.to_path_buf(),
         message,
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
-            return Ok(LockFile::new());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match fs_util::read_bounded(path, MAX_LOCK_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) if missing_ok => return Ok(LockFile::new()),
+        Ok(None) => {
             return Err(Error::PathNotFound {
                 path: path.to_path_buf(),
             });
         }
-        Err(e) => return Err(Error::io(path, e)),
+        Err(Error::FileTooLarge { max, .. }) => {
+            return Err(bad(format!(
+                "it is larger than {max} bytes, more than a lock file can be"
+            )));
+        }
+        Err(Error::NotARegularFile { found, .. }) => {
+            return Err(bad(format!("it is a {found}, not a regular file")));
+        }
+        Err(other) => return Err(other),
     };
-    if meta.len() > MAX_LOCK_BYTES {
-        return Err(bad(format!(
-            "it is {} bytes, more than a lock file can be",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read_to_string(path).with_path(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         bad(format!(
             "invalid JSON at line {}, column {}",
@@ -257,7 +257,7 @@ fn write_lock(path: &Path, file: &mut LockFile) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_path(dir)?;
     }
-    write_atomic(path, text.as_bytes())
+    write_atomic(path, text.as_bytes(), "lock-file")
 }
 
 /// A lock file entry that pins a version: who consumes it.
@@ -279,14 +279,14 @@ fn consumers_path(ws: &Workspace) -> PathBuf {
 /// this cannot be rebuilt from objects). Versions listed here are protected from gc.
 pub fn consumers(ws: &Workspace) -> Result<Vec<Consumer>> {
     let path = consumers_path(ws);
-    let map: BTreeMap<PathBuf, BTreeMap<String, VersionId>> = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Config {
-            path: path.clone(),
-            message: e.to_string(),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
+    let map: BTreeMap<PathBuf, BTreeMap<String, VersionId>> =
+        match fs_util::read_bounded(&path, MAX_LOCK_BYTES)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            None => BTreeMap::new(),
+        };
     Ok(map
         .into_iter()
         .flat_map(|(lock, pins)| {
@@ -319,5 +319,5 @@ fn record_consumer(ws: &Workspace, lock: &Path, name: &str, id: Option<&VersionI
     }
     map.retain(|_, pins| !pins.is_empty());
     let text = serde_json::to_string_pretty(&map).expect("consumers serialize") + "\n";
-    write_atomic(&consumers_path(ws), text.as_bytes())
+    write_atomic(&consumers_path(ws), text.as_bytes(), "consumers")
 }

@@ -35,7 +35,7 @@ pub fn set_tag(ws: &Workspace, name: &str, id: &VersionId, allow_move: bool) -> 
         Some(current) => TagChange::Moved { from: current },
         None => TagChange::Created,
     };
-    write_atomic(&path, format!("{id}\n").as_bytes())?;
+    write_atomic(&path, format!("{id}\n").as_bytes(), "tag")?;
     ws.index.set_tag(name, Some(id))?;
     Ok(change)
 }
@@ -59,15 +59,24 @@ pub fn delete_tag(ws: &Workspace, name: &str) -> Result<VersionId> {
     Ok(current)
 }
 
+/// Reads one tag file: `None` when it does not exist, an error naming the file when it does
+/// not hold exactly one full version id (a damaged tag must never read as absent, or the next
+/// `dv tag` would silently replace it).
 fn read_tag_file(path: &Path) -> Result<Option<VersionId>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(text.trim().parse().ok()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
+    let Some(bytes) = crate::fs_util::read_bounded(path, 1024)? else {
+        return Ok(None);
+    };
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| text.strip_suffix('\n').unwrap_or(text).parse().ok())
+        .map(Some)
+        .ok_or_else(|| Error::DamagedTag {
+            path: path.to_path_buf(),
+        })
 }
 
-/// Reads every well-formed tag file; names or contents that are not valid are skipped.
+/// Reads every tag file. Files whose names are not tag names are not tags and are skipped (a
+/// temporary file, say); a tag file that is damaged is an error naming it.
 pub fn read_tag_files(dir: &Path) -> Result<Vec<(String, VersionId)>> {
     let mut tags = Vec::new();
     let entries = match fs::read_dir(dir) {

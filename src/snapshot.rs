@@ -75,7 +75,16 @@ pub fn snapshot(
     };
     let is_dir = meta.is_dir();
     let mut found = if is_dir {
-        crate::walk::walk(&source, &ws.dv_dir())?
+        let mut ignore_from: Vec<&Path> = match ws_rel {
+            Some(_) => abs
+                .ancestors()
+                .skip(1)
+                .take_while(|dir| dir.starts_with(ws.root()))
+                .collect(),
+            None => Vec::new(),
+        };
+        ignore_from.reverse();
+        crate::walk::walk(&source, &ignore_from, &ws.dv_dir())?
     } else {
         crate::walk::check_supported(&meta, || abs.to_path_buf())?;
         let name = abs
@@ -253,8 +262,11 @@ fn hash_one(
         EntryKind::File
     };
     if let Some(entry) = cached.filter(|e| e.vouches_for(&file.stat)) {
-        let known_stored = entry.stored || batch.is_none_or(|b| b.has(Kind::Blob, &entry.hash));
-        if known_stored {
+        // The cache's "stored" flag is a hint, never proof: a commit only names content the
+        // store holds now (an object deleted or lost since would otherwise be committed as
+        // present). A lookup in the pack indexes or a stat of one loose path.
+        let present = batch.is_none_or(|b| b.has(Kind::Blob, &entry.hash));
+        if present {
             let update = (batch.is_some() && !entry.stored).then_some(CacheEntry {
                 stored: true,
                 ..*entry

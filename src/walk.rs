@@ -4,8 +4,8 @@
 //! directory (no lookup of the full path per file). The result is sorted by path bytes, which
 //! lets a snapshot pair it with the sorted stat cache in one pass.
 //! `.dvignore` files (gitignore syntax) apply in their directory and below, a deeper one
-//! overriding its parents, including those in the directories above the walked one (so the
-//! workspace root's covers every dataset). `.dv` directories and dv's temporary files are never
+//! overriding its parents, including those in the directories above the walked one up to the
+//! workspace root (so the root's covers every dataset), and none outside the workspace. `.dv` directories and dv's temporary files are never
 //! listed. Symlinks are listed, not followed.
 
 use std::fs::{self, Metadata};
@@ -35,11 +35,12 @@ pub struct Found {
 }
 
 /// Lists every file and symlink under `root`, skipping `dv_dir`, sorted by `rel`.
-pub fn walk(root: &Path, dv_dir: &Path) -> Result<Vec<Found>> {
-    let mut ancestors: Vec<&Path> = root.ancestors().skip(1).collect();
-    ancestors.reverse();
+/// `ignore_from` are the directories above `root` whose `.dvignore` files apply, outermost first:
+/// those between the workspace root and the snapshot, never beyond the workspace (the same data
+/// must snapshot the same on every machine).
+pub fn walk(root: &Path, ignore_from: &[&Path], dv_dir: &Path) -> Result<Vec<Found>> {
     let mut ignores = Ignores::default();
-    for dir in ancestors {
+    for dir in ignore_from {
         ignores = ignores.with_dir(dir)?;
     }
     let listing = list(dv_dir, root, &[], 0, &ignores)?;

@@ -101,11 +101,13 @@ impl Workspace {
     /// Opens the workspace whose root is `root`, checking its format.
     pub fn open_at(root: PathBuf) -> Result<Workspace> {
         let config_path = root.join(DV_DIR).join("config.json");
-        let text = fs::read_to_string(&config_path).with_path(&config_path)?;
         let config_err = |message: String| Error::Config {
             path: config_path.clone(),
             message,
         };
+        let bytes = fs_util::read_bounded(&config_path, fs_util::MAX_STATE_BYTES)?
+            .ok_or_else(|| Error::io(&config_path, std::io::ErrorKind::NotFound.into()))?;
+        let text = String::from_utf8(bytes).map_err(|_| config_err("it is not UTF-8".into()))?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| config_err(e.to_string()))?;
         let format = value
@@ -130,7 +132,7 @@ impl Workspace {
             let _ = write_config(&config_path, &config);
         }
         let store = Store::at(root.join(DV_DIR).join("objects"));
-        let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"))?;
+        let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"), store.clone())?;
         let ws = Workspace {
             root,
             config,
@@ -156,7 +158,11 @@ impl Workspace {
         let pending = self.pending_version_path();
         if pending.exists() {
             let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
-            let text = fs::read_to_string(&pending).unwrap_or_default();
+            let text = fs_util::read_bounded(&pending, 1024)
+                .ok()
+                .flatten()
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
             if let Ok(id) = text.trim().parse::<crate::VersionId>()
                 && self.store.has(crate::store::Kind::Version, &id.0)
             {
@@ -171,12 +177,31 @@ impl Workspace {
                 _ => {}
             }
         }
-        let files = crate::refs::read_tag_files(&self.tags_dir())?;
+        // A damaged tag file is reported by the commands that use tags (and by fsck), not
+        // by every command that opens the workspace.
+        let Ok(files) = crate::refs::read_tag_files(&self.tags_dir()) else {
+            return Ok(());
+        };
         if files != self.index.tags()? {
             let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
             self.index.replace_tags(&files)?;
         }
         Ok(())
+    }
+
+    /// Deletes temporary files that killed processes left in `.dv/` (older than
+    /// [`fs_util::TEMP_GRACE`], so those of a command still running survive). Called by commands
+    /// that write.
+    pub fn remove_stale_temp_files(&self) -> Result<usize> {
+        let grace = fs_util::TEMP_GRACE;
+        Ok(
+            fs_util::remove_stale_temp_files(
+                &self.dv_dir().join("objects").join("tmp"),
+                "",
+                grace,
+            )? + fs_util::remove_stale_temp_files(&self.dv_dir(), fs_util::TEMP_PREFIX, grace)?
+                + fs_util::remove_stale_temp_files(&self.tags_dir(), fs_util::TEMP_PREFIX, grace)?,
+        )
     }
 
     /// The directory holding `.dv/`.
@@ -253,5 +278,5 @@ impl Workspace {
 
 fn write_config(path: &Path, config: &Config) -> Result<()> {
     let text = serde_json::to_string_pretty(config).expect("config serializes") + "\n";
-    write_atomic(path, text.as_bytes())
+    write_atomic(path, text.as_bytes(), "config")
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, Result};
 use crate::fs_util::write_atomic;
 use crate::id::VersionId;
 use crate::workspace::Workspace;
@@ -45,14 +45,26 @@ fn state_path(ws: &Workspace) -> std::path::PathBuf {
 /// Reads the tracked directories.
 pub fn load(ws: &Workspace) -> Result<Worktrees> {
     let path = state_path(ws);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Config {
-            path,
-            message: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Worktrees::new()),
-        Err(e) => Err(e).with_path(&path),
+    let Some(bytes) = crate::fs_util::read_bounded(&path, crate::fs_util::MAX_STATE_BYTES)? else {
+        return Ok(Worktrees::new());
+    };
+    let worktrees: Worktrees = serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    // The file may come from a copied workspace: every directory must be a safe relative path.
+    for (rel, tracked) in &worktrees {
+        if !rel.is_empty() {
+            crate::names::check_relative_path("tracked directory", rel).map_err(|reason| {
+                Error::Config {
+                    path: path.clone(),
+                    message: reason,
+                }
+            })?;
+        }
+        crate::names::check("dataset", &tracked.dataset)?;
     }
+    Ok(worktrees)
 }
 
 /// Records that `rel` now holds `tracked`. Call with the workspace lock held.
@@ -63,5 +75,5 @@ pub fn record(ws: &Workspace, rel: &str, tracked: Tracked) -> Result<()> {
     }
     all.insert(rel.to_string(), tracked);
     let text = serde_json::to_string_pretty(&all).expect("worktrees serialize") + "\n";
-    write_atomic(&state_path(ws), text.as_bytes())
+    write_atomic(&state_path(ws), text.as_bytes(), "worktree")
 }

@@ -54,6 +54,16 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let params = dv::params::collect(args.params_file.as_deref(), &args.params)?;
+    for arg in &args.params {
+        if let Some(number) = arg
+            .split_once('=')
+            .and_then(|(_, raw)| dv::params::first_inexact_integer(raw))
+        {
+            ui.status(format!(
+                "warning: --param {arg}: {number} does not fit in 64 bits, so the value is kept as a string"
+            ));
+        }
+    }
     let request = CommitRequest {
         path: args.path,
         dataset: args.dataset,

@@ -106,6 +106,7 @@ impl From<Error> for CliError {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         let base = CliError::user(message);
+        let busy = err.is_busy();
         match err {
             Error::NotAWorkspace { .. } => {
                 base.hinted("Run `dv init` to make one here, or cd into an existing workspace.")
@@ -169,14 +170,15 @@ impl From<Error> for CliError {
             Error::PinnedVersionMissing { .. } => base.hinted("Fetch it from the remote the lock file's data came from, or pin a version this workspace has."),
             Error::UnsafePinPath { .. } => base.hinted("Pin paths must be relative directories inside the workspace; fix the entry with `dv pin REV --as NAME --path DIR`."),
             Error::BadLockFile { .. } => base.hinted("Nothing was written. Fix or regenerate the lock file with `dv pin`."),
-            Error::Index(ref e)
-                if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)) =>
-            {
-                CliError { kind: Kind::Busy, ..base }
-                    .hinted(BUSY_HINT)
+            Error::InexactParam { .. } => base.hinted("Quote it to keep it exact as a string, for example \"12345678901234567890123\"."),
+            Error::DamagedTag { ref path } => base.hinted(format!(
+                "Restore the file from a backup, or delete {} to drop the tag.",
+                path.display()
+            )),
+            Error::NotARegularFile { .. } | Error::FileTooLarge { .. } => {
+                base.hinted("Nothing was read or written. Point dv at the real file.")
             }
-            Error::Busy { .. } => CliError { kind: Kind::Busy, ..base }
-                .hinted(BUSY_HINT),
+            _ if busy => CliError { kind: Kind::Busy, ..base }.hinted(BUSY_HINT),
             _ => base,
         }
     }

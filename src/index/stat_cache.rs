@@ -106,6 +106,8 @@ pub struct StatCache {
 }
 
 const MAGIC: &[u8; 4] = b"dvsc";
+/// Far beyond the cache of ten million files; a larger file is not a cache dv wrote.
+const MAX_CACHE_BYTES: u64 = 8 << 30;
 const FORMAT: u8 = 1;
 const HEADER_LEN: usize = 16;
 const FIXED_LEN: usize = 8 * 4 + 4 + 32 + 8 + 1;
@@ -199,21 +201,20 @@ impl StatCache {
         out.extend_from_slice(checksum.as_bytes());
         let dir = self.path.parent().expect("the cache lives in .dv");
         let mut temp = tempfile::Builder::new()
-            .prefix(".stat-cache-")
+            .prefix(crate::fs_util::TEMP_PREFIX)
             .tempfile_in(dir)
             .with_path(dir)?;
         temp.write_all(&out).with_path(temp.path())?;
-        temp.persist(&self.path)
-            .map_err(|e| crate::Error::io(&self.path, e.error))?;
-        Ok(())
+        crate::fs_util::publish(
+            temp,
+            &self.path,
+            crate::fs_util::Durability::Cache,
+            "stat-cache",
+        )
     }
 
     fn read_file(&self) -> Result<Vec<u8>> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(crate::Error::io(&self.path, e)),
-        }
+        Ok(crate::fs_util::read_bounded(&self.path, MAX_CACHE_BYTES)?.unwrap_or_default())
     }
 }
 

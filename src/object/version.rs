@@ -91,6 +91,20 @@ impl Version {
                 "it uses version format {format}, newer than this dv understands ({VERSION_FORMAT}); upgrade dv"
             )));
         }
-        serde_json::from_value(value).map_err(|e| bad(format!("its fields are invalid: {e}")))
+        let version: Version = serde_json::from_value(value)
+            .map_err(|e| bad(format!("its fields are invalid: {e}")))?;
+        version.validate().map_err(bad)?;
+        Ok(version)
+    }
+
+    /// Checks the fields a version from elsewhere could use against us: names follow the
+    /// CLI's rules and the committed path stays inside the workspace.
+    fn validate(&self) -> std::result::Result<(), String> {
+        crate::names::check("dataset", &self.dataset).map_err(|e| e.to_string())?;
+        crate::names::check("stage", &self.stage).map_err(|e| e.to_string())?;
+        if !self.path.is_empty() {
+            crate::names::check_relative_path("its path", &self.path)?;
+        }
+        Ok(())
     }
 }

@@ -444,6 +444,7 @@ impl Store {
     ) -> Result<()> {
         let mut temp = self.temp_file()?;
         write(temp.as_file_mut()).with_path(temp.path())?;
+        crate::failpoint::hit("object", "written").with_path(temp.path())?;
         self.persist(kind, id, temp, batch)
     }
 
@@ -466,14 +467,7 @@ impl Store {
                 .push((pending, target));
             return Ok(());
         }
-        let dir = target
-            .parent()
-            .expect("object paths have a fan-out directory");
-        fs::create_dir_all(dir).with_path(dir)?;
-        temp.as_file().sync_all().with_path(temp.path())?;
-        temp.persist(&target)
-            .map_err(|e| Error::io(&target, e.error))?;
-        crate::fs_util::sync_dir(dir)
+        crate::fs_util::publish(temp, &target, crate::fs_util::Durability::Synced, "object")
     }
 
     /// Starts a batch of writes that become durable together (see [`Batch`]).
@@ -636,7 +630,9 @@ impl Batch<'_> {
                     .flat_map(|(_, pack, index)| [pack.as_ref(), index.as_ref()]),
             )
             .collect();
+        crate::failpoint::hit("batch", "written").with_path(&self.store.root)?;
         crate::fs_util::sync_paths(&written)?;
+        crate::failpoint::hit("batch", "synced").with_path(&self.store.root)?;
         let mut dirs = std::collections::BTreeSet::new();
         for (temp, target) in pending {
             let dir = target
@@ -655,6 +651,7 @@ impl Batch<'_> {
             }
             temp.persist(&target)
                 .map_err(|e| Error::io(&target, e.error))?;
+            crate::failpoint::hit("batch", "loose-renamed").with_path(&target)?;
         }
         let pack_dir = self.store.root.join(PACK_DIR);
         let mut published = Vec::new();
@@ -670,11 +667,13 @@ impl Batch<'_> {
             pack_temp
                 .persist(&pack_path)
                 .map_err(|e| Error::io(&pack_path, e.error))?;
+            crate::failpoint::hit("batch", "pack-renamed").with_path(&pack_path)?;
             index_temp
                 .persist(&index_path)
                 .map_err(|e| Error::io(&index_path, e.error))?;
             published.push(Pack::new(index, pack_path));
         }
+        crate::failpoint::hit("batch", "renamed").with_path(&self.store.root)?;
         let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
         crate::fs_util::sync_paths(&dirs)?;
         self.store.add_packs(published);

@@ -396,7 +396,7 @@ fn load_index(pack_path: &Path, pack_id: Hash) -> io::Result<PackIndex> {
         return Err(super::invalid_data("its content does not match its name"));
     }
     // A rebuilt index is only a cache of the pack: failing to save it is fine.
-    let _ = crate::fs_util::write_atomic(&index_path, &index.encode());
+    let _ = crate::fs_util::write_atomic(&index_path, &index.encode(), "pack-index");
     Ok(index)
 }
 

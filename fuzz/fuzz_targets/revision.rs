@@ -1,0 +1,43 @@
+//! Revisions: any string resolves to a version that exists, or fails with an error.
+#![no_main]
+use std::sync::OnceLock;
+
+use dv::commit::{CommitRequest, commit};
+use dv::progress::NoProgress;
+use libfuzzer_sys::fuzz_target;
+
+fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
+    static WS: OnceLock<(tempfile::TempDir, dv::Workspace)> = OnceLock::new();
+    WS.get_or_init(|| {
+        let temp = tempfile::tempdir().unwrap();
+        let ws = dv::Workspace::init(temp.path(), None).unwrap();
+        let data = temp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mut from = Vec::new();
+        for (i, stage) in ["raw", "cleaned", "labeled"].into_iter().enumerate() {
+            std::fs::write(data.join("f.csv"), format!("a,b\n{i},{i}\n")).unwrap();
+            let request = CommitRequest {
+                path: data.clone(),
+                dataset: "penguins".into(),
+                stage: stage.into(),
+                inputs: from.clone(),
+                ..Default::default()
+            };
+            let id = commit(&ws, &request, &NoProgress).unwrap().id;
+            from = vec![id.to_hex()];
+        }
+        dv::refs::set_tag(&ws, "release", &from[0].parse().unwrap(), false).unwrap();
+        (temp, ws)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (_, ws) = workspace();
+    let Ok(rev) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(id) = dv::revision::resolve(ws, rev) {
+        assert!(ws.index.version(&id).unwrap().is_some());
+    }
+    let _ = dv::revision::resolve_uri(ws, rev);
+});
