@@ -296,6 +296,7 @@ fn apply(
         ensure_real_dir(root, parent, force)?;
     }
     let store = &ws.store;
+    let first_written = std::sync::atomic::AtomicBool::new(false);
     writes.par_iter().try_for_each(|file| {
         let dest = root.join(os_str(&file.path));
         if fs::symlink_metadata(&dest).is_ok_and(|meta| meta.is_dir()) {
@@ -305,9 +306,13 @@ fn apply(
             fs::remove_dir_all(&dest).with_path(&dest)?;
         }
         write_entry(store, &dest, file.kind, &file.id)?;
+        if !first_written.swap(true, Ordering::Relaxed) {
+            crate::failpoint::hit("checkout", "first-file").with_path(&dest)?;
+        }
         progress.advance(file.size);
         Ok(())
     })?;
+    crate::failpoint::hit("checkout", "files-written").with_path(root)?;
     progress.finish();
     Ok(())
 }

@@ -78,6 +78,16 @@ impl TestEnv {
         self.dv_in(&self.root(), args)
     }
 
+    /// Runs dv in the workspace with extra environment variables.
+    pub fn dv_env(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
+        self.run_prepared(
+            Command::new(env!("CARGO_BIN_EXE_dv")),
+            &self.root(),
+            args,
+            vars,
+        )
+    }
+
     /// Runs dv in `dir`.
     pub fn dv_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.run(Command::new(env!("CARGO_BIN_EXE_dv")), dir, args)
@@ -114,8 +124,19 @@ impl TestEnv {
             .expect("dv starts")
     }
 
-    fn run(&self, mut command: Command, dir: &Path, args: &[&str]) -> Output {
+    fn run(&self, command: Command, dir: &Path, args: &[&str]) -> Output {
+        self.run_prepared(command, dir, args, &[])
+    }
+
+    fn run_prepared(
+        &self,
+        mut command: Command,
+        dir: &Path,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Output {
         self.prepare(&mut command, dir, args);
+        command.envs(vars.iter().copied());
         let output = command.output().expect("dv runs");
         let clean = |bytes: &[u8]| {
             String::from_utf8_lossy(bytes).replace(&self.base().display().to_string(), "$TEST_ENV")

@@ -7,10 +7,12 @@ mod describe;
 
 mod test_checkout;
 mod test_commit;
+mod test_crash;
 mod test_diff;
 mod test_diff_rows;
 mod test_errors;
 mod test_fsck;
+mod test_hardening;
 mod test_init;
 mod test_lineage;
 mod test_log_show;
