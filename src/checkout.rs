@@ -114,6 +114,9 @@ pub fn checkout(
         return Err(Error::NotADirectory { path: dir, found });
     }
 
+    // Held until the checkout ends: another checkout into this directory waits (or answers
+    // busy) instead of interleaving its files with ours.
+    let _directory_lock = WorkspaceLock::acquire_directory(&ws.dv_dir(), &dir)?;
     let working = working_snapshot(ws, &snapshot_path, rel.as_deref(), progress)?;
     let overlay = Overlay {
         store: &ws.store,

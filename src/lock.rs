@@ -18,8 +18,22 @@ pub struct WorkspaceLock {
 impl WorkspaceLock {
     /// Takes the lock, retrying with backoff for up to [`DEFAULT_WAIT`] (or `DV_LOCK_TIMEOUT_MS`).
     pub fn acquire(dv_dir: &Path) -> Result<WorkspaceLock> {
+        Self::acquire_at(dv_dir.join("lock"))
+    }
+
+    /// Takes the lock that keeps two checkouts from writing into one directory at once (they
+    /// would interleave files of two versions). Keyed by the target's absolute path, in
+    /// `.dv/locks/`; held for the whole checkout, which the workspace lock is not.
+    pub fn acquire_directory(dv_dir: &Path, target: &Path) -> Result<WorkspaceLock> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = dv_dir.join("locks");
+        crate::fs_util::create_dirs(&dir)?;
+        let key = blake3::hash(target.as_os_str().as_bytes()).to_hex();
+        Self::acquire_at(dir.join(format!("checkout-{}", &key[..32])))
+    }
+
+    fn acquire_at(path: PathBuf) -> Result<WorkspaceLock> {
         let wait = wait_limit()?;
-        let path = dv_dir.join("lock");
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

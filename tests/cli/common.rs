@@ -2,15 +2,15 @@
 //! workspace, an empty environment, and a clock that advances one second per command so
 //! version ids are the same on every run.
 
-use std::cell::Cell;
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub struct TestEnv {
     temp: tempfile::TempDir,
-    commands: Cell<u32>,
+    commands: AtomicU32,
 }
 
 /// What one run of dv printed, and how it exited.
@@ -59,7 +59,7 @@ impl TestEnv {
         std::fs::create_dir(temp.path().join("home")).expect("home dir");
         TestEnv {
             temp,
-            commands: Cell::new(0),
+            commands: AtomicU32::new(0),
         }
     }
 
@@ -149,8 +149,7 @@ impl TestEnv {
     }
 
     fn prepare(&self, command: &mut Command, dir: &Path, args: &[&str]) {
-        let n = self.commands.get();
-        self.commands.set(n + 1);
+        let n = self.commands.fetch_add(1, Ordering::Relaxed);
         let timestamp = format!("2026-01-02T03:{:02}:{:02}Z", 4 + n / 60, n % 60);
         command
             .args(args)
