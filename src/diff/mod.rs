@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::id::TreeId;
-use crate::object::tree::{FileEntry, check_depth, flatten};
+use crate::object::Tree;
+use crate::object::tree::{FileEntry, check_depth, flatten, load_subtree};
 use crate::object::{EntryKind, TreeSource};
 
 /// How one path differs.
@@ -49,20 +50,27 @@ pub struct Change {
 pub fn diff_trees(source: &dyn TreeSource, old: &TreeId, new: &TreeId) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     if old != new {
-        diff_dirs(source, old, new, &mut Vec::new(), &mut changes)?;
+        let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
+        diff_dirs(
+            source,
+            (new, new_tree),
+            old_tree,
+            &mut Vec::new(),
+            &mut changes,
+        )?;
     }
     Ok(changes)
 }
 
+/// Diffs two loaded directory trees (the new one with its id, for depth errors).
 fn diff_dirs(
     source: &dyn TreeSource,
-    old: &TreeId,
-    new: &TreeId,
+    (new, new_tree): (&TreeId, Tree),
+    old_tree: Tree,
     prefix: &mut Vec<u8>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
     check_depth(prefix, new)?;
-    let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
     let (mut a, mut b) = (
         old_tree.entries.into_iter().peekable(),
         new_tree.entries.into_iter().peekable(),
@@ -98,7 +106,10 @@ fn diff_dirs(
         match (left, right) {
             (Some(l), Some(r)) if l.kind == r.kind && l.id == r.id => {}
             (Some(l), Some(r)) if l.kind == EntryKind::Tree && r.kind == EntryKind::Tree => {
-                diff_dirs(source, &TreeId(l.id), &TreeId(r.id), prefix, out)?;
+                // Both subtrees must hold what their entries declare.
+                let old_child = load_subtree(source, new, &l)?;
+                let new_child = load_subtree(source, new, &r)?;
+                diff_dirs(source, (&TreeId(r.id), new_child), old_child, prefix, out)?;
             }
             (Some(l), Some(r)) if l.kind != EntryKind::Tree && r.kind != EntryKind::Tree => {
                 let symlink_involved = l.kind == EntryKind::Symlink || r.kind == EntryKind::Symlink;

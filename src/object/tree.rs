@@ -274,21 +274,61 @@ pub struct FileEntry {
     pub size: u64,
 }
 
-/// Lists every file and symlink under a tree, in path order.
+/// Lists every file and symlink under a tree, in path order (see [`walk_files`]).
 pub fn flatten(source: &dyn TreeSource, root: &TreeId) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    flatten_into(source, root, &mut Vec::new(), &mut out)?;
+    walk_files(source, root, &mut |file| {
+        out.push(file);
+        Ok(())
+    })?;
     Ok(out)
 }
 
-fn flatten_into(
+/// Visits every file and symlink under a tree, in path order, without collecting them.
+///
+/// The one bounded walk: nesting is limited to [`MAX_DEPTH`], and before descending, every
+/// directory's declared totals are checked against its children's (files: its own plus each
+/// subtree's; bytes: each entry's size equals its subtree's). A crafted tree therefore cannot
+/// make the walk do more than the root declares (`root.files` visits), which callers compare
+/// with the version's stats; a tree whose totals lie is reported corrupt, never walked.
+pub fn walk_files(
+    source: &dyn TreeSource,
+    root: &TreeId,
+    visit: &mut dyn FnMut(FileEntry) -> Result<()>,
+) -> Result<()> {
+    let tree = source.tree(root)?;
+    walk_into(source, root, tree, &mut Vec::new(), visit)
+}
+
+fn walk_into(
     source: &dyn TreeSource,
     id: &TreeId,
+    tree: Tree,
     prefix: &mut Vec<u8>,
-    out: &mut Vec<FileEntry>,
+    visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
     check_depth(prefix, id)?;
-    let tree = source.tree(id)?;
+    let mut children = Vec::new();
+    let mut files = 0u64;
+    for entry in &tree.entries {
+        if entry.kind == EntryKind::Tree {
+            let child = load_subtree(source, id, entry)?;
+            files = files.saturating_add(child.files);
+            children.push(child);
+        } else {
+            files = files.saturating_add(1);
+        }
+    }
+    if files != tree.files {
+        return Err(corrupt_tree(
+            id,
+            format!(
+                "it declares {} files but its entries hold {files}",
+                tree.files
+            ),
+        ));
+    }
+    let mut children = children.into_iter();
     for entry in tree.entries {
         let len = prefix.len();
         if !prefix.is_empty() {
@@ -296,15 +336,46 @@ fn flatten_into(
         }
         prefix.extend_from_slice(&entry.name);
         match entry.kind {
-            EntryKind::Tree => flatten_into(source, &TreeId(entry.id), prefix, out)?,
-            kind => out.push(FileEntry {
+            EntryKind::Tree => {
+                let child = children
+                    .next()
+                    .expect("one loaded child per directory entry");
+                walk_into(source, &TreeId(entry.id), child, prefix, visit)?;
+            }
+            kind => visit(FileEntry {
                 path: prefix.clone(),
                 kind,
                 id: entry.id,
                 size: entry.size,
-            }),
+            })?,
         }
         prefix.truncate(len);
     }
     Ok(())
+}
+
+/// Loads the tree a directory entry of `parent` names, checking that it holds the bytes the
+/// entry declares.
+pub fn load_subtree(source: &dyn TreeSource, parent: &TreeId, entry: &Entry) -> Result<Tree> {
+    let child = source.tree(&TreeId(entry.id))?;
+    if child.bytes != entry.size {
+        return Err(corrupt_tree(
+            parent,
+            format!(
+                "its entry {:?} declares {} bytes but that tree holds {}",
+                String::from_utf8_lossy(&entry.name),
+                entry.size,
+                child.bytes
+            ),
+        ));
+    }
+    Ok(child)
+}
+
+fn corrupt_tree(id: &TreeId, reason: String) -> Error {
+    Error::CorruptObject {
+        kind: "tree",
+        id: id.to_hex(),
+        reason,
+    }
 }

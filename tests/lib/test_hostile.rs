@@ -113,3 +113,98 @@ fn fsck_reports_a_version_object_that_hashes_right_but_is_not_a_version() {
         finding.reason
     );
 }
+
+/// A fan-out bomb: each level holds two entries naming the same subtree, so `depth` levels of
+/// a few hundred bytes each expand to 2^depth files. `declared` is the file count each level
+/// claims for itself (honest: 2^level).
+fn fan_out_bomb(ws: &dv::Workspace, depth: u32, honest: bool) -> Vec<u8> {
+    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
+    let mut child = format!("dv-tree 1 1 1\nf {blob} 1 f\0").into_bytes();
+    for level in 1..=depth {
+        let id = Hash::of(&child);
+        ws.store.put_bytes(Kind::Tree, &child).unwrap();
+        let files: u64 = if honest { 1 << level } else { 2 };
+        let bytes: u64 = 1 << level;
+        let half = bytes / 2;
+        child = format!(
+            "dv-tree 1 {files} {bytes}\nd {id} {half} a\0d {id} {half} b\0",
+            id = id.to_hex()
+        )
+        .into_bytes();
+    }
+    child
+}
+
+#[test]
+fn a_tree_whose_totals_lie_is_refused_before_it_is_walked() {
+    let (temp, ws) = crate::workspace();
+    let bomb = fan_out_bomb(&ws, 40, false);
+    let id = hostile_version(&ws, &bomb);
+    let version = ws.index.version(&id).unwrap().unwrap();
+    let started = std::time::Instant::now();
+    let err = dv::object::tree::flatten(&ws.store, &version.tree)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is corrupt: it declares 2 files but its entries hold 4"),
+        "{err}"
+    );
+    let request = CheckoutRequest {
+        id,
+        to: Some(temp.path().join("bomb")),
+        force: false,
+    };
+    let err = checkout(&ws, &request, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("declares 2 files"), "{err}");
+    // 2^40 files would take years; refusing takes a few tree reads.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn a_directory_entry_whose_size_differs_from_its_tree_is_refused() {
+    let (_temp, ws) = crate::workspace();
+    let blob = ws.store.put_bytes(Kind::Blob, b"hello").unwrap().to_hex();
+    let leaf = format!("dv-tree 1 1 5\nf {blob} 5 f\0").into_bytes();
+    let leaf_id = ws.store.put_bytes(Kind::Tree, &leaf).unwrap().to_hex();
+    // The parent says the subtree holds 1 byte; it holds 5.
+    let root = format!("dv-tree 1 1 1\nd {leaf_id} 1 dir\0").into_bytes();
+    let root_id = dv::TreeId(ws.store.put_bytes(Kind::Tree, &root).unwrap());
+    let err = dv::object::tree::flatten(&ws.store, &root_id)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("its entry \"dir\" declares 1 bytes but that tree holds 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_version_whose_path_leaves_the_workspace_is_refused() {
+    let (temp, ws) = crate::workspace();
+    let blob = ws.store.put_bytes(Kind::Blob, b"owned").unwrap().to_hex();
+    let tree = format!("dv-tree 1 1 5\nf {blob} 5 f\0").into_bytes();
+    for path in ["../escape", "/tmp/escape", ".dv/objects", "a//b", "a/./b"] {
+        let id = hostile_version(&ws, &tree);
+        // Rewrite the version with a hostile path, stored and indexed as a clone would.
+        let mut version = ws.index.version(&id).unwrap().unwrap();
+        version.path = path.into();
+        let bytes = version.encode();
+        let bad_id = VersionId(ws.store.put_bytes(Kind::Version, &bytes).unwrap());
+        let err = Version::decode(&bytes, &bad_id).unwrap_err().to_string();
+        assert!(err.contains("is not allowed"), "{path}: {err}");
+        ws.index.insert_version(&bad_id, &version).unwrap();
+        let request = CheckoutRequest {
+            id: bad_id,
+            to: None,
+            force: true,
+        };
+        let err = checkout(&ws, &request, &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is corrupt"), "{path}: {err}");
+    }
+    assert!(!temp.path().join("..").join("escape").exists());
+    assert!(!std::path::Path::new("/tmp/escape").exists());
+}
