@@ -1,7 +1,12 @@
 //! Versions: an immutable snapshot (a root tree) plus the provenance that produced it.
 //!
-//! The canonical encoding is compact JSON with the fields in the order declared below and object
-//! keys (in `params`) sorted; the version id is the blake3 hash of exactly those bytes.
+//! The canonical encoding is dv's own written rule (docs/format.md, "Canonical JSON"): compact
+//! JSON, the fields in the order declared below, object keys at every depth of `params` sorted by
+//! their UTF-8 bytes, integers in decimal, other numbers as the shortest decimal that reads back
+//! to the same double (always with a `.` or an exponent), strings as UTF-8 with only `"`, `\`
+//! and control characters escaped. The version id is the blake3 hash of exactly those bytes.
+//! Key order is enforced here rather than left to serde_json's map type (a dependency enabling
+//! its `preserve_order` feature would otherwise change every id).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -29,6 +34,7 @@ pub struct Version {
     pub transform: Option<String>,
     /// Content hashes of the transform's code files.
     pub code: Vec<CodeFile>,
+    #[serde(serialize_with = "canonical_params")]
     pub params: Map<String, Value>,
     /// The git commit the transform's code was at, when it lives in a git repository.
     pub code_revision: Option<CodeRevision>,
@@ -60,6 +66,49 @@ pub struct CodeRevision {
     pub branch: Option<String>,
     /// Whether tracked files were modified or untracked files existed.
     pub dirty: bool,
+}
+
+/// Serializes params with object keys sorted at every depth, whatever map type serde_json uses.
+fn canonical_params<S: serde::Serializer>(
+    params: &Map<String, Value>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    Sorted::Object(params).serialize(serializer)
+}
+
+/// A JSON value whose objects serialize with sorted keys.
+enum Sorted<'a> {
+    Object(&'a Map<String, Value>),
+    Value(&'a Value),
+}
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Sorted::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted::Value(value))?;
+                }
+                out.end()
+            }
+            Sorted::Value(Value::Object(map)) => Sorted::Object(map).serialize(serializer),
+            Sorted::Value(Value::Array(items)) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted::Value(item))?;
+                }
+                out.end()
+            }
+            Sorted::Value(other) => other.serialize(serializer),
+        }
+    }
 }
 
 impl Version {

@@ -95,3 +95,107 @@ fn a_version_from_a_newer_format_is_refused() {
         )
     );
 }
+
+/// Version ids are forever: these bytes are dv's canonical rule (docs/format.md, "Canonical
+/// JSON") written out by hand — field order, keys sorted at every depth, integers exact to 64
+/// bits, floats as the shortest decimal with a `.` or exponent, raw UTF-8, escaped controls.
+#[test]
+fn version_encoding_is_pinned_byte_for_byte() {
+    use dv::VersionId;
+    use dv::object::{CodeFile, CodeRevision, Version};
+    let params: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        r#"{"z": {"b": [1, 2.5, -3, {"y": 1, "x": 2}], "a": null},
+            "big": 18446744073709551615, "neg": -9223372036854775808,
+            "huge": 1e21, "tiny": 1.5e-7, "one": 1.0, "half": 0.5,
+            "uni": "naïve ✓ 😀", "ctl": "tab\tnl\n\u0001\u007f\"\\/", "é": true, "E": false}"#,
+    )
+    .unwrap();
+    let version = Version {
+        format: 1,
+        dataset: "penguins".into(),
+        stage: "cleaned".into(),
+        tree: dv::TreeId(Hash::of(b"tree")),
+        path: "data/clean".into(),
+        single_file: false,
+        inputs: vec![VersionId(Hash::of(b"input"))],
+        transform: Some("python clean.py --drop-na".into()),
+        code: vec![CodeFile {
+            path: "clean.py".into(),
+            blob: dv::BlobId(Hash::of(b"code")),
+            size: 42,
+        }],
+        params,
+        code_revision: Some(CodeRevision {
+            commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            branch: Some("main".into()),
+            dirty: true,
+        }),
+        message: Some("Grüße, 数据".into()),
+        author: "tester".into(),
+        host: "testhost".into(),
+        dv_version: "0.1.0".into(),
+        created_at: "2026-01-02T03:04:05.000000Z".into(),
+        files: 3,
+        bytes: 18446744073709551615,
+    };
+    let expected = format!(
+        concat!(
+            r#"{{"format":1,"dataset":"penguins","stage":"cleaned","tree":"{tree}","#,
+            r#""path":"data/clean","single_file":false,"inputs":["{input}"],"#,
+            r#""transform":"python clean.py --drop-na","#,
+            r#""code":[{{"path":"clean.py","blob":"{code}","size":42}}],"#,
+            r#""params":{{"E":false,"big":18446744073709551615,"#,
+            r#""ctl":"tab\tnl\n\u0001{del}\"\\/","half":0.5,"huge":1e+21,"#,
+            r#""neg":-9223372036854775808,"one":1.0,"tiny":1.5e-7,"#,
+            r#""uni":"naïve ✓ 😀","z":{{"a":null,"b":[1,2.5,-3,{{"x":2,"y":1}}]}},"é":true}},"#,
+            r#""code_revision":{{"commit":"0123456789abcdef0123456789abcdef01234567","#,
+            r#""branch":"main","dirty":true}},"message":"Grüße, 数据","author":"tester","#,
+            r#""host":"testhost","dv_version":"0.1.0","created_at":"2026-01-02T03:04:05.000000Z","#,
+            r#""files":3,"bytes":18446744073709551615}}"#
+        ),
+        tree = Hash::of(b"tree").to_hex(),
+        input = Hash::of(b"input").to_hex(),
+        code = Hash::of(b"code").to_hex(),
+        del = '\u{7f}',
+    );
+    assert_eq!(String::from_utf8(version.encode()).unwrap(), expected);
+    assert_eq!(version.id().0, Hash::of(expected.as_bytes()));
+    let decoded = Version::decode(expected.as_bytes(), &version.id()).unwrap();
+    assert_eq!(decoded.encode(), expected.as_bytes());
+}
+
+/// Trees are forever too: the encoding of docs/format.md, byte for byte.
+#[test]
+fn tree_encoding_is_pinned_byte_for_byte() {
+    let blob = Hash::of(b"x");
+    let sub = Hash::of(b"sub");
+    let tree = Tree::new(
+        vec![
+            Entry {
+                name: b"z\xffraw".to_vec(),
+                kind: EntryKind::Executable,
+                id: blob,
+                size: 7,
+            },
+            Entry {
+                name: b"dir".to_vec(),
+                kind: EntryKind::Tree,
+                id: sub,
+                size: 100,
+            },
+            Entry {
+                name: b"link".to_vec(),
+                kind: EntryKind::Symlink,
+                id: blob,
+                size: 1,
+            },
+        ],
+        4,
+    );
+    let mut expected = b"dv-tree 1 6 108\n".to_vec();
+    expected.extend_from_slice(format!("d {} 100 dir\0", sub.to_hex()).as_bytes());
+    expected.extend_from_slice(format!("l {} 1 link\0", blob.to_hex()).as_bytes());
+    expected.extend_from_slice(format!("x {} 7 z", blob.to_hex()).as_bytes());
+    expected.extend_from_slice(b"\xffraw\0");
+    assert_eq!(tree.encode(), expected);
+}

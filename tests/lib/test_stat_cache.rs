@@ -127,3 +127,51 @@ fn a_damaged_or_truncated_cache_file_is_an_empty_cache() {
         .unwrap();
     assert_eq!(paths(&cache.load(b"").unwrap()), ["data/b.csv"]);
 }
+
+/// The racy-clean rule, directly: a file rewritten with the same size within the same clock
+/// tick as the stat behind its entry has identical metadata, so only the timestamp margin keeps
+/// the cache from vouching for stale content. (On a nanosecond filesystem the CLI cannot
+/// produce such a rewrite on purpose, so the rule is tested here.)
+#[test]
+fn an_entry_taken_in_the_same_tick_as_the_files_mtime_never_vouches() {
+    use dv::index::FileStat;
+    use dv::index::stat_cache::RACY_MARGIN_NS;
+    let tick = 1_700_000_000_000_000_000i64;
+    let stat = FileStat {
+        size: 10,
+        mtime_ns: tick,
+        ctime_ns: tick,
+        ino: 42,
+        mode: 0o100644,
+    };
+    let hash = dv::Hash::of(b"old content");
+    // Taken in the very tick the file was written: the same-size rewrite that follows in that
+    // tick leaves `stat` unchanged, so the entry must not be believed.
+    let same_tick = CacheEntry::new(&stat, hash, tick, true);
+    assert!(!same_tick.vouches_for(&stat));
+    // Still racy right up to the margin.
+    let at_margin = CacheEntry::new(&stat, hash, tick + RACY_MARGIN_NS, true);
+    assert!(!at_margin.vouches_for(&stat));
+    // Taken well after the last write: trusted while nothing about the file changes...
+    let settled = CacheEntry::new(&stat, hash, tick + RACY_MARGIN_NS + 1, true);
+    assert!(settled.vouches_for(&stat));
+    // ...and not once any of size, mtime, ctime, inode or mode differs.
+    for changed in [
+        FileStat { size: 11, ..stat },
+        FileStat {
+            mtime_ns: tick + 1,
+            ..stat
+        },
+        FileStat {
+            ctime_ns: tick + 1,
+            ..stat
+        },
+        FileStat { ino: 43, ..stat },
+        FileStat {
+            mode: 0o100755,
+            ..stat
+        },
+    ] {
+        assert!(!settled.vouches_for(&changed), "{changed:?}");
+    }
+}
