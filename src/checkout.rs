@@ -8,14 +8,15 @@
 //! and directories are created component by component without following symlinks, so a
 //! version cannot make dv write outside the target.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
+use crate::confined::{ConfinedDir, Found};
 use crate::diff::{Change, ChangeKind, diff_trees};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::os_str;
@@ -58,6 +59,26 @@ pub fn checkout(
     request: &CheckoutRequest,
     progress: &dyn Progress,
 ) -> Result<CheckoutReport> {
+    checkout_in(ws, request, false, progress)
+}
+
+/// Like [`checkout`], for a target named by something other than the user (a lock file): it
+/// must lie inside the workspace and is reached from the workspace root without following any
+/// symlink, so links that checked-out data made cannot redirect the writes.
+pub fn checkout_confined(
+    ws: &Workspace,
+    request: &CheckoutRequest,
+    progress: &dyn Progress,
+) -> Result<CheckoutReport> {
+    checkout_in(ws, request, true, progress)
+}
+
+fn checkout_in(
+    ws: &Workspace,
+    request: &CheckoutRequest,
+    confined: bool,
+    progress: &dyn Progress,
+) -> Result<CheckoutReport> {
     let version = ws
         .index
         .version(&request.id)?
@@ -81,6 +102,11 @@ pub fn checkout(
     let inside = target.starts_with(ws.root());
     let rel = if inside {
         Some(ws.relative(&target)?.1)
+    } else if confined {
+        return Err(Error::PathOutsideWorkspace {
+            path: target,
+            workspace: ws.root().to_path_buf(),
+        });
     } else {
         None
     };
@@ -93,26 +119,43 @@ pub fn checkout(
     } else {
         (target.clone(), target.clone())
     };
-    // A target that is a symlink to a directory is written through (the data lives there).
-    let dir = match fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            match crate::snapshot::resolve_root_link(&dir, meta)? {
-                Some((resolved, meta)) if meta.is_dir() => resolved,
-                _ => dir,
+    // Where the files go: a directory the user named is opened by its path (a symlink to
+    // where the data lives included, when the user committed from it); any other target is
+    // reached from the workspace root through handles that follow no symlink.
+    let user_named = request.to.is_some() && !confined;
+    let committed_from = rel.as_ref().is_some_and(|rel| tracked.contains_key(rel));
+    let trusted = user_named || (committed_from && is_link_to_dir(&dir));
+    let target_dir = match &rel {
+        Some(_) if !trusted => TargetDir::Beneath(ws.relative(&dir)?.1),
+        _ => {
+            let real = match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    match crate::snapshot::resolve_root_link(&dir, meta)? {
+                        Some((resolved, meta)) if meta.is_dir() => resolved,
+                        _ => dir.clone(),
+                    }
+                }
+                _ => dir.clone(),
+            };
+            if let Ok(meta) = fs::symlink_metadata(&real)
+                && !meta.is_dir()
+            {
+                let found = if meta.file_type().is_symlink() {
+                    "symlink"
+                } else {
+                    "file"
+                };
+                return Err(Error::NotADirectory { path: real, found });
             }
+            TargetDir::Named(real)
         }
-        _ => dir,
     };
-    if let Ok(meta) = fs::symlink_metadata(&dir)
-        && !meta.is_dir()
-    {
-        let found = if meta.file_type().is_symlink() {
-            "symlink"
-        } else {
-            "file"
-        };
-        return Err(Error::NotADirectory { path: dir, found });
-    }
+    // Refuse a symlink or file on the way now, before anything is read or written.
+    target_dir.open(ws, false)?;
+    let dir = match &target_dir {
+        TargetDir::Named(real) => real.clone(),
+        TargetDir::Beneath(_) => dir,
+    };
 
     // Held until the checkout ends: another checkout into this directory waits (or answers
     // busy) instead of interleaving its files with ours.
@@ -154,7 +197,10 @@ pub fn checkout(
     // Files go into `dir`: the target, the directory of a single-file version, or the real
     // directory behind a symlinked target.
     let root_dir = &dir;
-    apply(ws, root_dir, &changes, request.force, progress)?;
+    let root = target_dir
+        .open(ws, true)?
+        .expect("a created directory exists");
+    apply(ws, &root, &changes, request.force, progress)?;
     if base.is_some_and(|b| b.checking_out.is_some()) {
         remove_leftover_temp_files(root_dir)?;
     }
@@ -253,137 +299,159 @@ fn uncommitted(path: &Path, changes: &[Change]) -> Error {
     }
 }
 
-/// Removes what the version does not hold, then writes what differs, in parallel.
+/// The directory a checkout writes into.
+enum TargetDir {
+    /// A directory the user named, opened by its (resolved) path.
+    Named(PathBuf),
+    /// A workspace-relative directory, reached from the root without following symlinks.
+    Beneath(String),
+}
+
+impl TargetDir {
+    /// Opens it (with `create`, making what is missing); `None` when it does not exist yet.
+    fn open(&self, ws: &Workspace, create: bool) -> Result<Option<ConfinedDir>> {
+        let opened = match (self, create) {
+            (TargetDir::Named(path), true) => ConfinedDir::open_or_create(path),
+            (TargetDir::Named(path), false) => ConfinedDir::open(path),
+            (TargetDir::Beneath(rel), create) => ConfinedDir::open(ws.root())
+                .and_then(|root| root.dir(rel.as_bytes(), create, false)),
+        };
+        match opened {
+            Ok(dir) => Ok(Some(dir)),
+            Err(Error::Io { source, .. })
+                if !create && source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// Whether `path` is a symlink to a directory.
+fn is_link_to_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Splits a `/`-separated path into its directory (empty at the top) and its name.
+fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+/// Removes what the version does not hold, then writes what differs, in parallel, one
+/// directory handle per directory.
 fn apply(
     ws: &Workspace,
-    root: &Path,
+    root: &ConfinedDir,
     changes: &[Change],
     force: bool,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let mut emptied: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut removals: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+    let mut emptied: BTreeSet<&[u8]> = BTreeSet::new();
     for change in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
-        let path = root.join(os_str(&change.path));
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&path, e)),
-            _ => {}
+        let (parent, name) = split_parent(&change.path);
+        removals.entry(parent).or_default().push(name);
+        let mut above = parent;
+        while !above.is_empty() {
+            emptied.insert(above);
+            above = split_parent(above).0;
         }
-        let mut parent = change.path.as_slice();
-        while let Some(i) = parent.iter().rposition(|&b| b == b'/') {
-            parent = &parent[..i];
-            emptied.insert(parent.to_vec());
+    }
+    for (parent, names) in &removals {
+        // A directory that is gone or not a directory holds nothing to remove.
+        let Ok(dir) = root.dir(parent, false, false) else {
+            continue;
+        };
+        for name in names {
+            dir.remove_file(os_str(name))?;
         }
     }
     // Deepest first, so a directory is tried after everything below it; ones that still hold
     // ignored files stay.
-    for dir in emptied.iter().rev() {
-        let _ = fs::remove_dir(root.join(os_str(dir)));
+    for path in emptied.iter().rev() {
+        let (parent, name) = split_parent(path);
+        if let Ok(dir) = root.dir(parent, false, false) {
+            dir.remove_empty_dir(os_str(name));
+        }
     }
-    let writes: Vec<&FileEntry> = changes.iter().filter_map(|c| c.new.as_ref()).collect();
+    let mut writes: BTreeMap<&[u8], Vec<&FileEntry>> = BTreeMap::new();
+    for file in changes.iter().filter_map(|c| c.new.as_ref()) {
+        writes
+            .entry(split_parent(&file.path).0)
+            .or_default()
+            .push(file);
+    }
     progress.begin(
         "Checking out",
-        writes.iter().map(|f| f.size).sum(),
+        writes.values().flatten().map(|f| f.size).sum(),
         crate::progress::Unit::Bytes,
     );
-    fs::create_dir_all(root).with_path(root)?;
-    let parents: BTreeSet<&[u8]> = writes
-        .iter()
-        .filter_map(|f| {
-            f.path
-                .iter()
-                .rposition(|&b| b == b'/')
-                .map(|i| &f.path[..i])
-        })
-        .collect();
-    for parent in parents {
-        ensure_real_dir(root, parent, force)?;
-    }
     let store = &ws.store;
     let first_written = std::sync::atomic::AtomicBool::new(false);
-    writes.par_iter().try_for_each(|file| {
-        let dest = root.join(os_str(&file.path));
-        if fs::symlink_metadata(&dest).is_ok_and(|meta| meta.is_dir()) {
-            if !force {
-                return Err(Error::TargetNotEmpty { path: dest });
+    let groups: Vec<(&[u8], Vec<&FileEntry>)> = writes.into_iter().collect();
+    groups.par_iter().try_for_each(|(parent, files)| {
+        let dir = root.dir(parent, true, force)?;
+        for file in files {
+            let name = os_str(split_parent(&file.path).1);
+            if dir.find(name)? == Found::Directory {
+                if !force {
+                    return Err(Error::TargetNotEmpty {
+                        path: dir.path().join(name),
+                    });
+                }
+                dir.remove_dir_all(name)?;
             }
-            fs::remove_dir_all(&dest).with_path(&dest)?;
+            write_entry(store, &dir, name, file.kind, &file.id)?;
+            if !first_written.swap(true, Ordering::Relaxed) {
+                crate::failpoint::hit("checkout", "first-file").with_path(dir.path())?;
+            }
+            progress.advance(file.size);
         }
-        write_entry(store, &dest, file.kind, &file.id)?;
-        if !first_written.swap(true, Ordering::Relaxed) {
-            crate::failpoint::hit("checkout", "first-file").with_path(&dest)?;
-        }
-        progress.advance(file.size);
         Ok(())
     })?;
-    crate::failpoint::hit("checkout", "files-written").with_path(root)?;
+    crate::failpoint::hit("checkout", "files-written").with_path(root.path())?;
     progress.finish();
     Ok(())
 }
 
-/// Creates `rel` below `root` one component at a time, refusing to pass through a symlink or
-/// a file (with `force`, such an obstacle is removed instead).
-fn ensure_real_dir(root: &Path, rel: &[u8], force: bool) -> Result<()> {
-    let mut path = root.to_path_buf();
-    for component in rel.split(|&b| b == b'/') {
-        path.push(os_str(component));
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => continue,
-            Ok(meta) => {
-                if !force {
-                    let found = if meta.file_type().is_symlink() {
-                        "symlink"
-                    } else {
-                        "file"
-                    };
-                    return Err(Error::NotADirectory { path, found });
-                }
-                fs::remove_file(&path).with_path(&path)?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&path, e)),
-        }
-        match fs::create_dir(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::io(&path, e));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Writes one file or symlink through a verified temporary file and renames it into place.
-fn write_entry(store: &crate::store::Store, dest: &Path, kind: EntryKind, id: &Hash) -> Result<()> {
-    let dir = dest.parent().expect("destinations are below the target");
-    if kind == EntryKind::Symlink {
+/// Writes one file or symlink into `dir` through a verified temporary file, then renames it
+/// over `name` (replacing whatever is there, a symlink included, without following it).
+fn write_entry(
+    store: &crate::store::Store,
+    dir: &ConfinedDir,
+    name: &std::ffi::OsStr,
+    kind: EntryKind,
+    id: &Hash,
+) -> Result<()> {
+    let temp = if kind == EntryKind::Symlink {
         let target = store.get_bytes(crate::store::Kind::Blob, id)?;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(
-            "{}link-{}-{unique}",
-            crate::fs_util::TEMP_PREFIX,
-            std::process::id()
-        ));
-        let _ = fs::remove_file(&temp);
-        std::os::unix::fs::symlink(os_str(&target), &temp).with_path(&temp)?;
-        return fs::rename(&temp, dest).with_path(dest);
-    }
-    let mut temp = tempfile::Builder::new()
-        .prefix(crate::fs_util::TEMP_PREFIX)
-        .tempfile_in(dir)
-        .with_path(dir)?;
-    let temp_path = temp.path().to_path_buf();
-    store.copy_blob(id, temp.as_file_mut(), &temp_path)?;
-    let mode = if kind == EntryKind::Executable {
-        0o755
+        dir.temp_symlink(os_str(&target))?
     } else {
-        0o644
+        let mode = if kind == EntryKind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        let (mut file, temp) = dir.temp_file(0o600)?;
+        let temp_path = dir.path().join(&temp);
+        let written = store.copy_blob(id, &mut file, &temp_path).and_then(|_| {
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .with_path(&temp_path)
+        });
+        if let Err(err) = written {
+            let _ = dir.remove_file(&temp);
+            return Err(err);
+        }
+        temp
     };
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .with_path(temp.path())?;
-    temp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
-    Ok(())
+    dir.rename(&temp, name).inspect_err(|_| {
+        let _ = dir.remove_file(&temp);
+    })
 }
 
 /// Records the files just written in the stat cache, so the next status does not re-read them.
@@ -429,7 +497,7 @@ pub fn checkout_code(
         kind: "version",
         id: id.to_hex(),
     })?;
-    let dir = crate::fs_util::absolute(dir)?;
+    let dir = ConfinedDir::open_or_create(&crate::fs_util::absolute(dir)?)?;
     let mut planned = Vec::new();
     for code in &version.code {
         let recorded = Path::new(&code.path);
@@ -445,19 +513,23 @@ pub fn checkout_code(
         if rel.as_os_str().is_empty() {
             continue;
         }
-        let dest = dir.join(&rel);
+        let dest = dir.path().join(&rel);
         if !force && fs::symlink_metadata(&dest).is_ok() {
             return Err(Error::FileExists { path: dest });
         }
         planned.push((rel, dest, code.blob));
     }
-    fs::create_dir_all(&dir).with_path(&dir)?;
     let mut written = Vec::new();
     for (rel, dest, blob) in planned {
-        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-            ensure_real_dir(&dir, parent.as_os_str().as_encoded_bytes(), force)?;
-        }
-        write_entry(&ws.store, &dest, EntryKind::File, &blob.0)?;
+        let (parent, name) = split_parent(rel.as_os_str().as_encoded_bytes());
+        let parent_dir = dir.dir(parent, true, force)?;
+        write_entry(
+            &ws.store,
+            &parent_dir,
+            os_str(name),
+            EntryKind::File,
+            &blob.0,
+        )?;
         written.push(dest);
     }
     Ok(written)

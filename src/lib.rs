@@ -24,6 +24,7 @@
 
 pub mod checkout;
 pub mod commit;
+pub mod confined;
 pub mod diff;
 pub mod error;
 pub mod failpoint;

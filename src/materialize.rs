@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkout::{CheckoutReport, CheckoutRequest, checkout};
+use crate::checkout::{CheckoutReport, CheckoutRequest, checkout, checkout_confined};
 use crate::error::{Error, Result};
 use crate::pin::{Pin, read_lock, target_dir};
 use crate::progress::Progress;
@@ -53,7 +53,12 @@ pub fn materialize(
             to: Some(target),
             force,
         };
-        let report = checkout(ws, &request, progress)?;
+        // A lock file names its paths: they are reached without following symlinks. A `--to`
+        // directory is the user's own.
+        let report = match to {
+            Some(_) => checkout(ws, &request, progress)?,
+            None => checkout_confined(ws, &request, progress)?,
+        };
         reports.push((pin, report));
     }
     Ok(reports)

@@ -289,3 +289,47 @@ fn an_index_row_that_does_not_hash_to_its_id_is_not_believed() {
         .unwrap();
     assert!(json.contains("the truth"), "{json}");
 }
+
+#[test]
+fn a_pin_path_through_a_symlink_that_data_made_is_refused() {
+    let env = TestEnv::new();
+    let outside = env.base().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // Data that holds a link pointing out of the workspace, checked out by a pin.
+    env.write("evil/readme.txt", "harmless\n");
+    std::os::unix::fs::symlink(&outside, env.root().join("evil/escape")).unwrap();
+    let evil = env.id(&["commit", "evil", "-d", "evil", "-s", "raw"]);
+    env.ok(&["pin", &evil, "--as", "first", "--path", "pinned"]);
+    env.ok(&["materialize"]);
+    assert!(
+        std::fs::symlink_metadata(env.root().join("pinned/escape"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    env.penguins();
+    let good = env.id(&["commit", "data", "-d", "penguins", "-s", "raw"]);
+    // A lock file (from elsewhere) pins data below that link.
+    let mut lock: serde_json::Value = serde_json::from_slice(&env.read("dv.lock")).unwrap();
+    let mut second = lock["pins"][0].clone();
+    second["name"] = "second".into();
+    second["dataset"] = "penguins".into();
+    second["id"] = good.clone().into();
+    second["tree"] = env.dv(&["show", &good, "--json"]).json()["tree"].clone();
+    second["path"] = "pinned/escape/stolen".into();
+    lock["pins"].as_array_mut().unwrap().push(second);
+    std::fs::write(env.root().join("dv.lock"), lock.to_string()).unwrap();
+
+    let out = env.dv(&["materialize", "second"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        out.stderr,
+        "error: Path $TEST_ENV/ws/pinned/escape is a symlink, expected a directory\n\
+         hint: Move it out of the way, or choose another directory.\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+}
