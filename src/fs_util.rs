@@ -144,6 +144,25 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// Opens a file for reading only if it is a regular file: without blocking (a FIFO planted
+/// where an object or pack belongs would otherwise hang the open) and refusing devices,
+/// sockets and directories with an `InvalidData` error.
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is a {}, not a regular file", file_type_name(&file_type)),
+        ));
+    }
+    Ok(file)
+}
+
 /// A file type in words, for messages.
 pub fn file_type_name(file_type: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

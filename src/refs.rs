@@ -3,7 +3,7 @@
 //! the caller asks for it explicitly.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::write_atomic;
@@ -77,11 +77,25 @@ fn read_tag_file(path: &Path) -> Result<Option<VersionId>> {
 
 /// Reads every tag file. Files whose names are not tag names are not tags and are skipped (a
 /// temporary file, say); a tag file that is damaged is an error naming it.
-pub fn read_tag_files(dir: &Path) -> Result<Vec<(String, VersionId)>> {
+pub fn read_tag_files(dir: &Path) -> Result<Tags> {
+    let (tags, damaged) = read_tag_files_lenient(dir)?;
+    match damaged.into_iter().next() {
+        Some(path) => Err(Error::DamagedTag { path }),
+        None => Ok(tags),
+    }
+}
+
+/// Tags by name, sorted.
+pub type Tags = Vec<(String, VersionId)>;
+
+/// Reads every tag file, returning the readable tags and the paths of damaged tag files
+/// (for a rebuild, which reports them instead of failing).
+pub fn read_tag_files_lenient(dir: &Path) -> Result<(Tags, Vec<PathBuf>)> {
     let mut tags = Vec::new();
+    let mut damaged = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tags),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((tags, damaged)),
         Err(e) => return Err(Error::io(dir, e)),
     };
     for entry in entries {
@@ -92,10 +106,16 @@ pub fn read_tag_files(dir: &Path) -> Result<Vec<(String, VersionId)>> {
         if crate::names::check("tag", &name).is_err() {
             continue;
         }
-        if let Some(id) = read_tag_file(&entry.path())? {
-            tags.push((name, id));
+        match read_tag_file(&entry.path()) {
+            Ok(Some(id)) => tags.push((name, id)),
+            Ok(None) => {}
+            Err(Error::DamagedTag { path } | Error::NotARegularFile { path, .. }) => {
+                damaged.push(path)
+            }
+            Err(other) => return Err(other),
         }
     }
     tags.sort();
-    Ok(tags)
+    damaged.sort();
+    Ok((tags, damaged))
 }

@@ -180,7 +180,8 @@ pub fn snapshot(
     if let Some(batch) = owned_batch {
         batch.finish()?;
     }
-    if ws_rel.is_some() {
+    // A reader leaves the cache as it is: the next writing command updates it.
+    if ws_rel.is_some() && ws.writable() {
         ws.index.stat_cache().apply(&updates, &removed)?;
     }
     let snapshot = Snapshot {

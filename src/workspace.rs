@@ -31,10 +31,21 @@ pub struct Config {
     pub stages: Vec<String>,
 }
 
+/// What a command does with the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (`log`, `show`, `status`...): works on a read-only workspace and writes
+    /// nothing there, not even repairs (those wait for the next writing command, under its lock).
+    Read,
+    /// May write: upgrades the format, repairs the index and finishes interrupted work first.
+    Write,
+}
+
 /// An open workspace.
 pub struct Workspace {
     root: PathBuf,
     config: Config,
+    access: Access,
     pub store: Store,
     pub index: Index,
 }
@@ -85,21 +96,31 @@ impl Workspace {
         Workspace::open_at(root)
     }
 
-    /// Finds the workspace containing `start` (walking up) and opens it.
+    /// Finds the workspace containing `start` (walking up) and opens it for writing.
     pub fn discover(start: &Path) -> Result<Workspace> {
+        Workspace::discover_for(start, Access::Write)
+    }
+
+    /// Finds the workspace containing `start` (walking up) and opens it for `access`.
+    pub fn discover_for(start: &Path, access: Access) -> Result<Workspace> {
         let start = fs_util::absolute(start)?;
         let mut dir = Some(start.as_path());
         while let Some(candidate) = dir {
             if candidate.join(DV_DIR).join("config.json").is_file() {
-                return Workspace::open_at(candidate.to_path_buf());
+                return Workspace::open_for(candidate.to_path_buf(), access);
             }
             dir = candidate.parent();
         }
         Err(Error::NotAWorkspace { start })
     }
 
-    /// Opens the workspace whose root is `root`, checking its format.
+    /// Opens the workspace whose root is `root` for writing, checking its format.
     pub fn open_at(root: PathBuf) -> Result<Workspace> {
+        Workspace::open_for(root, Access::Write)
+    }
+
+    /// Opens the workspace whose root is `root` for `access`, checking its format.
+    pub fn open_for(root: PathBuf, access: Access) -> Result<Workspace> {
         let config_path = root.join(DV_DIR).join("config.json");
         let config_err = |message: String| Error::Config {
             path: config_path.clone(),
@@ -125,6 +146,9 @@ impl Workspace {
         if config.stages.is_empty() {
             return Err(config_err("\"stages\" is empty".into()));
         }
+        if access == Access::Read {
+            return Workspace::open_reader(root, config);
+        }
         if config.format < WORKSPACE_FORMAT {
             // Best effort: a read-only workspace (a shared mount, say) still reads fine as format
             // 1, and anything that writes to it fails on its own with a clear error.
@@ -136,6 +160,7 @@ impl Workspace {
         let ws = Workspace {
             root,
             config,
+            access,
             store,
             index,
         };
@@ -145,6 +170,41 @@ impl Workspace {
             ws.recover()?;
         }
         Ok(ws)
+    }
+
+    /// Opens for reading: the index on disk is used when it is whole and current; otherwise
+    /// (missing, damaged, a version still pending from a crash, tags out of step) one is built
+    /// in memory from the objects, and nothing on disk changes.
+    fn open_reader(root: PathBuf, config: Config) -> Result<Workspace> {
+        let store = Store::at(root.join(DV_DIR).join("objects")).read_only();
+        let path = root.join(DV_DIR).join("index.sqlite");
+        let tags_dir = root.join(DV_DIR).join("refs").join("tags");
+        let pending = root.join(DV_DIR).join("pending-version").exists();
+        let current = Index::open_read_only(&path, &store).filter(|index| {
+            !pending
+                && crate::refs::read_tag_files(&tags_dir)
+                    .is_ok_and(|files| index.tags().is_ok_and(|tags| tags == files))
+        });
+        let index = match current {
+            Some(index) => index,
+            None => {
+                let index = Index::in_memory(&path, &store)?;
+                crate::index::rebuild(&index, &store, &tags_dir)?;
+                index
+            }
+        };
+        Ok(Workspace {
+            root,
+            config,
+            access: Access::Read,
+            store,
+            index,
+        })
+    }
+
+    /// Whether this workspace was opened by a command that may write.
+    pub fn writable(&self) -> bool {
+        self.access == Access::Write
     }
 
     /// Where a commit notes the version it is publishing until the index has it.

@@ -12,7 +12,7 @@ use dv::object::tree::Overlay;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, table};
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace_to_read};
 
 /// Show what changed between two versions, or between a version and a directory
 #[derive(clap::Args)]
@@ -87,7 +87,7 @@ struct RowView {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let old_id = dv::revision::resolve(&ws, &args.old)?;
     let old = ws
         .index

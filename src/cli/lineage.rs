@@ -7,7 +7,7 @@ use dv::lineage::{Direction, lineage, render};
 
 use super::error::CliError;
 use super::ui::Ui;
-use super::{VersionView, open_workspace};
+use super::{VersionView, open_workspace_to_read};
 
 /// Show where a version came from (its inputs, back to raw data) or what was built from it
 #[derive(clap::Args)]
@@ -61,7 +61,7 @@ struct GraphView<'a> {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
     let direction = if args.down {
         Direction::Down

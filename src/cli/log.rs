@@ -4,7 +4,7 @@ use dv::index::LogFilter;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
-use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace};
+use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read};
 
 /// List versions, newest first
 #[derive(clap::Args)]
@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     if let Some(stage) = &args.stage {
         ws.check_stage(stage)?;
     }

@@ -106,6 +106,14 @@ fn open_workspace() -> Result<Workspace, CliError> {
     Ok(Workspace::discover(std::path::Path::new("."))?)
 }
 
+/// For commands that only read: works on a read-only workspace and writes nothing.
+fn open_workspace_to_read() -> Result<Workspace, CliError> {
+    Ok(Workspace::discover_for(
+        std::path::Path::new("."),
+        dv::workspace::Access::Read,
+    )?)
+}
+
 /// A version as shown in JSON: its id first, then every recorded field.
 #[derive(Serialize)]
 struct VersionView<'a> {

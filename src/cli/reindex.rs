@@ -24,6 +24,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             skipped.id, skipped.reason
         ));
     }
+    for tag in &report.damaged_tags {
+        ui.status(format!("warning: left out the damaged tag file {tag}"));
+    }
     ui.status(format!(
         "Rebuilt the index: {}, {}.",
         plural(report.versions as u64, "version"),

@@ -1,7 +1,7 @@
 //! `dv resolve URI`
 
 use super::error::CliError;
-use super::open_workspace;
+use super::open_workspace_to_read;
 use super::ui::Ui;
 
 /// Turn a dv:// URI (or any revision) into an exact version id
@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let id = dv::revision::resolve_uri(&ws, &args.uri)?;
     let version = ws
         .index

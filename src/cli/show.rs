@@ -7,7 +7,7 @@ use dv::object::tree::flatten;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
-use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace};
+use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read};
 
 /// Show one version with its provenance
 #[derive(clap::Args)]
@@ -37,7 +37,7 @@ struct FileView {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
     let version = ws
         .index

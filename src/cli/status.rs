@@ -9,7 +9,7 @@ use dv::fs_util::display_path;
 
 use super::error::CliError;
 use super::ui::Ui;
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace_to_read};
 
 /// Show what changed on disk since the version last committed or checked out
 #[derive(clap::Args)]
@@ -63,7 +63,7 @@ struct StatusView {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let progress = ui.progress();
     let statuses = dv::status::status(&ws, args.path.as_deref(), &progress)?;
     if args.json {

@@ -9,7 +9,7 @@ use dv::verify::{Verification, verify};
 use super::error::CliError;
 use super::status::ChangeLists;
 use super::ui::{Ui, plural};
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace_to_read};
 
 /// Prove that directories hold exactly the pinned versions (exit 0), or list every difference (exit 1)
 #[derive(clap::Args)]
@@ -42,7 +42,7 @@ struct ResultView {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let lock = dv::pin::lock_path(&ws, args.lock.as_deref())?;
     let progress = ui.progress();
     // `dv verify A B` names two pins when both are pinned, else a revision and a directory.

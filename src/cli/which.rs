@@ -4,7 +4,7 @@ use dv::which::{Query, which};
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, table};
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace_to_read};
 
 /// List every version that holds a file, by content or by path
 #[derive(clap::Args)]
@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace()?;
+    let ws = open_workspace_to_read()?;
     let on_disk = std::path::Path::new(&args.target);
     let query = if let Some(hash) = dv::Hash::from_hex(&args.target) {
         Query::Content(hash)

@@ -117,6 +117,44 @@ impl Index {
         }
     }
 
+    /// Opens the index for a command that only reads, writing nothing (no journal-mode
+    /// change, no schema, no repair). `None` when it cannot serve: missing, damaged, another
+    /// schema, or unreadable; the caller then builds one in memory from the objects.
+    pub fn open_read_only(path: &Path, store: &Store) -> Option<Index> {
+        use rusqlite::OpenFlags;
+        if !path.is_file() {
+            return None;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let usable = |conn: Connection| -> Option<Index> {
+            conn.busy_timeout(BUSY_TIMEOUT).ok()?;
+            let version: i32 = conn
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .ok()?;
+            (version == SCHEMA_VERSION).then(|| Index::with(conn, path, store))
+        };
+        // A read-only directory cannot hold SQLite's shared-memory file: then the file is read
+        // as immutable (a mounted snapshot, a colleague's directory nobody writes to).
+        Connection::open_with_flags(path, flags)
+            .ok()
+            .and_then(usable)
+            .or_else(|| {
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                Connection::open_with_flags(uri, flags)
+                    .ok()
+                    .and_then(usable)
+            })
+    }
+
+    /// An empty index in memory, for a reader whose index on disk cannot serve.
+    pub fn in_memory(path: &Path, store: &Store) -> Result<Index> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Index::with(conn, path, store))
+    }
+
     fn try_open(path: &Path, store: &Store) -> Result<(Index, bool)> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -320,12 +358,18 @@ impl Index {
         }
         let bytes = self.store.get_bytes(Kind::Version, &id.0)?;
         let version = Version::decode(&bytes, id)?;
+        // Repairing the row is best effort: a reader of a read-only index still gets the truth.
+        let _ = self.replace_row(id, &version);
+        Ok(version)
+    }
+
+    fn replace_row(&self, id: &VersionId, version: &Version) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute("DELETE FROM versions WHERE id = ?1", [id.to_hex()])?;
         tx.execute("DELETE FROM inputs WHERE child = ?1", [id.to_hex()])?;
-        insert_version_in(&tx, id, &version)?;
+        insert_version_in(&tx, id, version)?;
         tx.commit()?;
-        Ok(version)
+        Ok(())
     }
 
     /// The stat cache, in its own file beside the database.
@@ -334,6 +378,20 @@ impl Index {
             path: self.stat_cache_path.clone(),
         }
     }
+}
+
+/// A path percent-encoded for an SQLite `file:` URI.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/._-~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Whether SQLite says the file is not a database or is corrupt.

@@ -16,6 +16,8 @@ pub struct RebuildReport {
     pub tags: usize,
     /// Version objects that could not be read, with the reason; they are left out of the index.
     pub skipped: Vec<Skipped>,
+    /// Tag files that do not hold a version id; left out of the index.
+    pub damaged_tags: Vec<String>,
 }
 
 /// A version object left out of the index.
@@ -42,7 +44,10 @@ pub fn rebuild(index: &Index, store: &Store, refs_dir: &Path) -> Result<RebuildR
             }),
         }
     }
-    let tags = refs::read_tag_files(refs_dir)?;
+    let (tags, damaged) = refs::read_tag_files_lenient(refs_dir)?;
+    report
+        .damaged_tags
+        .extend(damaged.iter().map(|p| p.display().to_string()));
     let tx = index.conn.unchecked_transaction()?;
     tx.execute_batch("DELETE FROM inputs; DELETE FROM versions; DELETE FROM tags;")?;
     for (id, version) in &versions {

@@ -78,6 +78,8 @@ pub struct Store {
     root: PathBuf,
     /// Pack indexes, loaded on first use and shared by clones.
     packs: Arc<RwLock<Option<Arc<PackSet>>>>,
+    /// Opened by a command that only reads: caches (pack indexes) are not repaired on disk.
+    read_only: bool,
 }
 
 impl fmt::Debug for Store {
@@ -119,6 +121,16 @@ impl Store {
         Store {
             root,
             packs: Arc::default(),
+            read_only: false,
+        }
+    }
+
+    /// The same store for a command that only reads: nothing is written, not even a repaired
+    /// pack index.
+    pub fn read_only(self) -> Self {
+        Store {
+            read_only: true,
+            ..self
         }
     }
 
@@ -182,7 +194,7 @@ impl Store {
     fn reload_packs(&self) -> Result<Arc<PackSet>> {
         let dir = self.root.join(PACK_DIR);
         let mut slot = self.packs.write().expect("no panics under the lock");
-        let set = Arc::new(PackSet::load(&dir, slot.as_deref()).with_path(&dir)?);
+        let set = Arc::new(PackSet::load(&dir, slot.as_deref(), !self.read_only).with_path(&dir)?);
         *slot = Some(Arc::clone(&set));
         Ok(set)
     }
@@ -327,7 +339,7 @@ impl Store {
             return Ok(reader);
         }
         let path = self.object_path(kind, id);
-        let file = match File::open(&path) {
+        let file = match crate::fs_util::open_regular(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Another process may have packed it since the packs were loaded.

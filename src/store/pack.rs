@@ -183,7 +183,7 @@ impl PackIndex {
 
     /// Rebuilds the index of a pack by reading the pack from start to end.
     pub fn scan(path: &Path) -> io::Result<PackIndex> {
-        let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let mut input = BufReader::with_capacity(1 << 20, crate::fs_util::open_regular(path)?);
         let mut hasher = blake3::Hasher::new();
         let mut header = [0u8; PACK_HEADER_LEN as usize];
         input.read_exact(&mut header).map_err(|e| match e.kind() {
@@ -257,13 +257,17 @@ impl Pack {
             Some(file) => file,
             None if KEPT_OPEN.load(Ordering::Relaxed) < MAX_PACKS_KEPT_OPEN => {
                 // Another thread may set it first; then this handle is simply closed.
-                if self.file.set(File::open(&self.path)?).is_ok() {
+                if self
+                    .file
+                    .set(crate::fs_util::open_regular(&self.path)?)
+                    .is_ok()
+                {
                     KEPT_OPEN.fetch_add(1, Ordering::Relaxed);
                 }
                 self.file.get().expect("set just above")
             }
             None => {
-                opened = File::open(&self.path)?;
+                opened = crate::fs_util::open_regular(&self.path)?;
                 &opened
             }
         };
@@ -303,7 +307,7 @@ impl PackSet {
     /// Loads the index of every pack in `dir`, reusing those `previous` already holds. An index
     /// that is missing, damaged or belongs to another pack is rebuilt from the pack (and written
     /// back when possible); a pack that cannot be read is listed as broken.
-    pub fn load(dir: &Path, previous: Option<&PackSet>) -> io::Result<PackSet> {
+    pub fn load(dir: &Path, previous: Option<&PackSet>, write_back: bool) -> io::Result<PackSet> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PackSet::default()),
@@ -328,7 +332,7 @@ impl PackSet {
                 set.packs.push(Arc::clone(known));
                 continue;
             }
-            match load_index(&path, pack_id) {
+            match load_index(&path, pack_id, write_back) {
                 Ok(index) => set.packs.push(Arc::new(Pack::new(index, path))),
                 Err(e) => set.broken.push(super::BrokenPack {
                     path,
@@ -382,10 +386,15 @@ impl PackSet {
     }
 }
 
-fn load_index(pack_path: &Path, pack_id: Hash) -> io::Result<PackIndex> {
+/// An index larger than this cannot belong to a pack (records are 49 bytes, packs close at
+/// 128 MiB): a bigger file is not read.
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+
+fn load_index(pack_path: &Path, pack_id: Hash, write_back: bool) -> io::Result<PackIndex> {
     let index_path = pack_path.with_extension("idx");
-    let loaded = fs::read(&index_path)
+    let loaded = crate::fs_util::read_bounded(&index_path, MAX_INDEX_BYTES)
         .ok()
+        .flatten()
         .and_then(|bytes| PackIndex::decode(&bytes).ok())
         .filter(|index| index.pack_id == pack_id);
     if let Some(index) = loaded {
@@ -395,8 +404,11 @@ fn load_index(pack_path: &Path, pack_id: Hash) -> io::Result<PackIndex> {
     if index.pack_id != pack_id {
         return Err(super::invalid_data("its content does not match its name"));
     }
-    // A rebuilt index is only a cache of the pack: failing to save it is fine.
-    let _ = crate::fs_util::write_atomic(&index_path, &index.encode(), "pack-index");
+    // A rebuilt index is only a cache of the pack: failing to save it is fine, and a reader
+    // of a read-only workspace does not try.
+    if write_back {
+        let _ = crate::fs_util::write_atomic(&index_path, &index.encode(), "pack-index");
+    }
     Ok(index)
 }
 

@@ -280,7 +280,8 @@ fn an_index_row_that_does_not_hash_to_its_id_is_not_believed() {
     assert_eq!(shown["message"], "the truth");
     let log = env.dv(&["log", "--json"]).json();
     assert_eq!(log[0]["message"], "the truth");
-    // The row was rewritten from the object.
+    // Readers write nothing; the next writing command rewrites the row from the object.
+    env.ok(&["tag", &id, "checked"]);
     let conn = rusqlite::Connection::open(env.root().join(".dv/index.sqlite")).unwrap();
     let json: String = conn
         .query_row("SELECT json FROM versions WHERE id = ?1", [&id], |row| {
@@ -332,4 +333,86 @@ fn a_pin_path_through_a_symlink_that_data_made_is_refused() {
         0,
         "nothing written outside"
     );
+}
+
+/// Every file below `dir` with its bytes, for proving nothing was written.
+fn contents(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn set_writable(dir: &Path, writable: bool) {
+    let mode = if writable { "u+w" } else { "a-w" };
+    let status = std::process::Command::new("chmod")
+        .args(["-R", mode])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn readers_work_on_a_read_only_workspace_and_write_nothing() {
+    let env = TestEnv::new();
+    env.penguins();
+    let raw = env.id(&["commit", "data", "-d", "penguins", "-s", "raw"]);
+    env.write("data/penguins.csv", "species\nAdelie\n");
+    env.ok(&[
+        "commit", "data", "-d", "penguins", "-s", "cleaned", "--from", &raw,
+    ]);
+    env.ok(&["tag", &raw, "first"]);
+    env.ok(&["pin", &raw, "--as", "train", "--path", "train"]);
+    env.ok(&["materialize"]);
+    let readers: [&[&str]; 9] = [
+        &["log", "--json"],
+        &["show", "first", "--files"],
+        &["lineage", "penguins@cleaned"],
+        &["diff", "penguins@raw", "penguins@cleaned"],
+        &["diff", "penguins@raw"],
+        &["status"],
+        &["verify"],
+        &["which", "data/meta/README.md"],
+        &["resolve", "first"],
+    ];
+    // Three states: a current index; no index at all; a crash that left a version pending.
+    for state in ["current", "no index", "pending"] {
+        match state {
+            "no index" => std::fs::remove_file(env.root().join(".dv/index.sqlite")).unwrap(),
+            "pending" => {
+                std::fs::write(env.root().join(".dv/pending-version"), format!("{raw}\n")).unwrap()
+            }
+            _ => {}
+        }
+        set_writable(&env.root(), false);
+        let before = contents(&env.root());
+        for args in readers {
+            let out = env.dv_unprivileged(args);
+            assert_eq!(
+                out.code, 0,
+                "dv {args:?} on a read-only workspace ({state}):\n{out}"
+            );
+        }
+        assert_eq!(
+            contents(&env.root()),
+            before,
+            "readers wrote nothing ({state})"
+        );
+        set_writable(&env.root(), true);
+    }
+    // The log a reader builds in memory equals the one the next writer rebuilds on disk.
+    let from_memory = env.dv_unprivileged(&["log", "--json"]).json();
+    env.ok(&["reindex"]);
+    assert_eq!(env.dv(&["log", "--json"]).json(), from_memory);
+    assert_eq!(from_memory.as_array().unwrap().len(), 2);
 }

@@ -121,8 +121,15 @@ fn a_format_1_workspace_is_upgraded_and_keeps_its_versions() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
     std::fs::remove_dir_all(env.root().join(".dv/objects/pack")).unwrap();
+    // A reader reads format 1 as it is and changes nothing; the next writer upgrades it.
     let out = env.dv(&["log"]);
     assert_eq!(out.code, 0, "{out}");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\"format\": 1")
+    );
+    env.ok(&["tag", &id, "before-upgrade"]);
     let upgraded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     assert_eq!(upgraded["format"], 2);

@@ -47,6 +47,6 @@ fn reindex_json_reports_counts() {
     env.ok(&["commit", "data", "-d", "penguins", "-s", "raw"]);
     assert_eq!(
         env.dv(&["reindex", "--json"]).json(),
-        serde_json::json!({"versions": 1, "tags": 0, "skipped": []})
+        serde_json::json!({"versions": 1, "tags": 0, "skipped": [], "damaged_tags": []})
     );
 }
