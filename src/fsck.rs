@@ -56,6 +56,8 @@ pub struct FsckReport {
     pub findings: Vec<Finding>,
     /// Tags naming versions that do not exist.
     pub dangling_tags: Vec<String>,
+    /// Tag files that do not hold a version id.
+    pub damaged_tags: Vec<String>,
     /// Pack files that cannot be read at all; their objects are reported as missing.
     pub broken_packs: Vec<BrokenPack>,
 }
@@ -69,12 +71,18 @@ pub struct BrokenPack {
 
 impl FsckReport {
     pub fn ok(&self) -> bool {
-        self.findings.is_empty() && self.dangling_tags.is_empty() && self.broken_packs.is_empty()
+        self.findings.is_empty()
+            && self.dangling_tags.is_empty()
+            && self.damaged_tags.is_empty()
+            && self.broken_packs.is_empty()
     }
 
     /// How many separate problems the report lists.
     pub fn problems(&self) -> usize {
-        self.findings.len() + self.dangling_tags.len() + self.broken_packs.len()
+        self.findings.len()
+            + self.dangling_tags.len()
+            + self.damaged_tags.len()
+            + self.broken_packs.len()
     }
 }
 
@@ -128,6 +136,8 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         store,
         bad: &bad,
         memo: HashMap::new(),
+        totals: HashMap::new(),
+        inconsistent: BTreeMap::new(),
     };
     report.versions = versions.len() as u64;
     for (id, version) in versions {
@@ -152,11 +162,18 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             }
         }
     }
-    for (name, id) in crate::refs::read_tag_files(&ws.tags_dir())? {
+    for (id, reason) in std::mem::take(&mut walker.inconsistent) {
+        if let Some(finding) = findings.get_mut(&(Kind::Tree, id.0)) {
+            finding.1 = reason;
+        }
+    }
+    let (tags, damaged) = crate::refs::read_tag_files_lenient(&ws.tags_dir())?;
+    for (name, id) in tags {
         if !store.has(Kind::Version, &id.0) {
             report.dangling_tags.push(format!("{name} -> {id}"));
         }
     }
+    report.damaged_tags = damaged.iter().map(|p| p.display().to_string()).collect();
     report.findings = findings
         .into_iter()
         .map(|((kind, id), (problem, reason, mut affects))| {
@@ -224,11 +241,21 @@ fn reason_of(err: &Error) -> String {
 /// A damaged object found below a tree, and its path relative to that tree.
 type Found = (Kind, Hash, Problem, Vec<u8>);
 
+/// The most damaged paths remembered below one tree. Subtrees shared by many directories (or
+/// a crafted fan-out) would otherwise multiply the paths of one damaged object without bound;
+/// every damaged object is still named, with at least its first path.
+const MAX_PATHS_PER_TREE: usize = 1000;
+
 /// Walks trees once each, remembering the problems found below every tree.
 struct Walker<'a> {
     store: &'a Store,
     bad: &'a HashMap<(Kind, Hash), String>,
     memo: HashMap<TreeId, Vec<Found>>,
+    /// Totals (files, bytes) each decoded tree declares, to check its parent against.
+    totals: HashMap<TreeId, (u64, u64)>,
+    /// Trees that decode but are wrong as part of a version (their totals lie, or they nest
+    /// deeper than any walk goes), with the reason.
+    inconsistent: BTreeMap<TreeId, String>,
 }
 
 impl Walker<'_> {
@@ -252,14 +279,47 @@ impl Walker<'_> {
             found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
         } else if !self.store.has(Kind::Tree, &id.0) {
             found.push((Kind::Tree, id.0, Problem::Missing, Vec::new()));
-        } else if depth <= MAX_DEPTH
-            && let Ok(bytes) = self.store.get_bytes(Kind::Tree, &id.0)
+        } else if depth > MAX_DEPTH {
+            let reason = match crate::object::tree::too_deep(id) {
+                Error::CorruptObject { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            self.inconsistent.insert(*id, reason);
+            found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
+        } else if let Ok(bytes) = self.store.get_bytes(Kind::Tree, &id.0)
             && let Ok(tree) = Tree::decode(&bytes, id)
         {
+            self.totals.insert(*id, (tree.files, tree.bytes));
             let mut seen = HashSet::new();
+            let mut objects = HashSet::new();
+            let mut files = 0u64;
+            let mut mismatch = None;
+            for entry in &tree.entries {
+                if entry.kind != EntryKind::Tree {
+                    files = files.saturating_add(1);
+                }
+            }
             for entry in tree.entries {
+                if entry.kind == EntryKind::Tree {
+                    let child = TreeId(entry.id);
+                    self.tree(&child, depth + 1);
+                    if let Some(&(child_files, child_bytes)) = self.totals.get(&child) {
+                        files = files.saturating_add(child_files);
+                        if child_bytes != entry.size {
+                            mismatch.get_or_insert(format!(
+                                "its entry {:?} declares {} bytes but that tree holds {child_bytes}",
+                                String::from_utf8_lossy(&entry.name),
+                                entry.size
+                            ));
+                        }
+                    }
+                }
                 let below: Vec<Found> = match entry.kind {
-                    EntryKind::Tree => self.tree(&TreeId(entry.id), depth + 1),
+                    EntryKind::Tree => self
+                        .memo
+                        .get(&TreeId(entry.id))
+                        .cloned()
+                        .unwrap_or_default(),
                     _ => self
                         .blob_problem(&entry.id)
                         .map(|p| (Kind::Blob, entry.id, p, Vec::new()))
@@ -272,10 +332,25 @@ impl Walker<'_> {
                         full.push(b'/');
                         full.extend_from_slice(&path);
                     }
+                    // Past the bound, only objects not named yet get a path.
+                    let new_object = objects.insert((kind, object));
+                    if found.len() >= MAX_PATHS_PER_TREE && !new_object {
+                        continue;
+                    }
                     if seen.insert((kind, object, full.clone())) {
                         found.push((kind, object, problem, full));
                     }
                 }
+            }
+            if files != tree.files {
+                mismatch.get_or_insert(format!(
+                    "it declares {} files but its entries hold {files}",
+                    tree.files
+                ));
+            }
+            if let Some(reason) = mismatch {
+                self.inconsistent.insert(*id, reason);
+                found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
             }
         }
         self.memo.insert(*id, found.clone());

@@ -72,7 +72,7 @@ fn find_content(
         return Ok(found.clone());
     }
     if depth > MAX_DEPTH {
-        return Ok(Vec::new());
+        return Err(crate::object::tree::too_deep(tree));
     }
     let mut found = Vec::new();
     for entry in source.tree(tree)?.entries {

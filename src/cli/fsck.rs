@@ -49,6 +49,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         for tag in &report.dangling_tags {
             text.push_str(&format!("dangling tag {tag}\n"));
         }
+        for tag in &report.damaged_tags {
+            text.push_str(&format!("damaged tag file {tag}\n"));
+        }
         ui.out(text)?;
         ui.status(format!(
             "Checked {} ({}) holding {}.",

@@ -98,13 +98,17 @@ pub fn check_depth(prefix: &[u8], id: &TreeId) -> Result<()> {
         1 + prefix.iter().filter(|&&b| b == b'/').count()
     };
     if depth > MAX_DEPTH || prefix.len() > MAX_PATH_BYTES {
-        return Err(Error::CorruptObject {
-            kind: "tree",
-            id: id.to_hex(),
-            reason: format!("it nests deeper than any real path (more than {MAX_DEPTH} levels)"),
-        });
+        return Err(too_deep(id));
     }
     Ok(())
+}
+
+/// The one error every tree walk gives at its depth bound: stopping is never silent.
+pub fn too_deep(id: &TreeId) -> Error {
+    corrupt_tree(
+        id,
+        format!("it nests deeper than any real path (more than {MAX_DEPTH} levels)"),
+    )
 }
 
 /// Checks that a name can be a single path component on every platform dv writes to.

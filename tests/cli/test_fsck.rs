@@ -124,6 +124,7 @@ fn a_missing_code_file_and_a_deleted_pack() {
         }
       ],
       "dangling_tags": [],
+      "damaged_tags": [],
       "broken_packs": []
     }
     "#);

@@ -118,6 +118,14 @@ fn a_damaged_tag_is_an_error_and_is_not_overwritten() {
          hint: Restore the file from a backup, or delete $TEST_ENV/ws/.dv/refs/tags/release to drop the tag.\n"
     );
     assert_eq!(std::fs::read_to_string(&tag_file).unwrap(), "not an id\n");
+    let fsck = env.dv(&["fsck"]);
+    assert_eq!(fsck.code, 1);
+    assert_eq!(
+        fsck.stdout,
+        "damaged tag file $TEST_ENV/ws/.dv/refs/tags/release\n"
+    );
+    // Readers still work; the index keeps the last good value until the file is fixed.
+    assert_eq!(env.dv(&["log", "--json"]).code, 0);
 }
 
 #[test]

@@ -208,3 +208,32 @@ fn a_version_whose_path_leaves_the_workspace_is_refused() {
     assert!(!temp.path().join("..").join("escape").exists());
     assert!(!std::path::Path::new("/tmp/escape").exists());
 }
+
+#[test]
+fn fsck_names_a_tree_whose_totals_lie_without_walking_its_expansion() {
+    let (_temp, ws) = crate::workspace();
+    let bomb = fan_out_bomb(&ws, 40, false);
+    let id = hostile_version(&ws, &bomb);
+    let root = ws.index.version(&id).unwrap().unwrap().tree;
+    let report = dv::fsck::fsck(&ws, &NoProgress).unwrap();
+    let lying: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == "tree")
+        .map(|f| (f.reason.as_str(), f.affects.len()))
+        .collect();
+    // Every level above the first claims 2 files and holds 4 (or more): each is named once.
+    assert_eq!(lying.len(), 39, "{lying:?}");
+    assert!(
+        lying
+            .iter()
+            .all(|(reason, _)| reason.starts_with("it declares 2 files but its entries hold 4"))
+    );
+    let top = report
+        .findings
+        .iter()
+        .find(|f| f.id == root.to_hex())
+        .expect("the root is named");
+    assert_eq!(top.affects.len(), 1);
+    assert_eq!(top.affects[0].path, "");
+}
