@@ -201,7 +201,9 @@ fn checkout_in(
         .open(ws, true)?
         .expect("a created directory exists");
     apply(ws, &root, &changes, request.force, progress)?;
-    if base.is_some_and(|b| b.checking_out.is_some()) {
+    // Temporary files in the target are a killed checkout's: this one holds the directory's
+    // lock, so no live checkout is writing them.
+    if working.leftovers {
         remove_leftover_temp_files(root_dir)?;
     }
     let written: Vec<&FileEntry> = changes.iter().filter_map(|c| c.new.as_ref()).collect();

@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub bytes: u64,
     /// Every tree built, including those not written to the store (in `HashOnly` mode).
     pub trees: HashMap<TreeId, Tree>,
+    /// Whether dv temporary files were seen (and skipped): what a killed checkout left.
+    pub leftovers: bool,
 }
 
 /// A new stat cache entry for a workspace-relative path.
@@ -74,6 +76,7 @@ pub fn snapshot(
         }
     };
     let is_dir = meta.is_dir();
+    let mut leftovers = false;
     let mut found = if is_dir {
         let mut ignore_from: Vec<&Path> = match ws_rel {
             Some(_) => abs
@@ -84,7 +87,9 @@ pub fn snapshot(
             None => Vec::new(),
         };
         ignore_from.reverse();
-        crate::walk::walk(&source, &ignore_from, &ws.dv_dir())?
+        let walked = crate::walk::walk(&source, &ignore_from, &ws.dv_dir())?;
+        leftovers = walked.leftovers;
+        walked.found
     } else {
         crate::walk::check_supported(&meta, || abs.to_path_buf())?;
         let name = abs
@@ -189,6 +194,7 @@ pub fn snapshot(
         files: tree.files,
         bytes: tree.bytes,
         trees: HashMap::new(),
+        leftovers,
     };
     trees.insert(id, tree);
     Ok(Snapshot { trees, ..snapshot })

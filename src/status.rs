@@ -98,6 +98,7 @@ pub fn working_snapshot(
                 files: 0,
                 bytes: 0,
                 trees: HashMap::from([(root, empty)]),
+                leftovers: false,
             })
         }
         other => other,

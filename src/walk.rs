@@ -38,15 +38,24 @@ pub struct Found {
 /// `ignore_from` are the directories above `root` whose `.dvignore` files apply, outermost first:
 /// those between the workspace root and the snapshot, never beyond the workspace (the same data
 /// must snapshot the same on every machine).
-pub fn walk(root: &Path, ignore_from: &[&Path], dv_dir: &Path) -> Result<Vec<Found>> {
+pub fn walk(root: &Path, ignore_from: &[&Path], dv_dir: &Path) -> Result<Walked> {
     let mut ignores = Ignores::default();
     for dir in ignore_from {
         ignores = ignores.with_dir(dir)?;
     }
     let listing = list(dv_dir, root, &[], 0, &ignores)?;
+    let leftovers = listing.leftovers;
     let mut found = Vec::with_capacity(listing.files);
     listing.flatten_into(&mut found);
-    Ok(found)
+    Ok(Walked { found, leftovers })
+}
+
+/// What a walk found.
+pub struct Walked {
+    /// Files and symlinks, sorted by path.
+    pub found: Vec<Found>,
+    /// Whether dv temporary files (skipped) were seen: a killed checkout's leftovers.
+    pub leftovers: bool,
 }
 
 /// One directory's files and subdirectories, in the order of their full paths' bytes.
@@ -54,6 +63,8 @@ struct Listing {
     items: Vec<Item>,
     /// Files in the whole subtree.
     files: usize,
+    /// Whether dv temporary files were skipped in the subtree.
+    leftovers: bool,
 }
 
 enum Item {
@@ -84,10 +95,12 @@ fn list(
 ) -> Result<Listing> {
     let ignores = inherited.with_dir(dir)?;
     let mut entries = Vec::new();
+    let mut leftovers = false;
     for entry in fs::read_dir(dir).with_path(dir)? {
         let entry = entry.with_path(dir)?;
         let name = entry.file_name();
         if name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            leftovers = true;
             continue;
         }
         // Paths are built only when needed: this loop runs once per file.
@@ -129,7 +142,8 @@ fn list(
             let child_rel = join(rel, name);
             if is_dir {
                 let listing = list(dv_dir, &entry.path(), &child_rel, depth + 1, &ignores)?;
-                return Ok((listing.files > 0).then_some(Item::Dir(listing)));
+                let keep = listing.files > 0 || listing.leftovers;
+                return Ok(keep.then_some(Item::Dir(listing)));
             }
             // Relative to the open directory, and never following a symlink.
             let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
@@ -151,7 +165,14 @@ fn list(
             Item::Dir(listing) => listing.files,
         })
         .sum();
-    Ok(Listing { items, files })
+    leftovers |= items
+        .iter()
+        .any(|item| matches!(item, Item::Dir(listing) if listing.leftovers));
+    Ok(Listing {
+        items,
+        files,
+        leftovers,
+    })
 }
 
 /// Refuses what cannot be stored: named pipes, sockets and devices. `path` names the file in

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let root = root().path();
     std::fs::write(root.join(".dvignore"), data).unwrap();
     std::fs::write(root.join("b/.dvignore"), data).unwrap();
-    if let Ok(found) = dv::walk::walk(root, &[], &root.join(".dv")) {
+    if let Ok(dv::walk::Walked { found, .. }) = dv::walk::walk(root, &[], &root.join(".dv")) {
         assert!(found.iter().all(|f| !f.rel.starts_with(b".dv/")));
         assert!(found.windows(2).all(|w| w[0].rel < w[1].rel));
     }

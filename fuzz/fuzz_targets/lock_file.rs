@@ -1,17 +1,23 @@
 //! Lock files: any bytes are refused with an error or accepted with every pin path inside the
 //! workspace.
 #![no_main]
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
+thread_local! {
+    // A workspace is not shared between threads; libFuzzer runs targets on one.
+    static WS: &'static (tempfile::TempDir, dv::Workspace) = Box::leak(Box::new(make()));
+}
+
 fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
-    static WS: OnceLock<(tempfile::TempDir, dv::Workspace)> = OnceLock::new();
-    WS.get_or_init(|| {
+    WS.with(|ws| *ws)
+}
+
+fn make() -> (tempfile::TempDir, dv::Workspace) {
+    {
         let temp = tempfile::tempdir().unwrap();
         let ws = dv::Workspace::init(temp.path(), None).unwrap();
         (temp, ws)
-    })
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,14 +1,20 @@
 //! Revisions: any string resolves to a version that exists, or fails with an error.
 #![no_main]
-use std::sync::OnceLock;
-
 use dv::commit::{CommitRequest, commit};
 use dv::progress::NoProgress;
 use libfuzzer_sys::fuzz_target;
 
+thread_local! {
+    // A workspace is not shared between threads; libFuzzer runs targets on one.
+    static WS: &'static (tempfile::TempDir, dv::Workspace) = Box::leak(Box::new(make()));
+}
+
 fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
-    static WS: OnceLock<(tempfile::TempDir, dv::Workspace)> = OnceLock::new();
-    WS.get_or_init(|| {
+    WS.with(|ws| *ws)
+}
+
+fn make() -> (tempfile::TempDir, dv::Workspace) {
+    {
         let temp = tempfile::tempdir().unwrap();
         let ws = dv::Workspace::init(temp.path(), None).unwrap();
         let data = temp.path().join("data");
@@ -28,7 +34,7 @@ fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
         }
         dv::refs::set_tag(&ws, "release", &from[0].parse().unwrap(), false).unwrap();
         (temp, ws)
-    })
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -268,3 +268,160 @@ fn two_checkouts_into_one_directory_do_not_interleave() {
         );
     }
 }
+
+/// A small seeded generator, so a failing run can be repeated (`DV_KILL_SEED=N`).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Randomized `kill -9` harness: commit, checkout and materialize are each killed at a random
+/// moment within their measured duration, over and over; after every kill the workspace must be
+/// consistent (fsck clean, every version one that was committed), and the interrupted command
+/// must complete when run again. At least half of the kills must land while dv was running,
+/// or the harness proves nothing.
+#[test]
+fn random_kill_9_during_commit_checkout_and_materialize() {
+    use std::os::unix::process::ExitStatusExt;
+    let seed = std::env::var("DV_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("kill harness seed: {seed} (rerun with DV_KILL_SEED={seed})");
+    let mut rng = Rng(seed);
+    let env = TestEnv::new();
+    let mut states = Vec::new();
+    bulky(&env, "data", 1);
+    states.push(describe(&env.root().join("data")));
+    let first = env.id(&["commit", "data", "-d", "bulk", "-s", "raw"]);
+    env.ok(&["pin", &first, "--as", "train", "--path", "pinned"]);
+
+    let ops = ["commit", "checkout", "materialize"];
+    let args_for = |op: &str, round: u64| -> Vec<String> {
+        let v: Vec<&str> = match op {
+            "commit" => vec!["commit", "data", "-d", "bulk", "-s", "raw"],
+            "checkout" => vec!["checkout", "bulk", "--to", "../co", "--force"],
+            _ => vec!["materialize", "--force"],
+        };
+        let mut v: Vec<String> = v.into_iter().map(String::from).collect();
+        if op == "commit" {
+            v.push("-m".into());
+            v.push(format!("round {round}"));
+        }
+        v
+    };
+    // How long each operation takes when left alone (at least 1 ms).
+    let mut took = std::collections::HashMap::new();
+    // Each run does real work: checkout and materialize write into emptied directories.
+    let prepare = |op: &str| {
+        let dir = match op {
+            "checkout" => env.base().join("co"),
+            "materialize" => env.root().join("pinned"),
+            _ => return,
+        };
+        let _ = std::fs::remove_dir_all(dir);
+    };
+    for op in ops {
+        prepare(op);
+        let started = std::time::Instant::now();
+        let args = args_for(op, 0);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.ok(&args);
+        took.insert(op, started.elapsed().as_micros().max(1000) as u64);
+    }
+
+    let trials = 24u64;
+    let mut landed = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    for round in 1..=trials {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the harness ran out of time"
+        );
+        let op = ops[rng.below(3) as usize];
+        if op == "commit" {
+            // New data for the commit: part of the files change.
+            std::fs::remove_dir_all(env.root().join("data")).unwrap();
+            bulky(&env, "data", (rng.below(200) + 2) as u8);
+            states.push(describe(&env.root().join("data")));
+        }
+        prepare(op);
+        let args = args_for(op, round);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = env.spawn(&args);
+        let delay = rng.below(took[op] * 4 / 5);
+        std::thread::sleep(std::time::Duration::from_micros(delay));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.signal() == Some(9) {
+            landed += 1;
+        }
+        // Consistent right after the kill.
+        let fsck = env.dv(&["fsck"]);
+        assert_eq!(
+            fsck.code, 0,
+            "seed {seed}, round {round} ({op} killed after {delay} µs): {fsck}"
+        );
+        // The interrupted command completes when run again, with exact results.
+        env.ok(&args);
+        match op {
+            "checkout" => {
+                let id = env.id(&["resolve", "bulk"]);
+                env.ok(&["checkout", &id, "--to", "../expected", "--force"]);
+                let (got, expected) = (
+                    describe(&env.base().join("co")),
+                    describe(&env.base().join("expected")),
+                );
+                let differ: Vec<String> = got
+                    .keys()
+                    .chain(expected.keys())
+                    .filter(|k| got.get(*k) != expected.get(*k))
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect();
+                assert!(
+                    differ.is_empty(),
+                    "seed {seed}, round {round}: {differ:?} differ"
+                );
+            }
+            "materialize" => {
+                env.ok(&["verify"]);
+            }
+            _ => {}
+        }
+    }
+    // Every version that exists is one of the states that were committed, byte for byte.
+    let log = env.dv(&["log", "--json"]).json();
+    for version in log.as_array().unwrap() {
+        let id = version["id"].as_str().unwrap();
+        let out = env.base().join("check");
+        let _ = std::fs::remove_dir_all(&out);
+        env.ok(&["checkout", id, "--to", "../check"]);
+        let got = describe(&out);
+        assert!(
+            states.contains(&got),
+            "seed {seed}: version {id} is not a committed state"
+        );
+    }
+    assert_eq!(env.dv(&["fsck"]).code, 0);
+    eprintln!("kill harness: {landed} of {trials} kills landed while dv ran");
+    assert!(
+        landed * 2 >= trials,
+        "seed {seed}: only {landed} of {trials} kills landed mid-operation"
+    );
+}
