@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange, provenance_diff};
+use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange};
 use dv::diff::rows::{Format, RowDiff, RowOptions, Source, row_diff};
-use dv::diff::{diff_trees, limit_to_paths};
-use dv::object::tree::Overlay;
+use dv::diff::{Against, Comparison, compare};
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, table};
@@ -89,46 +88,22 @@ struct RowView {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace_to_read()?;
     let old_id = dv::revision::resolve(&ws, &args.old)?;
-    let old = ws
-        .index
-        .version(&old_id)?
-        .ok_or_else(|| CliError::user(format!("Version {old_id} is not in the index")))?;
-    let progress = ui.progress();
-    let (new_id, dir, changes, provenance, params) = match &args.new {
-        Some(rev) => {
-            let new_id = dv::revision::resolve(&ws, rev)?;
-            let new = ws
-                .index
-                .version(&new_id)?
-                .ok_or_else(|| CliError::user(format!("Version {new_id} is not in the index")))?;
-            let changes = diff_trees(&ws.store, &old.tree, &new.tree)?;
-            let (provenance, params) = provenance_diff(&old, &new);
-            (Some(new_id), None, changes, provenance, params)
-        }
-        None => {
-            let dir = match &args.path {
-                Some(dir) => dv::fs_util::absolute(dir)?,
-                None => dv::diff::working_dir_of(&ws, &old_id)?,
-            };
-            let rel = ws.relative(&dir).ok().map(|(_, rel)| rel);
-            let snapshot = dv::status::working_snapshot(&ws, &dir, rel.as_deref(), &progress)?;
-            let overlay = Overlay {
-                store: &ws.store,
-                trees: &snapshot.trees,
-            };
-            let changes = diff_trees(&overlay, &old.tree, &snapshot.root)?;
-            (
-                None,
-                Some(dir),
-                changes,
-                BTreeMap::new(),
-                ParamsDiff::default(),
-            )
-        }
+    let against = match (&args.new, &args.path) {
+        (Some(rev), _) => Against::Version(dv::revision::resolve(&ws, rev)?),
+        (None, Some(dir)) => Against::Directory(dir.clone()),
+        (None, None) => Against::WorkingDirectory,
     };
-    let changes = limit_to_paths(changes, &args.paths);
-    let files = FileDiff::from_changes(&changes);
-    let differs = !files.is_empty() || !provenance.is_empty() || !params.is_empty();
+    let progress = ui.progress();
+    let comparison = compare(&ws, &old_id, &against, &args.paths, &progress)?;
+    let differs = comparison.differs();
+    let Comparison {
+        new: new_id,
+        dir,
+        files,
+        provenance,
+        params,
+        ..
+    } = comparison;
     let rows = (args.rows || !args.key.is_empty()).then(|| {
         let options = RowOptions {
             key: args.key.clone(),

@@ -181,6 +181,87 @@ fn push_side(
 
 pub mod report;
 
+/// What a version is compared with.
+#[derive(Clone, Debug)]
+pub enum Against {
+    /// Another version.
+    Version(crate::VersionId),
+    /// A directory's current content.
+    Directory(std::path::PathBuf),
+    /// The directory the old version was last committed from or checked out to.
+    WorkingDirectory,
+}
+
+/// Everything `dv diff` reports: which files changed and how the provenance differs.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub old: crate::VersionId,
+    pub new: Option<crate::VersionId>,
+    /// The directory compared, when it was not a version.
+    pub dir: Option<std::path::PathBuf>,
+    pub files: report::FileDiff,
+    pub provenance: std::collections::BTreeMap<&'static str, report::ValueChange>,
+    pub params: report::ParamsDiff,
+}
+
+impl Comparison {
+    /// Whether anything at all differs.
+    pub fn differs(&self) -> bool {
+        !self.files.is_empty() || !self.provenance.is_empty() || !self.params.is_empty()
+    }
+}
+
+/// Compares version `old` with `against`, keeping file changes at or below `paths` (all when
+/// empty). Equal subtrees are skipped; a directory is hashed with the stat cache's help.
+pub fn compare(
+    ws: &crate::Workspace,
+    old: &crate::VersionId,
+    against: &Against,
+    paths: &[String],
+    progress: &dyn crate::progress::Progress,
+) -> Result<Comparison> {
+    let load = |id: &crate::VersionId| {
+        ws.index
+            .version(id)?
+            .ok_or_else(|| crate::Error::MissingObject {
+                kind: "version",
+                id: id.to_hex(),
+            })
+    };
+    let old_version = load(old)?;
+    let (new, dir, changes, provenance, params) = match against {
+        Against::Version(new) => {
+            let new_version = load(new)?;
+            let changes = diff_trees(&ws.store, &old_version.tree, &new_version.tree)?;
+            let (provenance, params) = report::provenance_diff(&old_version, &new_version);
+            (Some(*new), None, changes, provenance, params)
+        }
+        Against::Directory(_) | Against::WorkingDirectory => {
+            let dir = match against {
+                Against::Directory(dir) => crate::fs_util::absolute(dir)?,
+                _ => working_dir_of(ws, old)?,
+            };
+            let rel = ws.relative(&dir).ok().map(|(_, rel)| rel);
+            let snapshot = crate::status::working_snapshot(ws, &dir, rel.as_deref(), progress)?;
+            let overlay = crate::object::tree::Overlay {
+                store: &ws.store,
+                trees: &snapshot.trees,
+            };
+            let changes = diff_trees(&overlay, &old_version.tree, &snapshot.root)?;
+            (None, Some(dir), changes, Default::default(), Default::default())
+        }
+    };
+    let changes = limit_to_paths(changes, paths);
+    Ok(Comparison {
+        old: *old,
+        new,
+        dir,
+        files: report::FileDiff::from_changes(&changes),
+        provenance,
+        params,
+    })
+}
+
 /// Keeps the changes at or below any of `paths` (all of them when `paths` is empty).
 pub fn limit_to_paths(changes: Vec<Change>, paths: &[String]) -> Vec<Change> {
     if paths.is_empty() {

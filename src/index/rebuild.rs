@@ -44,7 +44,7 @@ pub fn rebuild(index: &Index, store: &Store, refs_dir: &Path) -> Result<RebuildR
             }),
         }
     }
-    let (tags, damaged) = refs::read_tag_files_lenient(refs_dir)?;
+    let (tags, damaged) = refs::file::read_tag_files_lenient(refs_dir)?;
     report
         .damaged_tags
         .extend(damaged.iter().map(|p| p.display().to_string()));
