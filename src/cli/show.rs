@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use dv::fs_util::display_path;
-use dv::object::tree::flatten;
+use dv::object::tree::walk_files;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
@@ -46,21 +46,6 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if args.code {
         return show_code(ui, &ws, &version, args.json);
     }
-    let files: Option<Vec<FileView>> = if args.files {
-        Some(
-            flatten(&ws.store, &version.tree)?
-                .into_iter()
-                .map(|f| FileView {
-                    path: display_path(&f.path),
-                    kind: f.kind.name(),
-                    size: f.size,
-                    hash: f.id.to_hex(),
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
     let consumers: Vec<dv::pin::Consumer> = dv::pin::consumers(&ws)?
         .into_iter()
         .filter(|c| c.id == id)
@@ -71,17 +56,36 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             #[serde(flatten)]
             view: VersionView<'a>,
             consumers: &'a [dv::pin::Consumer],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            file_list: Option<&'a Vec<FileView>>,
         }
         let view = VersionView {
             id,
             version: &version,
         };
-        return ui.json(&Out {
+        let out = Out {
             view,
             consumers: &consumers,
-            file_list: files.as_ref(),
+        };
+        if !args.files {
+            return ui.json(&out);
+        }
+        // The file list is streamed into the document, one entry at a time: a version of
+        // millions of files is never held in memory.
+        let head = serde_json::to_string_pretty(&out).expect("output serializes");
+        let head = head.strip_suffix("\n}").expect("a JSON object ends with }");
+        let mut first = true;
+        return stream(head.to_string() + ",\n  \"file_list\": [", |out| {
+            walk_files(&ws.store, &version.tree, &mut |file| {
+                let view = FileView {
+                    path: display_path(&file.path),
+                    kind: file.kind.name(),
+                    size: file.size,
+                    hash: file.id.to_hex(),
+                };
+                let entry = serde_json::to_string(&view).expect("output serializes");
+                let sep = if std::mem::take(&mut first) { "\n    " } else { ",\n    " };
+                out(format!("{sep}{entry}"))
+            })?;
+            out(if first { "]\n}\n" } else { "\n  ]\n}\n" }.to_string())
         });
     }
     let mut rows = vec![
@@ -179,16 +183,52 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             format!("{lock} ({})", consumer.name),
         ]);
     }
-    let mut text = table(&rows);
-    if let Some(files) = files {
-        text.push('\n');
-        let rows: Vec<Vec<String>> = files
-            .into_iter()
-            .map(|f| vec![f.kind.to_string(), human_bytes(f.size), f.path])
-            .collect();
-        text.push_str(&table(&rows));
+    let text = table(&rows);
+    if !args.files {
+        return ui.out(text);
     }
-    ui.out(text)
+    // Streamed in two walks: the first measures the columns, the second prints the rows.
+    let (mut kind_width, mut size_width) = (0, 0);
+    walk_files(&ws.store, &version.tree, &mut |file| {
+        kind_width = kind_width.max(file.kind.name().len());
+        size_width = size_width.max(human_bytes(file.size).chars().count());
+        Ok(())
+    })?;
+    stream(text + "\n", |out| {
+        walk_files(&ws.store, &version.tree, &mut |file| {
+            out(format!(
+                "{:kind_width$}  {:size_width$}  {}\n",
+                file.kind.name(),
+                human_bytes(file.size),
+                display_path(&file.path)
+            ))
+        })
+    })
+}
+
+/// Writes `head`, then whatever `body` writes through the function it is given, to stdout
+/// through one buffer; a closed pipe (`dv show --files | head`) ends it quietly.
+fn stream(
+    head: String,
+    body: impl FnOnce(&mut dyn FnMut(String) -> dv::Result<()>) -> dv::Result<()>,
+) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed: Option<std::io::Error> = None;
+    let mut write = |text: String| {
+        stdout.write_all(text.as_bytes()).map_err(|e| {
+            failed = Some(e);
+            dv::Error::StopIteration
+        })
+    };
+    let outcome = write(head).and_then(|()| body(&mut write));
+    drop(write);
+    if let Some(err) = failed {
+        return Err(err.into());
+    }
+    outcome?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// Prints the code files recorded with a version, verified against their hashes.
