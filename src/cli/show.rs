@@ -82,7 +82,11 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                     hash: file.id.to_hex(),
                 };
                 let entry = serde_json::to_string(&view).expect("output serializes");
-                let sep = if std::mem::take(&mut first) { "\n    " } else { ",\n    " };
+                let sep = if std::mem::take(&mut first) {
+                    "\n    "
+                } else {
+                    ",\n    "
+                };
                 out(format!("{sep}{entry}"))
             })?;
             out(if first { "]\n}\n" } else { "\n  ]\n}\n" }.to_string())

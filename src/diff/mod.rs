@@ -248,7 +248,13 @@ pub fn compare(
                 trees: &snapshot.trees,
             };
             let changes = diff_trees(&overlay, &old_version.tree, &snapshot.root)?;
-            (None, Some(dir), changes, Default::default(), Default::default())
+            (
+                None,
+                Some(dir),
+                changes,
+                Default::default(),
+                Default::default(),
+            )
         }
     };
     let changes = limit_to_paths(changes, paths);

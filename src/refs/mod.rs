@@ -12,8 +12,8 @@ use crate::id::VersionId;
 use crate::lock::WorkspaceLock;
 use crate::workspace::Workspace;
 
-pub use file::{Tags, read_tag_files, read_tag_files_lenient};
 use file::read_tag_file;
+pub use file::{Tags, read_tag_files, read_tag_files_lenient};
 
 /// What `set_tag` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
