@@ -219,14 +219,15 @@ fn stream(
     use std::io::Write;
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed: Option<std::io::Error> = None;
-    let mut write = |text: String| {
-        stdout.write_all(text.as_bytes()).map_err(|e| {
-            failed = Some(e);
-            dv::Error::StopIteration
-        })
+    let outcome = {
+        let mut write = |text: String| {
+            stdout.write_all(text.as_bytes()).map_err(|e| {
+                failed = Some(e);
+                dv::Error::StopIteration
+            })
+        };
+        write(head).and_then(|()| body(&mut write))
     };
-    let outcome = write(head).and_then(|()| body(&mut write));
-    drop(write);
     if let Some(err) = failed {
         return Err(err.into());
     }

@@ -226,11 +226,17 @@ impl Tree {
         if sum != Some(total) {
             return Err(bad("its byte total does not match its entries"));
         }
-        Ok(Tree {
+        let tree = Tree {
             entries,
             files,
             bytes: total,
-        })
+        };
+        // One tree, one encoding: uppercase hex, `+5` or `05` would give the same tree another
+        // id (found by fuzzing). Re-encoding is cheaper than the hash that got us here.
+        if tree.encode() != bytes {
+            return Err(bad("it is not in canonical form"));
+        }
+        Ok(tree)
     }
 
     /// Looks an entry up by name.

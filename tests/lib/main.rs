@@ -4,6 +4,7 @@
 #[path = "../support/describe.rs"]
 mod describe;
 mod test_diff;
+mod test_fuzz_regressions;
 mod test_hostile;
 mod test_objects;
 mod test_recovery;

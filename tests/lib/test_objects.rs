@@ -82,6 +82,32 @@ fn hostile_tree_encodings_are_rejected() {
     }
 }
 
+/// Found by the `tree` fuzz target: the same tree written with uppercase hex decoded fine, so
+/// one tree could have two ids. Every non-canonical spelling is refused.
+#[test]
+fn a_tree_in_any_but_its_canonical_encoding_is_refused() {
+    let id = TreeId(Hash::of(b"x"));
+    let h = "ab".repeat(32);
+    let upper = format!("{}A{}", &h[..36], &h[37..]);
+    let canonical = format!("dv-tree 1 2 8\nd {h} 3 dir\0f {h} 5 name\0");
+    assert!(Tree::decode(canonical.as_bytes(), &id).is_ok());
+    let cases = [
+        // The fuzzer's input (fuzz/artifacts/tree/crash-62e077f2...).
+        format!("dv-tree 1 2 8\nd {h} 3 dir\0f {upper} 5 name\0"),
+        format!("dv-tree 1 2 8\nd {h} +3 dir\0f {h} 5 name\0"),
+        format!("dv-tree 1 2 8\nd {h} 03 dir\0f {h} 5 name\0"),
+        format!("dv-tree 1 02 8\nd {h} 3 dir\0f {h} 5 name\0"),
+        format!("dv-tree 1 2 +8\nd {h} 3 dir\0f {h} 5 name\0"),
+    ];
+    for bytes in cases {
+        let err = Tree::decode(bytes.as_bytes(), &id).unwrap_err().to_string();
+        assert!(
+            err.ends_with("is corrupt: it is not in canonical form"),
+            "{bytes:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_version_from_a_newer_format_is_refused() {
     let id = dv::VersionId(Hash::of(b"v"));
