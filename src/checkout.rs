@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use crate::confined::{ConfinedDir, Found};
-use crate::diff::{Change, ChangeKind, diff_trees};
+use crate::diff::{Change, ChangeKind, diff_trees, diff_trees_each};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::os_str;
 use crate::id::{Hash, VersionId};
@@ -193,33 +193,40 @@ fn checkout_in(
         };
         worktree::record(ws, rel, in_progress)?;
     }
-    let changes = diff_trees(&overlay, &working.root, &version.tree)?;
     // Files go into `dir`: the target, the directory of a single-file version, or the real
     // directory behind a symlinked target.
     let root_dir = &dir;
-    let root = target_dir
-        .open(ws, true)?
-        .expect("a created directory exists");
-    apply(ws, &root, &changes, request.force, progress)?;
+    // The changes stream from the diff into bounded chunks, each applied on all cores, so a
+    // checkout of millions of files never holds them all.
+    let remember = rel.as_ref().map(|rel| (rel.as_str(), version.single_file));
+    let expected_bytes = if working.files == 0 { version.bytes } else { 0 };
+    let mut applier = Applier::new(
+        ws,
+        &target_dir,
+        request.force,
+        remember,
+        progress,
+        expected_bytes,
+    );
+    diff_trees_each(&overlay, &working.root, &version.tree, &mut |change| {
+        applier.push(change)
+    })?;
+    let applied = applier.finish()?;
     // Temporary files in the target are a killed checkout's: this one holds the directory's
     // lock, so no live checkout is writing them.
     if working.leftovers {
         remove_leftover_temp_files(root_dir)?;
     }
-    let written: Vec<&FileEntry> = changes.iter().filter_map(|c| c.new.as_ref()).collect();
     let report = CheckoutReport {
         id: request.id,
         target: snapshot_path.clone(),
-        written: written.len() as u64,
-        removed: changes
-            .iter()
-            .filter(|c| c.kind == ChangeKind::Removed)
-            .count() as u64,
-        unchanged: version.files.saturating_sub(written.len() as u64),
-        bytes_written: written.iter().map(|f| f.size).sum(),
+        written: applied.written,
+        removed: applied.removed,
+        unchanged: version.files.saturating_sub(applied.written),
+        bytes_written: applied.bytes_written,
     };
     if let Some(rel) = rel {
-        remember_written(ws, root_dir, &rel, version.single_file, &written)?;
+        ws.index.stat_cache().apply(&applied.cache_updates, &[])?;
         let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
         worktree::record(ws, &rel, Tracked::at(&version.dataset, request.id))?;
     }
@@ -344,81 +351,198 @@ fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// Removes what the version does not hold, then writes what differs, in parallel, one
-/// directory handle per directory.
-fn apply(
-    ws: &Workspace,
-    root: &ConfinedDir,
-    changes: &[Change],
+/// How many changes are applied together: enough to keep every core busy, few enough that a
+/// checkout's memory does not grow with the version.
+const CHUNK_CHANGES: usize = 8192;
+
+/// What applying a checkout's changes did.
+#[derive(Default)]
+struct Applied {
+    written: u64,
+    removed: u64,
+    bytes_written: u64,
+    /// Stat-cache entries for the files written, so the next status does not re-read them.
+    cache_updates: Vec<(Vec<u8>, CacheEntry)>,
+}
+
+/// Applies a stream of changes in chunks: in each, removals first, then writes, grouped by
+/// directory and run in parallel, one directory handle per directory. Directories emptied by
+/// removals are removed at the end, deepest first.
+struct Applier<'a> {
+    ws: &'a Workspace,
+    target: &'a TargetDir,
+    /// The target, opened (and made) when the first change is applied: a checkout that fails
+    /// before writing anything (a damaged tree, say) leaves no directory behind.
+    root: Option<ConfinedDir>,
     force: bool,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let mut removals: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
-    let mut emptied: BTreeSet<&[u8]> = BTreeSet::new();
-    for change in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
-        let (parent, name) = split_parent(&change.path);
-        removals.entry(parent).or_default().push(name);
-        let mut above = parent;
-        while !above.is_empty() {
-            emptied.insert(above);
-            above = split_parent(above).0;
+    /// The workspace-relative path of the target and whether the version is a single file,
+    /// when written files are remembered in the stat cache.
+    remember: Option<(&'a str, bool)>,
+    progress: &'a dyn Progress,
+    pending: Vec<Change>,
+    emptied: BTreeSet<Vec<u8>>,
+    first_written: std::sync::atomic::AtomicBool,
+    applied: Applied,
+}
+
+impl<'a> Applier<'a> {
+    fn new(
+        ws: &'a Workspace,
+        target: &'a TargetDir,
+        force: bool,
+        remember: Option<(&'a str, bool)>,
+        progress: &'a dyn Progress,
+        expected_bytes: u64,
+    ) -> Self {
+        progress.begin("Checking out", expected_bytes, crate::progress::Unit::Bytes);
+        Applier {
+            ws,
+            target,
+            root: None,
+            force,
+            remember,
+            progress,
+            pending: Vec::with_capacity(CHUNK_CHANGES),
+            emptied: BTreeSet::new(),
+            first_written: std::sync::atomic::AtomicBool::new(false),
+            applied: Applied::default(),
         }
     }
-    for (parent, names) in &removals {
-        // A directory that is gone or not a directory holds nothing to remove.
-        let Ok(dir) = root.dir(parent, false, false) else {
-            continue;
-        };
-        for name in names {
-            dir.remove_file(os_str(name))?;
-        }
-    }
-    // Deepest first, so a directory is tried after everything below it; ones that still hold
-    // ignored files stay.
-    for path in emptied.iter().rev() {
-        let (parent, name) = split_parent(path);
-        if let Ok(dir) = root.dir(parent, false, false) {
-            dir.remove_empty_dir(os_str(name));
-        }
-    }
-    let mut writes: BTreeMap<&[u8], Vec<&FileEntry>> = BTreeMap::new();
-    for file in changes.iter().filter_map(|c| c.new.as_ref()) {
-        writes
-            .entry(split_parent(&file.path).0)
-            .or_default()
-            .push(file);
-    }
-    progress.begin(
-        "Checking out",
-        writes.values().flatten().map(|f| f.size).sum(),
-        crate::progress::Unit::Bytes,
-    );
-    let store = &ws.store;
-    let first_written = std::sync::atomic::AtomicBool::new(false);
-    let groups: Vec<(&[u8], Vec<&FileEntry>)> = writes.into_iter().collect();
-    groups.par_iter().try_for_each(|(parent, files)| {
-        let dir = root.dir(parent, true, force)?;
-        for file in files {
-            let name = os_str(split_parent(&file.path).1);
-            if dir.find(name)? == Found::Directory {
-                if !force {
-                    return Err(Error::TargetNotEmpty {
-                        path: dir.path().join(name),
-                    });
-                }
-                dir.remove_dir_all(name)?;
-            }
-            write_entry(store, &dir, name, file.kind, &file.id)?;
-            if !first_written.swap(true, Ordering::Relaxed) {
-                crate::failpoint::hit("checkout", "first-file").with_path(dir.path())?;
-            }
-            progress.advance(file.size);
+
+    fn push(&mut self, change: Change) -> Result<()> {
+        self.pending.push(change);
+        if self.pending.len() >= CHUNK_CHANGES {
+            self.flush()?;
         }
         Ok(())
-    })?;
-    crate::failpoint::hit("checkout", "files-written").with_path(root.path())?;
-    progress.finish();
-    Ok(())
+    }
+
+    /// The target directory, opened (and made) on first use.
+    fn root(&mut self) -> Result<&ConfinedDir> {
+        if self.root.is_none() {
+            let opened = self.target.open(self.ws, true)?;
+            self.root = Some(opened.expect("a directory just made exists"));
+        }
+        Ok(self.root.as_ref().expect("opened above"))
+    }
+
+    fn finish(mut self) -> Result<Applied> {
+        self.flush()?;
+        self.root()?;
+        let root = self.root.as_ref().expect("opened above");
+        // Deepest first, so a directory is tried after everything below it; ones that still
+        // hold ignored files stay.
+        for path in self.emptied.iter().rev() {
+            let (parent, name) = split_parent(path);
+            if let Ok(dir) = root.dir(parent, false, false) {
+                dir.remove_empty_dir(os_str(name));
+            }
+        }
+        crate::failpoint::hit("checkout", "files-written").with_path(root.path())?;
+        self.progress.finish();
+        Ok(self.applied)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.pending);
+        self.root()?;
+        let root = self.root.as_ref().expect("opened above");
+        let mut removals: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+        for change in chunk.iter().filter(|c| c.kind == ChangeKind::Removed) {
+            let (parent, name) = split_parent(&change.path);
+            removals.entry(parent).or_default().push(name);
+            let mut above = parent;
+            while !above.is_empty() && self.emptied.insert(above.to_vec()) {
+                above = split_parent(above).0;
+            }
+            self.applied.removed += 1;
+        }
+        for (parent, names) in &removals {
+            // A directory that is gone or not a directory holds nothing to remove.
+            let Ok(dir) = root.dir(parent, false, false) else {
+                continue;
+            };
+            for name in names {
+                dir.remove_file(os_str(name))?;
+            }
+        }
+        let mut writes: BTreeMap<&[u8], Vec<&FileEntry>> = BTreeMap::new();
+        for file in chunk.iter().filter_map(|c| c.new.as_ref()) {
+            writes
+                .entry(split_parent(&file.path).0)
+                .or_default()
+                .push(file);
+        }
+        let groups: Vec<(&[u8], Vec<&FileEntry>)> = writes.into_iter().collect();
+        let (store, force, progress) = (&self.ws.store, self.force, self.progress);
+        let first_written = &self.first_written;
+        let remember = self.remember;
+        let written: Vec<Vec<(Vec<u8>, CacheEntry)>> = groups
+            .par_iter()
+            .map(|(parent, files)| {
+                let dir = root.dir(parent, true, force)?;
+                let mut remembered = Vec::new();
+                for file in files {
+                    let name = os_str(split_parent(&file.path).1);
+                    if dir.find(name)? == Found::Directory {
+                        if !force {
+                            return Err(Error::TargetNotEmpty {
+                                path: dir.path().join(name),
+                            });
+                        }
+                        dir.remove_dir_all(name)?;
+                    }
+                    write_entry(store, &dir, name, file.kind, &file.id)?;
+                    if !first_written.swap(true, Ordering::Relaxed) {
+                        crate::failpoint::hit("checkout", "first-file").with_path(dir.path())?;
+                    }
+                    progress.advance(file.size);
+                    if let Some(update) = cache_entry(remember, &dir, name, file) {
+                        remembered.push(update);
+                    }
+                }
+                Ok(remembered)
+            })
+            .collect::<Result<_>>()?;
+        for file in chunk.iter().filter_map(|c| c.new.as_ref()) {
+            self.applied.written += 1;
+            self.applied.bytes_written += file.size;
+        }
+        self.applied
+            .cache_updates
+            .extend(written.into_iter().flatten());
+        Ok(())
+    }
+}
+
+/// The stat-cache entry for a file just written, keyed by its workspace path (`remember`: the
+/// target's workspace-relative path and whether the version is a single file). Symlinks are
+/// not cached.
+fn cache_entry(
+    remember: Option<(&str, bool)>,
+    dir: &ConfinedDir,
+    name: &std::ffi::OsStr,
+    file: &FileEntry,
+) -> Option<(Vec<u8>, CacheEntry)> {
+    let (rel, single_file) = remember?;
+    if file.kind == EntryKind::Symlink {
+        return None;
+    }
+    let meta = fs::symlink_metadata(dir.path().join(name)).ok()?;
+    let mut key = rel.as_bytes().to_vec();
+    if !single_file {
+        if !key.is_empty() {
+            key.push(b'/');
+        }
+        key.extend_from_slice(&file.path);
+    }
+    Some((
+        key,
+        CacheEntry::new(&FileStat::of(&meta), file.id, now_ns(), true),
+    ))
 }
 
 /// Writes one file or symlink into `dir` through a verified temporary file, then renames it
@@ -454,36 +578,6 @@ fn write_entry(
     dir.rename(&temp, name).inspect_err(|_| {
         let _ = dir.remove_file(&temp);
     })
-}
-
-/// Records the files just written in the stat cache, so the next status does not re-read them.
-fn remember_written(
-    ws: &Workspace,
-    root: &Path,
-    rel: &str,
-    single_file: bool,
-    written: &[&FileEntry],
-) -> Result<()> {
-    let now = now_ns();
-    let mut updates = Vec::new();
-    for file in written.iter().filter(|f| f.kind != EntryKind::Symlink) {
-        let path = root.join(os_str(&file.path));
-        let Ok(meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        let mut key = rel.as_bytes().to_vec();
-        if !single_file {
-            if !key.is_empty() {
-                key.push(b'/');
-            }
-            key.extend_from_slice(&file.path);
-        }
-        updates.push((
-            key,
-            CacheEntry::new(&FileStat::of(&meta), file.id, now, true),
-        ));
-    }
-    ws.index.stat_cache().apply(&updates, &[])
 }
 
 /// Writes the transform code files recorded with a version into `dir`, each verified against

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::id::TreeId;
 use crate::object::Tree;
-use crate::object::tree::{FileEntry, check_depth, flatten, load_subtree};
+use crate::object::tree::{FileEntry, check_depth, load_subtree, walk_files};
 use crate::object::{EntryKind, TreeSource};
 
 /// How one path differs.
@@ -49,17 +49,27 @@ pub struct Change {
 /// Lists every changed file or symlink between two trees, in path order.
 pub fn diff_trees(source: &dyn TreeSource, old: &TreeId, new: &TreeId) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
+    diff_trees_each(source, old, new, &mut |change| {
+        changes.push(change);
+        Ok(())
+    })?;
+    Ok(changes)
+}
+
+/// Visits every changed file or symlink between two trees, in path order, without collecting
+/// them: memory stays bounded by the trees' depth and width, whatever the number of changes.
+/// (A removed file always comes before anything added below the same path.)
+pub fn diff_trees_each(
+    source: &dyn TreeSource,
+    old: &TreeId,
+    new: &TreeId,
+    out: &mut dyn FnMut(Change) -> Result<()>,
+) -> Result<()> {
     if old != new {
         let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
-        diff_dirs(
-            source,
-            (new, new_tree),
-            old_tree,
-            &mut Vec::new(),
-            &mut changes,
-        )?;
+        diff_dirs(source, (new, new_tree), old_tree, &mut Vec::new(), out)?;
     }
-    Ok(changes)
+    Ok(())
 }
 
 /// Diffs two loaded directory trees (the new one with its id, for depth errors).
@@ -68,7 +78,7 @@ fn diff_dirs(
     (new, new_tree): (&TreeId, Tree),
     old_tree: Tree,
     prefix: &mut Vec<u8>,
-    out: &mut Vec<Change>,
+    out: &mut dyn FnMut(Change) -> Result<()>,
 ) -> Result<()> {
     check_depth(prefix, new)?;
     let (mut a, mut b) = (
@@ -120,12 +130,12 @@ fn diff_dirs(
                 } else {
                     ChangeKind::Modified
                 };
-                out.push(Change {
+                out(Change {
                     kind,
                     path: prefix.clone(),
                     old: Some(as_file(&l)),
                     new: Some(as_file(&r)),
-                });
+                })?;
             }
             (left, right) => {
                 if let Some(l) = left {
@@ -147,36 +157,31 @@ fn push_side(
     entry: &FileEntry,
     kind: EntryKind,
     change: ChangeKind,
-    out: &mut Vec<Change>,
+    out: &mut dyn FnMut(Change) -> Result<()>,
 ) -> Result<()> {
-    let files = if kind == EntryKind::Tree {
-        flatten(source, &TreeId(entry.id))?
-            .into_iter()
-            .map(|mut f| {
-                let mut path = entry.path.clone();
-                path.push(b'/');
-                path.extend_from_slice(&f.path);
-                f.path = path;
-                f
-            })
-            .collect()
-    } else {
-        vec![entry.clone()]
-    };
-    for file in files {
+    let mut emit = |file: FileEntry| {
         let (old, new) = if change == ChangeKind::Added {
             (None, Some(file.clone()))
         } else {
             (Some(file.clone()), None)
         };
-        out.push(Change {
+        out(Change {
             kind: change,
             path: file.path,
             old,
             new,
-        });
+        })
+    };
+    if kind != EntryKind::Tree {
+        return emit(entry.clone());
     }
-    Ok(())
+    walk_files(source, &TreeId(entry.id), &mut |mut file| {
+        let mut path = entry.path.clone();
+        path.push(b'/');
+        path.extend_from_slice(&file.path);
+        file.path = path;
+        emit(file)
+    })
 }
 
 pub mod report;

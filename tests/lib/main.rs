@@ -3,6 +3,7 @@
 
 #[path = "../support/describe.rs"]
 mod describe;
+mod test_checkout_stream;
 mod test_diff;
 mod test_fuzz_regressions;
 mod test_hostile;
