@@ -43,7 +43,7 @@ for round in $(seq "$rounds"); do
   done
 done
 stats() { # values...: prints "median best"
-  printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {printf "%.3f %.3f", v[int((NR+1)/2)], v[1]}'
+  printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {printf "%.3f %.3f\n", v[int((NR+1)/2)], v[1]}'
 }
 for op in recommit status; do
   read -r old_med old_best < <(stats ${samples[old-$op]})

@@ -489,6 +489,7 @@ impl Store {
             pending: Mutex::new(Vec::new()),
             packing: Mutex::default(),
             loose_fan_outs: Kind::ALL.map(|kind| self.fan_outs(kind)),
+            packs: self.packs().ok(),
         }
     }
 
@@ -536,6 +537,9 @@ pub struct Batch<'a> {
     /// The loose fan-out directories present when the batch began, per kind: an object whose
     /// directory was absent need not be looked for (most are, once small objects are packed).
     loose_fan_outs: [[bool; 256]; 3],
+    /// The pack indexes when the batch began, looked up without a lock or reference count:
+    /// a commit asks once per file whether its content is stored.
+    packs: Option<Arc<PackSet>>,
 }
 
 /// The packs of a batch: the one being appended to, the full ones, and what they hold.
@@ -567,11 +571,16 @@ impl Batch<'_> {
         self.store.put_file_in(path, Some(self))
     }
 
-    /// Whether the object is in the store (objects still pending in this batch are not). Only
-    /// for avoiding duplicate writes: a loose object another process adds meanwhile is missed.
+    /// Whether the object is in the store (objects still pending in this batch are not), as
+    /// of the batch's start: what another process adds meanwhile is missed, which only costs
+    /// writing it again. A commit asks this for every file the stat cache vouches for.
     pub fn has(&self, kind: Kind, id: &Hash) -> bool {
         let kind_index = Kind::ALL.iter().position(|k| *k == kind).expect("a kind");
-        self.store.find_packed(kind, id).is_some()
+        let packed = match &self.packs {
+            Some(packs) => packs.find(kind.code(), id).is_some(),
+            None => self.store.find_packed(kind, id).is_some(),
+        };
+        packed
             || (self.loose_fan_outs[kind_index][id.0[0] as usize]
                 && self.store.object_path(kind, id).exists())
     }
