@@ -509,7 +509,7 @@ impl<'a> Applier<'a> {
             .collect::<Result<_>>()?;
         for file in chunk.iter().filter_map(|c| c.new.as_ref()) {
             self.applied.written += 1;
-            self.applied.bytes_written += file.size;
+            self.applied.bytes_written = self.applied.bytes_written.saturating_add(file.size);
         }
         self.applied
             .cache_updates
