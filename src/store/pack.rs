@@ -85,6 +85,31 @@ impl Record {
 pub struct PackIndex {
     pack_id: Hash,
     records: Vec<u8>,
+    /// Per kind present, where the records whose id starts with each byte begin (as git's
+    /// `.idx` fan-out): a lookup binary-searches one 256th of the table. Built on load.
+    fan_out: Vec<(u8, Box<[u32; 257]>)>,
+}
+
+/// Where each kind's records start per first id byte, for records sorted by (kind, id):
+/// counted per byte, then summed, one pass.
+fn fan_out_of(records: &[u8]) -> Vec<(u8, Box<[u32; 257]>)> {
+    let mut tables: Vec<(u8, Box<[u32; 257]>)> = Vec::new();
+    for (i, raw) in records.chunks_exact(RECORD_LEN).enumerate() {
+        if tables.last().is_none_or(|(k, _)| *k != raw[0]) {
+            // A new kind: its table starts as counts, all at this record's position.
+            let mut table = Box::new([0u32; 257]);
+            table[0] = i as u32;
+            tables.push((raw[0], table));
+        }
+        let table = &mut tables.last_mut().expect("pushed above").1;
+        table[raw[1] as usize + 1] += 1;
+    }
+    for (_, table) in &mut tables {
+        for byte in 0..256 {
+            table[byte + 1] += table[byte];
+        }
+    }
+    tables
 }
 
 impl PackIndex {
@@ -96,7 +121,12 @@ impl PackIndex {
         for entry in &entries {
             entry.encode_into(&mut records);
         }
-        PackIndex { pack_id, records }
+        let fan_out = fan_out_of(&records);
+        PackIndex {
+            pack_id,
+            records,
+            fan_out,
+        }
     }
 
     pub fn pack_id(&self) -> Hash {
@@ -115,13 +145,16 @@ impl PackIndex {
         Record::decode(&self.records[i * RECORD_LEN..(i + 1) * RECORD_LEN])
     }
 
-    /// Looks an object up by binary search.
+    /// Looks an object up: the fan-out narrows it to the ids sharing its first byte, then a
+    /// binary search.
     pub fn find(&self, kind: u8, id: &Hash) -> Option<Slot> {
-        let (mut low, mut high) = (0, self.len());
+        let (_, table) = self.fan_out.iter().find(|(k, _)| *k == kind)?;
+        let first = id.0[0] as usize;
+        let (mut low, mut high) = (table[first] as usize, table[first + 1] as usize);
         while low < high {
             let mid = (low + high) / 2;
             let raw = &self.records[mid * RECORD_LEN..(mid + 1) * RECORD_LEN];
-            match (raw[0], &raw[1..33]).cmp(&(kind, &id.0[..])) {
+            match raw[1..33].cmp(&id.0[..]) {
                 std::cmp::Ordering::Less => low = mid + 1,
                 std::cmp::Ordering::Greater => high = mid,
                 std::cmp::Ordering::Equal => return Some(Record::decode(raw).slot),
@@ -165,9 +198,10 @@ impl PackIndex {
         if Some(records.len() as u64) != count.checked_mul(RECORD_LEN as u64) {
             return Err("its record count does not match its size".into());
         }
-        let index = PackIndex {
+        let mut index = PackIndex {
             pack_id: Hash(body[16..48].try_into().expect("32 bytes")),
             records: records.to_vec(),
+            fan_out: Vec::new(),
         };
         let mut previous: Option<(u8, Hash)> = None;
         for record in index.records() {
@@ -178,6 +212,7 @@ impl PackIndex {
             }
             previous = Some((record.kind, record.id));
         }
+        index.fan_out = fan_out_of(&index.records);
         Ok(index)
     }
 
