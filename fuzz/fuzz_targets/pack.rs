@@ -14,11 +14,9 @@ fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
 }
 
 fn make() -> (tempfile::TempDir, dv::Workspace) {
-    {
-        let temp = tempfile::tempdir().unwrap();
-        let ws = dv::Workspace::init(temp.path(), None).unwrap();
-        (temp, ws)
-    }
+    let temp = tempfile::tempdir().unwrap();
+    let ws = dv::Workspace::init(temp.path(), None).unwrap();
+    (temp, ws)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -14,27 +14,25 @@ fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
 }
 
 fn make() -> (tempfile::TempDir, dv::Workspace) {
-    {
-        let temp = tempfile::tempdir().unwrap();
-        let ws = dv::Workspace::init(temp.path(), None).unwrap();
-        let data = temp.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        let mut from = Vec::new();
-        for (i, stage) in ["raw", "cleaned", "labeled"].into_iter().enumerate() {
-            std::fs::write(data.join("f.csv"), format!("a,b\n{i},{i}\n")).unwrap();
-            let request = CommitRequest {
-                path: data.clone(),
-                dataset: "penguins".into(),
-                stage: stage.into(),
-                inputs: from.clone(),
-                ..Default::default()
-            };
-            let id = commit(&ws, &request, &NoProgress).unwrap().id;
-            from = vec![id.to_hex()];
-        }
-        dv::refs::set_tag(&ws, "release", &from[0].parse().unwrap(), false).unwrap();
-        (temp, ws)
+    let temp = tempfile::tempdir().unwrap();
+    let ws = dv::Workspace::init(temp.path(), None).unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut from = Vec::new();
+    for (i, stage) in ["raw", "cleaned", "labeled"].into_iter().enumerate() {
+        std::fs::write(data.join("f.csv"), format!("a,b\n{i},{i}\n")).unwrap();
+        let request = CommitRequest {
+            path: data.clone(),
+            dataset: "penguins".into(),
+            stage: stage.into(),
+            inputs: from.clone(),
+            ..Default::default()
+        };
+        let id = commit(&ws, &request, &NoProgress).unwrap().id;
+        from = vec![id.to_hex()];
     }
+    dv::refs::set_tag(&ws, "release", &from[0].parse().unwrap(), false).unwrap();
+    (temp, ws)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -7,6 +7,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let id = TreeId(Hash::of(data));
     if let Ok(tree) = Tree::decode(data, &id) {
-        assert_eq!(tree.encode(), data, "a decoded tree re-encodes to its bytes");
+        assert_eq!(
+            tree.encode(),
+            data,
+            "a decoded tree re-encodes to its bytes"
+        );
     }
 });
