@@ -116,17 +116,11 @@ pub fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Returns `None` when the file does not exist.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
+    let (file, meta) = match open_nonblocking(path) {
+        Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(crate::Error::io(path, e)),
     };
-    let meta = file.metadata().with_path(path)?;
     if !meta.is_file() {
         return Err(crate::Error::NotARegularFile {
             path: path.to_path_buf(),
@@ -148,19 +142,29 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
 /// where an object or pack belongs would otherwise hang the open) and refusing devices,
 /// sockets and directories with an `InvalidData` error.
 pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let (file, meta) = open_nonblocking(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is a {}, not a regular file",
+                file_type_name(&meta.file_type())
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Opens `path` for reading with `O_NONBLOCK` (opening a FIFO does not wait for a writer) and
+/// returns what it is, so the caller can refuse anything but a regular file.
+fn open_nonblocking(path: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    let file_type = file.metadata()?.file_type();
-    if !file_type.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("it is a {}, not a regular file", file_type_name(&file_type)),
-        ));
-    }
-    Ok(file)
+    let meta = file.metadata()?;
+    Ok((file, meta))
 }
 
 /// A file type in words, for messages.

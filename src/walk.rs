@@ -10,7 +10,6 @@
 
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -179,16 +178,13 @@ fn list(
 /// the error, and is only built then.
 pub(crate) fn check_supported(meta: &Metadata, path: impl FnOnce() -> PathBuf) -> Result<()> {
     let file_type = meta.file_type();
-    let kind = if file_type.is_fifo() {
-        "named pipe"
-    } else if file_type.is_socket() {
-        "socket"
-    } else if file_type.is_block_device() || file_type.is_char_device() {
-        "device"
-    } else {
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
         return Ok(());
-    };
-    Err(Error::UnsupportedFileType { path: path(), kind })
+    }
+    Err(Error::UnsupportedFileType {
+        path: path(),
+        kind: crate::fs_util::file_type_name(&file_type),
+    })
 }
 
 fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {

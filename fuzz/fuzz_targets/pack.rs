@@ -1,26 +1,14 @@
 //! Pack entries: a crafted pack file is scanned into an index, and every object it claims to
 //! hold is read through the store, which must verify it or fail, never panic.
 #![no_main]
+#[path = "support.rs"]
+mod support;
+
 use dv::store::{Kind, PackIndex};
 use libfuzzer_sys::fuzz_target;
 
-thread_local! {
-    // A workspace is not shared between threads; libFuzzer runs targets on one.
-    static WS: &'static (tempfile::TempDir, dv::Workspace) = Box::leak(Box::new(make()));
-}
-
-fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
-    WS.with(|ws| *ws)
-}
-
-fn make() -> (tempfile::TempDir, dv::Workspace) {
-    let temp = tempfile::tempdir().unwrap();
-    let ws = dv::Workspace::init(temp.path(), None).unwrap();
-    (temp, ws)
-}
-
 fuzz_target!(|data: &[u8]| {
-    let (temp, _) = workspace();
+    let (temp, _) = support::workspace(|_, _| {});
     let pack_dir = temp.path().join(".dv/objects/pack");
     let path = pack_dir.join("fuzz.pack");
     std::fs::write(&path, data).unwrap();

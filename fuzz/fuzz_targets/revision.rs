@@ -1,21 +1,14 @@
 //! Revisions: any string resolves to a version that exists, or fails with an error.
 #![no_main]
+#[path = "support.rs"]
+mod support;
+
 use dv::commit::{CommitRequest, commit};
 use dv::progress::NoProgress;
 use libfuzzer_sys::fuzz_target;
 
-thread_local! {
-    // A workspace is not shared between threads; libFuzzer runs targets on one.
-    static WS: &'static (tempfile::TempDir, dv::Workspace) = Box::leak(Box::new(make()));
-}
-
-fn workspace() -> &'static (tempfile::TempDir, dv::Workspace) {
-    WS.with(|ws| *ws)
-}
-
-fn make() -> (tempfile::TempDir, dv::Workspace) {
-    let temp = tempfile::tempdir().unwrap();
-    let ws = dv::Workspace::init(temp.path(), None).unwrap();
+/// Three versions along one dataset's stages and a tag on the newest.
+fn history(temp: &tempfile::TempDir, ws: &dv::Workspace) {
     let data = temp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let mut from = Vec::new();
@@ -28,15 +21,14 @@ fn make() -> (tempfile::TempDir, dv::Workspace) {
             inputs: from.clone(),
             ..Default::default()
         };
-        let id = commit(&ws, &request, &NoProgress).unwrap().id;
+        let id = commit(ws, &request, &NoProgress).unwrap().id;
         from = vec![id.to_hex()];
     }
-    dv::refs::set_tag(&ws, "release", &from[0].parse().unwrap(), false).unwrap();
-    (temp, ws)
+    dv::refs::set_tag(ws, "release", &from[0].parse().unwrap(), false).unwrap();
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (_, ws) = workspace();
+    let (_, ws) = support::workspace(history);
     let Ok(rev) = std::str::from_utf8(data) else {
         return;
     };

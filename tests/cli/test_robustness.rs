@@ -348,6 +348,8 @@ fn random_kill_9_during_commit_checkout_and_materialize() {
 
     let trials = 24u64;
     let mut landed = 0;
+    // Per operation: (kills, kills that landed while dv ran).
+    let mut by_op: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
     for round in 1..=trials {
         assert!(
@@ -369,8 +371,10 @@ fn random_kill_9_during_commit_checkout_and_materialize() {
         std::thread::sleep(std::time::Duration::from_micros(delay));
         let _ = child.kill();
         let status = child.wait().unwrap();
+        by_op.entry(op).or_default().0 += 1;
         if status.signal() == Some(9) {
             landed += 1;
+            by_op.entry(op).or_default().1 += 1;
         }
         // Consistent right after the kill.
         let fsck = env.dv(&["fsck"]);
@@ -419,7 +423,9 @@ fn random_kill_9_during_commit_checkout_and_materialize() {
         );
     }
     assert_eq!(env.dv(&["fsck"]).code, 0);
-    eprintln!("kill harness: {landed} of {trials} kills landed while dv ran");
+    eprintln!(
+        "kill harness: {landed} of {trials} kills landed while dv ran; per operation (kills, landed): {by_op:?}"
+    );
     assert!(
         landed * 2 >= trials,
         "seed {seed}: only {landed} of {trials} kills landed mid-operation"
