@@ -118,7 +118,7 @@ fn main() {
                     let batch = &batch;
                     scope.spawn(move || {
                         for object in half {
-                            batch.put_bytes(Kind::Blob, object).unwrap();
+                            batch.put_bytes(Kind::Blob, object, None).unwrap();
                         }
                     });
                 }
@@ -188,12 +188,14 @@ fn main() {
         "files/s",
         || (),
         |_| {
-            std::hint::black_box(snapshot(&ws, &data, None, Mode::HashOnly, &NoProgress).unwrap());
+            std::hint::black_box(
+                snapshot(&ws, &data, None, Mode::HashOnly, &[], &NoProgress).unwrap(),
+            );
         },
     );
     // Let file times age past the stat cache's racy window, then fill the cache.
     std::thread::sleep(Duration::from_millis(2_100));
-    snapshot(&ws, &data, Some("data"), Mode::HashOnly, &NoProgress).unwrap();
+    snapshot(&ws, &data, Some("data"), Mode::HashOnly, &[], &NoProgress).unwrap();
     bench(
         "snapshot 20,000 unchanged files (warm cache)",
         5,
@@ -202,7 +204,7 @@ fn main() {
         || (),
         |_| {
             std::hint::black_box(
-                snapshot(&ws, &data, Some("data"), Mode::HashOnly, &NoProgress).unwrap(),
+                snapshot(&ws, &data, Some("data"), Mode::HashOnly, &[], &NoProgress).unwrap(),
             );
         },
     );

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::id::{BlobId, VersionId};
+use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
 use crate::object::version::VERSION_FORMAT;
 use crate::object::{CodeFile, Version};
@@ -66,7 +66,20 @@ pub fn commit(
     let code_revision = provenance::code_revision(code_dir);
     let created_at = provenance::timestamp()?;
 
-    let snap = match snapshot(ws, &abs, Some(&rel), Mode::Store, progress) {
+    // Delta bases: the stage's previous version first (the closest in content), then the
+    // version this one was made from.
+    let mut previous = Vec::new();
+    if let Some(latest) = ws.index.latest(&request.dataset, Some(&request.stage))?
+        && let Some(version) = ws.index.version(&latest)?
+    {
+        previous.push(version.tree);
+    }
+    if let Some(first) = inputs.first()
+        && let Some(version) = ws.index.version(first)?
+    {
+        previous.push(version.tree);
+    }
+    let snap = match snapshot(ws, &abs, Some(&rel), Mode::Store, &previous, progress) {
         Err(Error::PathNotFound { .. }) => {
             return Err(Error::PathNotFound {
                 path: request.path.clone(),
@@ -98,7 +111,8 @@ pub fn commit(
     let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
     if let Some(existing_id) = ws.index.latest(&version.dataset, Some(&version.stage))?
         && let Some(existing) = ws.index.version(&existing_id)?
-        && same_content_and_provenance(&existing, &version)
+        && same_provenance(&existing, &version)
+        && same_content(ws, &existing.tree, &version.tree)?
     {
         worktree::record(ws, &rel, Tracked::at(&version.dataset, existing_id))?;
         return Ok(CommitOutcome {
@@ -126,10 +140,9 @@ pub fn commit(
     })
 }
 
-/// Two versions hold the same thing made the same way (time, author and message aside).
-fn same_content_and_provenance(a: &Version, b: &Version) -> bool {
-    a.tree == b.tree
-        && a.inputs == b.inputs
+/// Two versions were made the same way (time, author and message aside).
+fn same_provenance(a: &Version, b: &Version) -> bool {
+    a.inputs == b.inputs
         && a.transform == b.transform
         && a.code == b.code
         && a.params == b.params
@@ -137,9 +150,22 @@ fn same_content_and_provenance(a: &Version, b: &Version) -> bool {
         && a.single_file == b.single_file
 }
 
+/// Two trees hold the same files. Equal ids say so at once; a tree written in an older tree
+/// format has another id for the same content, so different ids are compared file by file
+/// (skipping identical subtrees, so the cost follows the change).
+fn same_content(ws: &Workspace, a: &TreeId, b: &TreeId) -> Result<bool> {
+    let mut differs = false;
+    crate::diff::diff_trees_each(&ws.store, a, b, &mut |_| {
+        differs = true;
+        Ok(())
+    })?;
+    Ok(!differs)
+}
+
 /// Stores each code file's content and records its hash and path.
 fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> {
-    files
+    let batch = ws.store.batch();
+    let code = files
         .iter()
         .map(|file| {
             let meta = std::fs::metadata(file).map_err(|e| match e.kind() {
@@ -152,7 +178,7 @@ fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> 
                     std::io::Error::other("it is a directory, --code takes files"),
                 ));
             }
-            let stored = ws.store.put_file(file)?;
+            let stored = batch.put_file(file, None)?;
             let path = match ws.relative(file) {
                 Ok((_, rel)) => rel,
                 Err(_) => crate::fs_util::absolute(file)?
@@ -165,5 +191,7 @@ fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> 
                 size: stored.size,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    batch.finish()?;
+    Ok(code)
 }

@@ -209,6 +209,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Why an object is unusable, in words that follow its name ("corrupt blob X: ...").
+    pub fn object_reason(&self) -> String {
+        match self {
+            Error::CorruptObject { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether another process holds the workspace (the lock, or SQLite's own): retrying
     /// later will work, so the CLI exits with 75.
     pub fn is_busy(&self) -> bool {

@@ -99,6 +99,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     }
     // 1. Re-hash every object (decoding trees and versions), keeping the versions.
     let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
+    let mut needs: HashMap<(Kind, Hash), Vec<(Kind, Hash)>> = HashMap::new();
     let mut versions: Vec<(VersionId, Version)> = Vec::new();
     for kind in Kind::ALL {
         let ids = store.list(kind)?;
@@ -125,6 +126,13 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
                     bad.insert((kind, id), reason);
                 }
             }
+            // What each object is rebuilt from, to name the damaged base or chunk under a
+            // damaged file; an object too broken to say is its own cause.
+            if let Ok(dependencies) = store.dependencies(kind, &id)
+                && !dependencies.is_empty()
+            {
+                needs.insert((kind, id), dependencies);
+            }
         }
     }
     // 2. Follow every version's references.
@@ -135,6 +143,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     let mut walker = Walker {
         store,
         bad: &bad,
+        needs: &needs,
         memo: HashMap::new(),
         totals: HashMap::new(),
         inconsistent: BTreeMap::new(),
@@ -154,9 +163,9 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             entry.2.push(affected(display_path(&path)));
         }
         for code in &version.code {
-            if let Some(problem) = walker.blob_problem(&code.blob.0) {
+            for (kind, object, problem) in walker.problems(Kind::Blob, &code.blob.0) {
                 let entry = findings
-                    .entry((Kind::Blob, code.blob.0))
+                    .entry((kind, object))
                     .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
                 entry.2.push(affected(format!("code:{}", code.path)));
             }
@@ -207,7 +216,7 @@ struct Checked {
 /// Reads an object through the verifying reader (blobs streamed, trees and versions also
 /// decoded); returns its size, the decoded version, or why it is bad.
 fn check_object(store: &Store, kind: Kind, id: &Hash) -> std::result::Result<Checked, String> {
-    if kind == Kind::Blob {
+    if matches!(kind, Kind::Blob | Kind::Chunk) {
         let mut reader = store.read(kind, id).map_err(|e| reason_of(&e))?;
         let bytes = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| e.to_string())?;
         return Ok(Checked {
@@ -232,10 +241,7 @@ fn check_object(store: &Store, kind: Kind, id: &Hash) -> std::result::Result<Che
 }
 
 fn reason_of(err: &Error) -> String {
-    match err {
-        Error::CorruptObject { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    }
+    err.object_reason()
 }
 
 /// A damaged object found below a tree, and its path relative to that tree.
@@ -250,6 +256,8 @@ const MAX_PATHS_PER_TREE: usize = 1000;
 struct Walker<'a> {
     store: &'a Store,
     bad: &'a HashMap<(Kind, Hash), String>,
+    /// The bases and chunks each delta or chunked object is rebuilt from.
+    needs: &'a HashMap<(Kind, Hash), Vec<(Kind, Hash)>>,
     memo: HashMap<TreeId, Vec<Found>>,
     /// Totals (files, bytes) each decoded tree declares, to check its parent against.
     totals: HashMap<TreeId, (u64, u64)>,
@@ -259,13 +267,51 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn blob_problem(&self, id: &Hash) -> Option<Problem> {
-        if self.bad.contains_key(&(Kind::Blob, *id)) {
+    fn problem(&self, kind: Kind, id: &Hash) -> Option<Problem> {
+        if self.bad.contains_key(&(kind, *id)) {
             Some(Problem::Corrupt)
-        } else if !self.store.has(Kind::Blob, id) {
+        } else if !self.store.has(kind, id) {
             Some(Problem::Missing)
         } else {
             None
+        }
+    }
+
+    /// What is wrong with an object a version needs: the object itself and, when it is
+    /// rebuilt from others, the damaged or missing base or chunk that broke it.
+    fn problems(&self, kind: Kind, id: &Hash) -> Vec<(Kind, Hash, Problem)> {
+        let Some(problem) = self.problem(kind, id) else {
+            return Vec::new();
+        };
+        let mut found = vec![(kind, *id, problem)];
+        let mut causes = Vec::new();
+        self.causes(kind, id, 0, &mut causes);
+        for cause in causes {
+            if !found.contains(&cause) {
+                found.push(cause);
+            }
+        }
+        found
+    }
+
+    /// The broken objects at the bottom of a damaged object's bases and chunks.
+    fn causes(&self, kind: Kind, id: &Hash, depth: u8, out: &mut Vec<(Kind, Hash, Problem)>) {
+        let broken: Vec<(Kind, Hash, Problem)> = self
+            .needs
+            .get(&(kind, *id))
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, d)| self.problem(*k, d).map(|p| (*k, *d, p)))
+            .collect();
+        if broken.is_empty() || depth > crate::store::delta::MAX_DEPTH {
+            return;
+        }
+        for (k, d, p) in broken {
+            let before = out.len();
+            self.causes(k, &d, depth + 1, out);
+            if out.len() == before && !out.contains(&(k, d, p)) {
+                out.push((k, d, p));
+            }
         }
     }
 
@@ -274,11 +320,13 @@ impl Walker<'_> {
         if let Some(found) = self.memo.get(id) {
             return found.clone();
         }
-        let mut found = Vec::new();
-        if self.bad.contains_key(&(Kind::Tree, id.0)) {
-            found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
-        } else if !self.store.has(Kind::Tree, &id.0) {
-            found.push((Kind::Tree, id.0, Problem::Missing, Vec::new()));
+        let mut found: Vec<Found> = self
+            .problems(Kind::Tree, &id.0)
+            .into_iter()
+            .map(|(kind, object, problem)| (kind, object, problem, Vec::new()))
+            .collect();
+        if !found.is_empty() {
+            // Nothing below a tree that cannot be read can be checked.
         } else if depth > MAX_DEPTH {
             let reason = match crate::object::tree::too_deep(id) {
                 Error::CorruptObject { reason, .. } => reason,
@@ -321,9 +369,9 @@ impl Walker<'_> {
                         .cloned()
                         .unwrap_or_default(),
                     _ => self
-                        .blob_problem(&entry.id)
-                        .map(|p| (Kind::Blob, entry.id, p, Vec::new()))
+                        .problems(Kind::Blob, &entry.id)
                         .into_iter()
+                        .map(|(kind, object, problem)| (kind, object, problem, Vec::new()))
                         .collect(),
                 };
                 for (kind, object, problem, path) in below {

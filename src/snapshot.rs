@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -47,14 +48,19 @@ pub struct Snapshot {
 type CacheUpdate = (Vec<u8>, CacheEntry);
 
 /// Snapshots `abs`. When `ws_rel` (its workspace-relative path) is given, the stat cache is
-/// consulted and updated; paths outside the workspace are always read in full.
+/// consulted and updated; paths outside the workspace are always read in full. `previous`
+/// names the trees of versions this one follows (the stage's previous version, the version
+/// it was made from): a changed file or directory is stored as a delta against the same
+/// path there when that is smaller.
 pub fn snapshot(
     ws: &Workspace,
     abs: &Path,
     ws_rel: Option<&str>,
     mode: Mode,
+    previous: &[TreeId],
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
+    let previous = Previous::new(&ws.store, previous);
     let scan_started = now_ns();
     let meta = match fs::symlink_metadata(abs) {
         Ok(meta) => meta,
@@ -161,8 +167,12 @@ pub fn snapshot(
                 source: &source,
                 is_dir,
             };
+            let stored = batch.map(|batch| Storing {
+                batch,
+                previous: &previous,
+            });
             let (entry, update) =
-                hash_one(batch, file, place, cached.as_ref(), scan_started, progress)?;
+                hash_one(stored, file, place, cached.as_ref(), scan_started, progress)?;
             Ok((entry, update.map(|u| (full_key(key_of(file, is_dir)), u))))
         })
         .collect_into_vec(&mut hashed);
@@ -179,9 +189,13 @@ pub fn snapshot(
         }
         items.push((&file.rel, Some(entry)));
     }
-    let (tree, subtrees) = build_tree(&mut items, 0, batch)?;
+    let storing = batch.map(|batch| Storing {
+        batch,
+        previous: &previous,
+    });
+    let (tree, subtrees) = build_tree(&mut items, 0, storing)?;
     let mut trees: HashMap<TreeId, Tree> = subtrees.into_iter().collect();
-    let id = tree_id(&tree, batch)?;
+    let id = tree_id(&tree, storing, b"")?;
     if let Some(batch) = owned_batch {
         batch.finish()?;
     }
@@ -234,9 +248,103 @@ impl Place<'_> {
     }
 }
 
+/// Where a commit stores objects, and what it stores them against.
+#[derive(Clone, Copy)]
+struct Storing<'a> {
+    batch: &'a Batch<'a>,
+    previous: &'a Previous<'a>,
+}
+
+/// A directory in one of the previous versions: the root's position and the path.
+type DirKey = (usize, Vec<u8>);
+
+/// The trees of the versions a snapshot follows, loaded directory by directory as changed
+/// paths ask for them.
+struct Previous<'a> {
+    store: &'a crate::store::Store,
+    roots: Vec<TreeId>,
+    /// Directory path (per root) to its tree, `None` when the path is no directory there.
+    loaded: Mutex<HashMap<DirKey, Option<Arc<Tree>>>>,
+}
+
+impl<'a> Previous<'a> {
+    fn new(store: &'a crate::store::Store, roots: &[TreeId]) -> Self {
+        let mut unique = Vec::new();
+        for root in roots {
+            if !unique.contains(root) {
+                unique.push(*root);
+            }
+        }
+        Previous {
+            store,
+            roots: unique,
+            loaded: Mutex::default(),
+        }
+    }
+
+    /// The entry at a `/`-separated path in the first previous version that has one.
+    fn entry(&self, path: &[u8], kind: impl Fn(EntryKind) -> bool) -> Option<Entry> {
+        let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(slash) => (&path[..slash], &path[slash + 1..]),
+            None => (&b""[..], path),
+        };
+        (0..self.roots.len()).find_map(|root| {
+            self.tree(root, dir)?
+                .get(name)
+                .filter(|e| kind(e.kind))
+                .cloned()
+        })
+    }
+
+    /// The id of the directory at `path` (`""` for the root) in the first version having it.
+    fn tree_id(&self, path: &[u8]) -> Option<TreeId> {
+        if path.is_empty() {
+            return self.roots.first().copied();
+        }
+        self.entry(path, |k| k == EntryKind::Tree)
+            .map(|e| TreeId(e.id))
+    }
+
+    fn tree(&self, root: usize, dir: &[u8]) -> Option<Arc<Tree>> {
+        let key = (root, dir.to_vec());
+        if let Some(known) = self
+            .loaded
+            .lock()
+            .expect("no panics under the lock")
+            .get(&key)
+        {
+            return known.clone();
+        }
+        let id = if dir.is_empty() {
+            Some(self.roots[root])
+        } else {
+            let (parent, name) = match dir.iter().rposition(|&b| b == b'/') {
+                Some(slash) => (&dir[..slash], &dir[slash + 1..]),
+                None => (&b""[..], dir),
+            };
+            self.tree(root, parent).and_then(|t| {
+                t.get(name)
+                    .filter(|e| e.kind == EntryKind::Tree)
+                    .map(|e| TreeId(e.id))
+            })
+        };
+        // A previous tree that cannot be read only means no delta base.
+        let tree = id.and_then(|id| {
+            crate::object::tree::TreeSource::tree(self.store, &id)
+                .ok()
+                .map(Arc::new)
+        });
+        self.loaded
+            .lock()
+            .expect("no panics under the lock")
+            .insert(key, tree.clone());
+        tree
+    }
+}
+
 /// Hashes (and in `Store` mode stores) one file or symlink, consulting the stat cache.
 fn hash_one(
-    batch: Option<&Batch>,
+    storing: Option<Storing>,
     file: &Found,
     place: Place,
     cached: Option<&CacheEntry>,
@@ -249,8 +357,8 @@ fn hash_one(
         let abs = place.of(file);
         let target = fs::read_link(&abs).with_path(&abs)?;
         let bytes = target.as_os_str().as_bytes();
-        let id = match batch {
-            Some(batch) => batch.put_bytes(Kind::Blob, bytes)?,
+        let id = match storing {
+            Some(s) => s.batch.put_bytes(Kind::Blob, bytes, None)?,
             None => Hash::of(bytes),
         };
         return Ok((
@@ -272,9 +380,9 @@ fn hash_one(
         // The cache's "stored" flag is a hint, never proof: a commit only names content the
         // store holds now (an object deleted or lost since would otherwise be committed as
         // present). A lookup in the pack indexes or a stat of one loose path.
-        let present = batch.is_none_or(|b| b.has(Kind::Blob, &entry.hash));
+        let present = storing.is_none_or(|s| s.batch.has(Kind::Blob, &entry.hash));
         if present {
-            let update = (batch.is_some() && !entry.stored).then_some(CacheEntry {
+            let update = (storing.is_some() && !entry.stored).then_some(CacheEntry {
                 stored: true,
                 ..*entry
             });
@@ -290,9 +398,15 @@ fn hash_one(
         }
     }
     let abs = place.of(file);
-    let (id, size) = match batch {
-        Some(batch) => {
-            let stored = batch.put_file(&abs)?;
+    let (id, size) = match storing {
+        Some(s) => {
+            let previous = s
+                .previous
+                .entry(&file.rel, |k| {
+                    matches!(k, EntryKind::File | EntryKind::Executable)
+                })
+                .map(|e| e.id);
+            let stored = s.batch.put_file(&abs, previous.as_ref())?;
             (stored.id, stored.size)
         }
         None => hash_file(&abs)?,
@@ -303,7 +417,7 @@ fn hash_one(
     let unchanged = CacheEntry::new(&FileStat::of(&after), id, 0, false)
         == CacheEntry::new(&file.stat, id, 0, false);
     let update = unchanged.then(|| {
-        let stored = batch.is_some() || cached.is_some_and(|c| c.stored && c.hash == id);
+        let stored = storing.is_some() || cached.is_some_and(|c| c.stored && c.hash == id);
         CacheEntry::new(&file.stat, id, scan_started, stored)
     });
     Ok((
@@ -325,11 +439,16 @@ pub fn hash_file(path: &Path) -> Result<(Hash, u64)> {
     Ok((hasher.finalize().into(), hasher.count()))
 }
 
-/// A tree's id, storing the tree when there is a batch (which hashes it once, for both).
-fn tree_id(tree: &Tree, batch: Option<&Batch>) -> Result<TreeId> {
+/// A tree's id, storing the tree when there is a batch (which hashes it once, for both);
+/// `dir` is its path, where the previous version's tree is its delta base.
+fn tree_id(tree: &Tree, storing: Option<Storing>, dir: &[u8]) -> Result<TreeId> {
     let encoded = tree.encode();
-    Ok(TreeId(match batch {
-        Some(batch) => batch.put_bytes(Kind::Tree, &encoded)?,
+    Ok(TreeId(match storing {
+        Some(s) => {
+            let previous = s.previous.tree_id(dir);
+            s.batch
+                .put_bytes(Kind::Tree, &encoded, previous.as_ref().map(|t| &t.0))?
+        }
         None => Hash::of(&encoded),
     }))
 }
@@ -340,7 +459,7 @@ fn tree_id(tree: &Tree, batch: Option<&Batch>) -> Result<TreeId> {
 fn build_tree(
     items: &mut [(&[u8], Option<Entry>)],
     skip: usize,
-    batch: Option<&Batch>,
+    storing: Option<Storing>,
 ) -> Result<(Tree, Vec<(TreeId, Tree)>)> {
     let mut entries = Vec::new();
     let mut groups = Vec::new();
@@ -358,20 +477,20 @@ fn build_tree(
         let dir = &rel[..skip + slash + 1];
         let len = rest.iter().take_while(|(r, _)| r.starts_with(dir)).count();
         let (group, others) = rest.split_at_mut(len);
-        groups.push((&tail[..slash], group));
+        groups.push((&tail[..slash], &dir[..dir.len() - 1], group));
         rest = others;
     }
     let built = groups
         .into_par_iter()
-        .map(|(name, group)| {
-            let (tree, below) = build_tree(group, skip + name.len() + 1, batch)?;
-            Ok((name, tree, below))
+        .map(|(name, path, group)| {
+            let (tree, below) = build_tree(group, skip + name.len() + 1, storing)?;
+            Ok((name, path, tree, below))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut all = Vec::new();
     let mut subtree_files = 0;
-    for (name, tree, below) in built {
-        let id = tree_id(&tree, batch)?;
+    for (name, path, tree, below) in built {
+        let id = tree_id(&tree, storing, path)?;
         subtree_files += tree.files;
         entries.push(Entry {
             name: name.to_vec(),

@@ -89,7 +89,7 @@ pub fn working_snapshot(
     rel: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
-    match snapshot(ws, abs, rel, Mode::HashOnly, progress) {
+    match snapshot(ws, abs, rel, Mode::HashOnly, &[], progress) {
         Err(Error::PathNotFound { .. }) => {
             let empty = Tree::default();
             let root: TreeId = empty.id();

@@ -14,9 +14,10 @@ use crate::index::Index;
 use crate::store::Store;
 
 /// The workspace format this dv writes and the newest it opens. Format 2 added pack files;
-/// a format-1 workspace is upgraded (its config rewritten) when this dv opens it, since older
-/// dv releases cannot read packs.
-pub const WORKSPACE_FORMAT: u32 = 2;
+/// format 3 chunked files, deltas and trees with raw hashes. An older workspace is read as it
+/// is and upgraded (its config rewritten) when this dv first writes to it, since older dv
+/// releases cannot read what is written afterwards.
+pub const WORKSPACE_FORMAT: u32 = 3;
 
 /// The name of the workspace's metadata directory.
 pub const DV_DIR: &str = ".dv";

@@ -4,10 +4,13 @@
 //! Encoding (bytes, no padding):
 //!
 //! ```text
-//! "dv-tree 1 " <files> " " <bytes> "\n"                       totals of the whole subtree
+//! "dv-tree 2 " <files> " " <bytes> "\n"                       totals of the whole subtree
 //! then per entry, sorted by name bytes:
-//! <kind> " " <64 hex> " " <size> " " <name bytes> "\0"
+//! <kind> <32-byte hash> <size> " " <name bytes> "\0"
 //! ```
+//!
+//! Format 1 (still read) wrote each hash as 64 hex digits between spaces: twice the bytes,
+//! and incompressible ones.
 //!
 //! `kind` is `f` (file), `x` (executable file), `l` (symlink; the hash names a blob holding
 //! the link target) or `d` (directory; the hash names its tree, `size` is the subtree's bytes).
@@ -80,7 +83,8 @@ pub struct Tree {
     pub bytes: u64,
 }
 
-const MAGIC: &[u8] = b"dv-tree 1 ";
+const MAGIC: &[u8] = b"dv-tree 2 ";
+const MAGIC_V1: &[u8] = b"dv-tree 1 ";
 
 /// Longest path dv follows while walking trees; Linux paths cannot be longer, so deeper nesting
 /// can only come from a crafted object.
@@ -129,12 +133,27 @@ impl Tree {
         }
     }
 
-    /// The canonical encoding.
+    /// The canonical encoding (format 2).
     pub fn encode(&self) -> Vec<u8> {
         use std::io::Write as _;
         let names: usize = self.entries.iter().map(|e| e.name.len()).sum();
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 90 + names);
+        let mut out = Vec::with_capacity(32 + self.entries.len() * 48 + names);
         out.extend_from_slice(MAGIC);
+        writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
+        for entry in &self.entries {
+            out.push(entry.kind.code());
+            out.extend_from_slice(&entry.id.0);
+            write!(out, "{} ", entry.size).expect("writing to memory");
+            out.extend_from_slice(&entry.name);
+            out.push(0);
+        }
+        out
+    }
+
+    /// The format-1 encoding, only to check that a format-1 tree is canonical.
+    fn encode_v1(&self) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut out = MAGIC_V1.to_vec();
         writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
         for entry in &self.entries {
             out.push(entry.kind.code());
@@ -159,9 +178,11 @@ impl Tree {
             id: id.to_hex(),
             reason: reason.to_string(),
         };
-        let rest = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| bad("it does not start with \"dv-tree 1\""))?;
+        let (v1, rest) = match (bytes.strip_prefix(MAGIC), bytes.strip_prefix(MAGIC_V1)) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => return Err(bad("it does not start with \"dv-tree 2\" (or 1)")),
+        };
         let line_end = rest
             .iter()
             .position(|&b| b == b'\n')
@@ -180,21 +201,28 @@ impl Tree {
         let mut entries: Vec<Entry> = Vec::new();
         let mut body = &rest[line_end + 1..];
         while !body.is_empty() {
-            let end = body
+            // Kind and hash have fixed sizes (a raw hash may hold any byte, NUL included).
+            let fixed = if v1 { 67 } else { 33 };
+            if body.len() < fixed + 3 || (v1 && (body[1] != b' ' || body[66] != b' ')) {
+                return Err(bad("an entry is malformed"));
+            }
+            let kind =
+                EntryKind::from_code(body[0]).ok_or_else(|| bad("an entry has an unknown kind"))?;
+            let entry_id = if v1 {
+                std::str::from_utf8(&body[2..66])
+                    .ok()
+                    .and_then(Hash::from_hex)
+                    .ok_or_else(|| bad("an entry hash is not hex"))?
+            } else {
+                Hash(body[1..33].try_into().expect("32 bytes"))
+            };
+            let tail = &body[fixed..];
+            let end = tail
                 .iter()
                 .position(|&b| b == 0)
                 .ok_or_else(|| bad("an entry is not NUL-terminated"))?;
-            let record = &body[..end];
-            body = &body[end + 1..];
-            if record.len() < 70 || record[1] != b' ' || record[66] != b' ' {
-                return Err(bad("an entry is malformed"));
-            }
-            let kind = EntryKind::from_code(record[0])
-                .ok_or_else(|| bad("an entry has an unknown kind"))?;
-            let hex =
-                std::str::from_utf8(&record[2..66]).map_err(|_| bad("an entry hash is not hex"))?;
-            let entry_id = Hash::from_hex(hex).ok_or_else(|| bad("an entry hash is not hex"))?;
-            let tail = &record[67..];
+            body = &tail[end + 1..];
+            let tail = &tail[..end];
             let space = tail
                 .iter()
                 .position(|&b| b == b' ')
@@ -233,7 +261,8 @@ impl Tree {
         };
         // One tree, one encoding: uppercase hex, `+5` or `05` would give the same tree another
         // id (found by fuzzing). Re-encoding is cheaper than the hash that got us here.
-        if tree.encode() != bytes {
+        let canonical = if v1 { tree.encode_v1() } else { tree.encode() };
+        if canonical != bytes {
             return Err(bad("it is not in canonical form"));
         }
         Ok(tree)

@@ -7,6 +7,8 @@
 //! file, is synced and renamed into place, and writing an object that already exists is a
 //! no-op. Every read is verified against the object's id before its bytes are handed out.
 
+pub mod chunks;
+pub mod delta;
 mod object_file;
 mod pack;
 mod verify;
@@ -33,9 +35,11 @@ use pack::{Pack, PackSet, PackWriter, Slot};
 /// The directory of pack files inside the store.
 const PACK_DIR: &str = "pack";
 
-/// The three kinds of stored object.
+/// The kinds of stored object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
+    /// A piece of a large file (see [`chunks`]).
+    Chunk,
     /// File content or a symlink target.
     Blob,
     /// One directory listing.
@@ -46,11 +50,12 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in the order fsck and reindex visit them.
-    pub const ALL: [Kind; 3] = [Kind::Blob, Kind::Tree, Kind::Version];
+    pub const ALL: [Kind; 4] = [Kind::Chunk, Kind::Blob, Kind::Tree, Kind::Version];
 
     /// The directory name of the kind's namespace, also used in messages.
     pub fn name(self) -> &'static str {
         match self {
+            Kind::Chunk => "chunk",
             Kind::Blob => "blob",
             Kind::Tree => "tree",
             Kind::Version => "version",
@@ -59,6 +64,7 @@ impl Kind {
 
     fn code(self) -> u8 {
         match self {
+            Kind::Chunk => b'c',
             Kind::Blob => b'b',
             Kind::Tree => b't',
             Kind::Version => b'v',
@@ -68,9 +74,6 @@ impl Kind {
 
 /// Largest tree or version object dv will load into memory; protects against crafted objects.
 pub const MAX_METADATA_OBJECT: u64 = 256 << 20;
-
-/// Size of the buffers files are streamed through.
-const CHUNK: usize = 1 << 20;
 
 /// The object store of one workspace.
 #[derive(Clone)]
@@ -216,100 +219,229 @@ impl Store {
 
     /// Stores an in-memory object and returns its id.
     pub fn put_bytes(&self, kind: Kind, bytes: &[u8]) -> Result<Hash> {
-        self.put_bytes_in(kind, bytes, None)
+        self.put_bytes_in(kind, bytes, None, None)
     }
 
-    fn put_bytes_in(&self, kind: Kind, bytes: &[u8], batch: Option<&Batch>) -> Result<Hash> {
+    /// Stores content, as a delta against a base found from `previous` (the same path's
+    /// object in the version this one follows) when that is clearly smaller.
+    fn put_bytes_in(
+        &self,
+        kind: Kind,
+        bytes: &[u8],
+        batch: Option<&Batch>,
+        previous: Option<&Hash>,
+    ) -> Result<Hash> {
         let id = Hash::of(bytes);
         if self.known(kind, &id, batch) {
             return Ok(id);
         }
         let (encoding, payload) = object_file::choose_encoding(bytes);
+        let delta = previous
+            .filter(|p| **p != id && bytes.len() as u64 <= delta::MAX_DELTA_CONTENT)
+            .and_then(|p| self.delta_against(kind, p, bytes, payload.len()));
+        let (encoding, payload) = match delta {
+            Some((link, frame)) => (
+                Encoding::Delta,
+                std::borrow::Cow::Owned([&link.encode()[..], &frame].concat()),
+            ),
+            None => (encoding, payload),
+        };
+        self.put_encoded(kind, &id, encoding, bytes.len() as u64, &payload, batch)?;
+        Ok(id)
+    }
+
+    /// Writes an encoded object: into the batch's pack when it is small, else a file of its
+    /// own.
+    fn put_encoded(
+        &self,
+        kind: Kind,
+        id: &Hash,
+        encoding: Encoding,
+        size: u64,
+        payload: &[u8],
+        batch: Option<&Batch>,
+    ) -> Result<()> {
         let header = Header {
             kind: kind.code(),
             encoding,
-            size: bytes.len() as u64,
+            size,
         }
         .encode();
         match batch {
             Some(batch) if (header.len() + payload.len()) as u64 <= MAX_PACKED_OBJECT => {
-                batch.append_to_pack(kind, &id, &header, &payload)?;
+                batch.append_to_pack(kind, id, &header, payload)
             }
-            _ => self.publish(kind, &id, batch, |out| {
+            _ => self.publish(kind, id, batch, |out| {
                 out.write_all(&header)?;
-                out.write_all(&payload)
-            })?,
+                out.write_all(payload)
+            }),
         }
-        Ok(id)
     }
 
-    /// Streams a file into the store, hashing and compressing in one pass with bounded memory.
-    ///
-    /// Small files are compressed in memory and stored raw when zstd does not shrink them; for
-    /// large files the first chunk decides whether the rest is compressed.
+    /// A delta of `content` for the line of objects `previous` ends, with its link: the base is
+    /// the skip-delta ancestor of `previous`, rebuilt and verified. `None` when there is no
+    /// usable base or the delta is not clearly smaller than `plain_len`; a base that cannot be
+    /// read is fsck's to report, not a reason to fail the commit that skipped it.
+    fn delta_against(
+        &self,
+        kind: Kind,
+        previous: &Hash,
+        content: &[u8],
+        plain_len: usize,
+    ) -> Option<(delta::Link, Vec<u8>)> {
+        let seq_of = |link: Option<delta::Link>| link.map_or(0, |l| l.seq);
+        let mut base = (*previous, self.delta_link(kind, previous).ok()?);
+        let (seq, base_seq) = delta::next_positions(seq_of(base.1));
+        for _ in 0..=delta::MAX_DEPTH {
+            if seq_of(base.1) <= base_seq {
+                break;
+            }
+            let next = base.1?.base;
+            base = (next, self.delta_link(kind, &next).ok()?);
+        }
+        if seq_of(base.1) != base_seq {
+            return None;
+        }
+        let (base_content, depth) = self.content(kind, &base.0).ok()?;
+        if depth >= delta::MAX_DEPTH || Hash::of(&base_content) != base.0 {
+            return None;
+        }
+        let frame = delta::compress(&base_content, content, plain_len).ok()??;
+        let link = delta::Link {
+            base: base.0,
+            seq,
+            depth: depth + 1,
+        };
+        Some((link, frame))
+    }
+
+    /// The delta link of an object, `None` when it is stored whole.
+    pub fn delta_link(&self, kind: Kind, id: &Hash) -> Result<Option<delta::Link>> {
+        let (header, payload) = match self.open_object(kind, id)? {
+            Opened::Stream(..) => return Ok(None),
+            Opened::Memory(header, payload) => (header, payload),
+        };
+        if header.encoding != Encoding::Delta {
+            return Ok(None);
+        }
+        let (link, _) = delta::Link::decode(&payload).map_err(|e| read_error(kind, id, e))?;
+        Ok(Some(link))
+    }
+
+    /// Streams a file into the store, hashing and compressing with bounded memory; a large
+    /// file is stored as chunks (see [`chunks`]).
     pub fn put_file(&self, path: &Path) -> Result<Stored> {
-        self.put_file_in(path, None)
+        let batch = self.batch();
+        let stored = batch.put_file(path, None)?;
+        batch.finish()?;
+        Ok(stored)
     }
 
-    fn put_file_in(&self, path: &Path, batch: Option<&Batch>) -> Result<Stored> {
+    fn put_file_in(&self, path: &Path, batch: &Batch, previous: Option<&Hash>) -> Result<Stored> {
         let mut file = File::open(path).with_path(path)?;
-        let mut first = Vec::with_capacity(CHUNK.min(64 << 10));
+        let mut first = Vec::with_capacity(64 << 10);
         (&mut file)
-            .take(CHUNK as u64)
+            .take(chunks::CHUNKED_FILE)
             .read_to_end(&mut first)
             .with_path(path)?;
-        if first.len() < CHUNK {
-            let id = self.put_bytes_in(Kind::Blob, &first, batch)?;
+        if (first.len() as u64) < chunks::CHUNKED_FILE {
+            let id = self.put_bytes_in(Kind::Blob, &first, Some(batch), previous)?;
             return Ok(Stored {
                 id,
                 size: first.len() as u64,
             });
         }
-        let encoding = object_file::choose_encoding_for_sample(&first);
+        let previous_chunks = previous
+            .and_then(|p| self.chunk_list(p).ok().flatten())
+            .map(|list| chunks::PreviousChunks::new(&list));
+        let mut bases = previous_chunks.as_ref().map(chunks::BaseFinder::new);
+        let input = io::Cursor::new(first).chain(file);
+        let cdc = fastcdc::v2020::StreamCDC::new(
+            input,
+            chunks::MIN_CHUNK,
+            chunks::AVG_CHUNK,
+            chunks::MAX_CHUNK,
+        );
         let mut hasher = blake3::Hasher::new();
-        let mut temp = self.temp_file()?;
-        let mut size = 0u64;
-        let write = |out: &mut File| -> io::Result<()> {
-            out.write_all(
-                &Header {
-                    kind: Kind::Blob.code(),
-                    encoding,
-                    size: 0,
-                }
-                .encode(),
-            )?;
-            let mut sink: Box<dyn Write + '_> = match encoding {
-                Encoding::Raw => Box::new(&mut *out),
-                Encoding::Zstd => Box::new(zstd::Encoder::new(&mut *out, 3)?.auto_finish()),
-            };
-            let mut buf = first;
-            loop {
-                if buf.is_empty() {
-                    break;
-                }
-                hasher.update(&buf);
-                size += buf.len() as u64;
-                sink.write_all(&buf)?;
-                buf.resize(CHUNK, 0);
-                let n = read_full(&mut file, &mut buf)?;
-                buf.truncate(n);
+        let mut list = Vec::new();
+        // Chunks are stored a group at a time on all cores while the file is read in order.
+        let mut group: Vec<(Vec<u8>, Hash, Option<Hash>)> = Vec::new();
+        let mut group_bytes = 0usize;
+        let store_group = |group: &mut Vec<(Vec<u8>, Hash, Option<Hash>)>| -> Result<()> {
+            use rayon::prelude::*;
+            group
+                .par_drain(..)
+                .try_for_each(|(data, id, base)| self.put_chunk(&data, &id, batch, base.as_ref()))
+        };
+        for chunk in cdc {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(e) => Error::io(path, e),
+                other => Error::io(path, io::Error::other(other.to_string())),
+            })?;
+            hasher.update(&chunk.data);
+            let id = Hash::of(&chunk.data);
+            let base = bases
+                .as_mut()
+                .and_then(|finder| finder.base_for(&id, chunk.offset));
+            list.push(chunks::ChunkRef {
+                id,
+                size: chunk.length as u32,
+            });
+            group_bytes += chunk.data.len();
+            group.push((chunk.data, id, base));
+            if group_bytes >= CHUNK_GROUP_BYTES {
+                store_group(&mut group)?;
+                group_bytes = 0;
             }
-            sink.flush()?;
-            drop(sink);
-            Ok(())
-        };
-        write(temp.as_file_mut()).with_path(path)?;
+        }
+        store_group(&mut group)?;
         let id = Hash::from(hasher.finalize());
-        let header = Header {
-            kind: Kind::Blob.code(),
-            encoding,
-            size,
-        };
-        object_file::rewrite_header(temp.as_file_mut(), &header).with_path(temp.path())?;
-        if !self.known(Kind::Blob, &id, batch) {
-            self.persist(Kind::Blob, &id, temp, batch)?;
+        let size = hasher.count();
+        if !self.known(Kind::Blob, &id, Some(batch)) {
+            let payload = chunks::encode(&list);
+            self.put_encoded(
+                Kind::Blob,
+                &id,
+                Encoding::Chunks,
+                size,
+                &payload,
+                Some(batch),
+            )?;
         }
         Ok(Stored { id, size })
+    }
+
+    fn put_chunk(&self, data: &[u8], id: &Hash, batch: &Batch, base: Option<&Hash>) -> Result<()> {
+        if !self.known(Kind::Chunk, id, Some(batch)) {
+            self.put_bytes_in(Kind::Chunk, data, Some(batch), base)?;
+        }
+        Ok(())
+    }
+
+    /// The chunks of a stored blob, `None` when it is not stored as chunks.
+    pub fn chunk_list(&self, id: &Hash) -> Result<Option<Vec<chunks::ChunkRef>>> {
+        match self.open_object(Kind::Blob, id)? {
+            Opened::Memory(header, payload) if header.encoding == Encoding::Chunks => {
+                chunks::decode(&payload, header.size)
+                    .map(Some)
+                    .map_err(|e| read_error(Kind::Blob, id, e))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The objects another object needs to be read: a delta's base, a file's chunks.
+    pub fn dependencies(&self, kind: Kind, id: &Hash) -> Result<Vec<(Kind, Hash)>> {
+        if kind == Kind::Blob
+            && let Some(list) = self.chunk_list(id)?
+        {
+            return Ok(list.into_iter().map(|c| (Kind::Chunk, c.id)).collect());
+        }
+        Ok(self
+            .delta_link(kind, id)?
+            .map(|link| (kind, link.base))
+            .into_iter()
+            .collect())
     }
 
     /// Loads a tree or version object into memory, verified against its id.
@@ -335,16 +467,239 @@ impl Store {
 
     /// Opens an object for streaming; the reader fails at the end if the bytes do not match.
     pub fn read(&self, kind: Kind, id: &Hash) -> Result<VerifiedReader> {
-        if let Some(reader) = self.read_packed(kind, id, &*self.packs()?)? {
-            return Ok(reader);
+        let (header, payload) = match self.open_object(kind, id)? {
+            Opened::Stream(file, header) => {
+                return VerifiedReader::new(file, header, *id).map_err(|e| read_error(kind, id, e));
+            }
+            Opened::Memory(header, payload) => (header, payload),
+        };
+        match header.encoding {
+            Encoding::Chunks if kind == Kind::Blob => {
+                let list =
+                    chunks::decode(&payload, header.size).map_err(|e| read_error(kind, id, e))?;
+                let chunks = chunks::ChunkedReader::new(self.clone(), list);
+                Ok(VerifiedReader::over(
+                    Box::new(chunks),
+                    header.size,
+                    *id,
+                    self.diagnosis(kind, id),
+                ))
+            }
+            _ => {
+                let (content, _) = self.decode_in_memory(kind, id, header, payload, 0)?;
+                let size = content.len() as u64;
+                Ok(VerifiedReader::over(
+                    Box::new(Cursor::new(content)),
+                    size,
+                    *id,
+                    self.diagnosis(kind, id),
+                ))
+            }
+        }
+    }
+
+    /// Looks for the damaged part of an object rebuilt from others, once its content failed
+    /// verification: reads stay fast, and a failure still names the chunk or base to restore.
+    fn diagnosis(&self, kind: Kind, id: &Hash) -> verify::Diagnose {
+        let (store, id) = (self.clone(), *id);
+        Box::new(move || {
+            let (part, part_id, error) = store.find_damage(kind, &id, 0)?;
+            if part_id == id {
+                return Some(error.object_reason());
+            }
+            let name = if part == Kind::Chunk {
+                "chunk"
+            } else {
+                "delta base"
+            };
+            Some(damaged_part(name, &part_id, &error))
+        })
+    }
+
+    /// The first object below `id` (its chunks, its delta bases, then itself) whose content
+    /// does not match its id, with the reason.
+    fn find_damage(&self, kind: Kind, id: &Hash, depth: u8) -> Option<(Kind, Hash, Error)> {
+        let damaged = |e: Error| Some((kind, *id, e));
+        if depth > delta::MAX_DEPTH {
+            return None;
+        }
+        if kind == Kind::Blob {
+            match self.chunk_list(id) {
+                Ok(Some(list)) => {
+                    return list
+                        .iter()
+                        .find_map(|c| self.find_damage(Kind::Chunk, &c.id, depth + 1));
+                }
+                Ok(None) => {}
+                Err(e) => return damaged(e),
+            }
+        }
+        match self.delta_link(kind, id) {
+            Ok(Some(link)) => {
+                if let Some(found) = self.find_damage(kind, &link.base, depth + 1) {
+                    return Some(found);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return damaged(e),
+        }
+        let verified = match self.open_object(kind, id) {
+            Ok(Opened::Stream(file, header)) => VerifiedReader::new(file, header, *id)
+                .and_then(|mut reader| io::copy(&mut reader, &mut io::sink()))
+                .map(|_| None)
+                .map_err(|e| read_error(kind, id, e)),
+            Ok(Opened::Memory(..)) => self
+                .content(kind, id)
+                .map(|(content, _)| Some(Hash::of(&content))),
+            Err(e) => Err(e),
+        };
+        match verified {
+            Err(e) => damaged(e),
+            Ok(Some(actual)) if actual != *id => {
+                damaged(corrupt(kind, id, format!("its content hashes to {actual}")))
+            }
+            Ok(_) => None,
+        }
+    }
+
+    /// The content of a small object (a chunk, a delta base) in memory, with its delta depth;
+    /// not verified against its id, which the caller's reader does for the final content.
+    pub(crate) fn content(&self, kind: Kind, id: &Hash) -> Result<(Vec<u8>, u8)> {
+        self.content_within(kind, id, 0)
+    }
+
+    fn content_within(&self, kind: Kind, id: &Hash, depth: u8) -> Result<(Vec<u8>, u8)> {
+        let (header, payload) = match self.open_object(kind, id)? {
+            Opened::Memory(header, payload) => (header, payload),
+            Opened::Stream(mut file, header) => {
+                if header.size > delta::MAX_DELTA_CONTENT {
+                    return Err(corrupt(
+                        kind,
+                        id,
+                        format!(
+                            "it is needed in memory but claims {} bytes (at most {} allowed)",
+                            header.size,
+                            delta::MAX_DELTA_CONTENT
+                        ),
+                    ));
+                }
+                let mut payload = Vec::new();
+                (&mut file)
+                    .take(delta::MAX_DELTA_CONTENT + 1)
+                    .read_to_end(&mut payload)
+                    .map_err(|e| read_error(kind, id, e))?;
+                (header, payload)
+            }
+        };
+        self.decode_in_memory(kind, id, header, payload, depth)
+    }
+
+    /// Turns a payload held in memory into content: decompressing it, or rebuilding a delta
+    /// from its bases (at most [`delta::MAX_DEPTH`] of them, whatever the objects claim).
+    fn decode_in_memory(
+        &self,
+        kind: Kind,
+        id: &Hash,
+        header: Header,
+        payload: Vec<u8>,
+        depth: u8,
+    ) -> Result<(Vec<u8>, u8)> {
+        let limit = match kind {
+            Kind::Chunk => chunks::MAX_CHUNK as u64,
+            _ => MAX_METADATA_OBJECT,
+        };
+        if header.size > limit {
+            return Err(corrupt(
+                kind,
+                id,
+                format!(
+                    "its header claims {} bytes, more than any such object may hold",
+                    header.size
+                ),
+            ));
+        }
+        match header.encoding {
+            Encoding::Raw if payload.len() as u64 == header.size => Ok((payload, 0)),
+            Encoding::Raw => Err(corrupt(
+                kind,
+                id,
+                format!(
+                    "it holds {} bytes but its header declares {}",
+                    payload.len(),
+                    header.size
+                ),
+            )),
+            Encoding::Zstd => match object_file::decompress(&payload, header.size) {
+                Ok(content) if content.len() as u64 == header.size => Ok((content, 0)),
+                Ok(content) => Err(corrupt(
+                    kind,
+                    id,
+                    format!(
+                        "it holds {} bytes but its header declares {}",
+                        content.len(),
+                        header.size
+                    ),
+                )),
+                Err(e) => Err(corrupt(
+                    kind,
+                    id,
+                    format!("its compressed payload is damaged ({e})"),
+                )),
+            },
+            Encoding::Delta => {
+                let (link, frame) =
+                    delta::Link::decode(&payload).map_err(|e| read_error(kind, id, e))?;
+                if depth >= delta::MAX_DEPTH {
+                    return Err(corrupt(
+                        kind,
+                        id,
+                        format!("its delta chain is longer than {} links", delta::MAX_DEPTH),
+                    ));
+                }
+                let (base, base_depth) =
+                    self.content_within(kind, &link.base, depth + 1)
+                        .map_err(|e| match e {
+                            Error::Io { .. } => e,
+                            other => {
+                                corrupt(kind, id, damaged_part("delta base", &link.base, &other))
+                            }
+                        })?;
+                if base_depth + 1 != link.depth {
+                    return Err(corrupt(
+                        kind,
+                        id,
+                        format!(
+                            "it claims delta depth {} but its base {} has depth {base_depth}",
+                            link.depth, link.base
+                        ),
+                    ));
+                }
+                let content = delta::decompress(&base, frame, header.size)
+                    .map_err(|e| read_error(kind, id, e))?;
+                Ok((content, link.depth))
+            }
+            Encoding::Chunks => Err(corrupt(
+                kind,
+                id,
+                "it is a chunk list where content was expected".into(),
+            )),
+        }
+    }
+
+    /// Finds an object: packed objects and loose ones that are not streamed are read into
+    /// memory (they are at most a pack entry, or a loose delta or chunk list); a loose raw or
+    /// zstd object is opened for streaming.
+    fn open_object(&self, kind: Kind, id: &Hash) -> Result<Opened> {
+        if let Some(opened) = self.open_packed(kind, id, &*self.packs()?)? {
+            return Ok(opened);
         }
         let path = self.object_path(kind, id);
         let file = match crate::fs_util::open_regular(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Another process may have packed it since the packs were loaded.
-                return match self.read_packed(kind, id, &*self.reload_packs()?)? {
-                    Some(reader) => Ok(reader),
+                return match self.open_packed(kind, id, &*self.reload_packs()?)? {
+                    Some(opened) => Ok(opened),
                     None => Err(Error::MissingObject {
                         kind: kind.name(),
                         id: id.to_hex(),
@@ -356,36 +711,30 @@ impl Store {
         let mut file = io::BufReader::with_capacity(256 << 10, file);
         let header = Header::read(&mut file).map_err(|e| read_error(kind, id, e))?;
         check_kind(kind, id, &header)?;
-        VerifiedReader::new(file, header, *id).map_err(|e| read_error(kind, id, e))
+        match header.encoding {
+            Encoding::Raw | Encoding::Zstd => Ok(Opened::Stream(file, header)),
+            Encoding::Delta | Encoding::Chunks => {
+                let mut payload = Vec::new();
+                file.take(MAX_METADATA_OBJECT + 1)
+                    .read_to_end(&mut payload)
+                    .map_err(|e| read_error(kind, id, e))?;
+                if payload.len() as u64 > MAX_METADATA_OBJECT {
+                    return Err(corrupt(kind, id, "its payload is oversized".into()));
+                }
+                Ok(Opened::Memory(header, payload))
+            }
+        }
     }
 
-    fn read_packed(&self, kind: Kind, id: &Hash, set: &PackSet) -> Result<Option<VerifiedReader>> {
+    fn open_packed(&self, kind: Kind, id: &Hash, set: &PackSet) -> Result<Option<Opened>> {
         let Some((pack, slot)) = set.find(kind.code(), id) else {
             return Ok(None);
         };
-        let bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
-        let mut bytes = Cursor::new(bytes);
-        let mut header = Header::read(&mut bytes).map_err(|e| read_error(kind, id, e))?;
+        let mut bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
+        let header = Header::read(&mut bytes.as_slice()).map_err(|e| read_error(kind, id, e))?;
         check_kind(kind, id, &header)?;
-        if header.encoding == Encoding::Zstd {
-            // Small enough to decompress at once, which avoids a streaming context per object.
-            if header.size > MAX_METADATA_OBJECT {
-                return Err(corrupt(
-                    kind,
-                    id,
-                    "its header claims an oversized content".into(),
-                ));
-            }
-            let payload = &bytes.get_ref()[bytes.position() as usize..];
-            let content = object_file::decompress(payload, header.size).map_err(|e| {
-                corrupt(kind, id, format!("its compressed payload is damaged ({e})"))
-            })?;
-            header.encoding = Encoding::Raw;
-            bytes = Cursor::new(content);
-        }
-        VerifiedReader::new(bytes, header, *id)
-            .map(Some)
-            .map_err(|e| read_error(kind, id, e))
+        bytes.drain(..object_file::HEADER_LEN);
+        Ok(Some(Opened::Memory(header, bytes)))
     }
 
     /// Copies a blob to `out` (the file at `out_path`), verifying it; returns the byte count.
@@ -415,7 +764,13 @@ impl Store {
             .flat_map(|pack| pack.index.records().filter(|r| r.kind == kind.code()))
             .map(|r| r.id)
             .collect();
-        for fan in fs::read_dir(&dir).with_path(&dir)? {
+        let fans = match fs::read_dir(&dir) {
+            Ok(fans) => fans,
+            // Stores made before chunks existed have no chunk directory.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(finish_list(ids)),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        for fan in fans {
             let fan = fan.with_path(&dir)?;
             let prefix = fan.file_name();
             let Some(prefix) = prefix.to_str().filter(|p| p.len() == 2) else {
@@ -432,9 +787,7 @@ impl Store {
                 }
             }
         }
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
+        Ok(finish_list(ids))
     }
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
@@ -522,6 +875,17 @@ impl Store {
     }
 }
 
+/// Bytes of chunks read before they are stored together on all cores.
+const CHUNK_GROUP_BYTES: usize = 16 << 20;
+
+/// An object found in the store.
+enum Opened {
+    /// A loose object to stream, positioned after its header.
+    Stream(io::BufReader<File>, Header),
+    /// An object's header and payload, read into memory.
+    Memory(Header, Vec<u8>),
+}
+
 /// Objects written without waiting for the disk one by one, made durable together.
 ///
 /// Small objects are appended to a pack, large ones go to temporary files; [`Batch::finish`]
@@ -536,7 +900,7 @@ pub struct Batch<'a> {
     packing: Mutex<Packing>,
     /// The loose fan-out directories present when the batch began, per kind: an object whose
     /// directory was absent need not be looked for (most are, once small objects are packed).
-    loose_fan_outs: [[bool; 256]; 3],
+    loose_fan_outs: [[bool; 256]; Kind::ALL.len()],
     /// The pack indexes when the batch began, looked up without a lock or reference count:
     /// a commit asks once per file whether its content is stored.
     packs: Option<Arc<PackSet>>,
@@ -561,14 +925,16 @@ impl Packing {
 }
 
 impl Batch<'_> {
-    /// Like [`Store::put_bytes`], published when the batch finishes.
-    pub fn put_bytes(&self, kind: Kind, bytes: &[u8]) -> Result<Hash> {
-        self.store.put_bytes_in(kind, bytes, Some(self))
+    /// Like [`Store::put_bytes`], published when the batch finishes; `previous` is the
+    /// object this content replaces (the same path in the previous version), a delta base.
+    pub fn put_bytes(&self, kind: Kind, bytes: &[u8], previous: Option<&Hash>) -> Result<Hash> {
+        self.store.put_bytes_in(kind, bytes, Some(self), previous)
     }
 
-    /// Like [`Store::put_file`], published when the batch finishes.
-    pub fn put_file(&self, path: &Path) -> Result<Stored> {
-        self.store.put_file_in(path, Some(self))
+    /// Like [`Store::put_file`], published when the batch finishes; `previous` as for
+    /// [`Batch::put_bytes`].
+    pub fn put_file(&self, path: &Path, previous: Option<&Hash>) -> Result<Stored> {
+        self.store.put_file_in(path, self, previous)
     }
 
     /// Whether the object is in the store (objects still pending in this batch are not), as
@@ -700,6 +1066,20 @@ impl Batch<'_> {
         self.store.add_packs(published);
         Ok(())
     }
+}
+
+/// Why an object rebuilt from a part (a chunk, a delta base) cannot be read, naming the part.
+pub(crate) fn damaged_part(name: &str, part: &Hash, err: &Error) -> String {
+    match err {
+        Error::MissingObject { .. } => format!("its {name} {part} is missing"),
+        other => format!("its {name} {part} is damaged: {}", other.object_reason()),
+    }
+}
+
+fn finish_list(mut ids: Vec<Hash>) -> Vec<Hash> {
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Reads until `buf` is full or the input ends; returns the byte count.

@@ -2,27 +2,41 @@
 //!
 //! ```text
 //! 0..4   magic "dvob"
-//! 4      object format version (1)
-//! 5      kind: 'b' blob, 't' tree, 'v' version
-//! 6      encoding: 0 raw, 1 zstd
+//! 4      object format version (2; 1 had only the raw and zstd encodings)
+//! 5      kind: 'b' blob, 't' tree, 'v' version, 'c' chunk
+//! 6      encoding: 0 raw, 1 zstd, 2 delta, 3 chunk list
 //! 7      reserved, 0
 //! 8..16  uncompressed size, u64 little-endian
 //! ```
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
 
 const MAGIC: &[u8; 4] = b"dvob";
 /// The object format this dv writes and the newest it reads.
-pub const OBJECT_FORMAT: u8 = 1;
-const HEADER_LEN: usize = 16;
+pub const OBJECT_FORMAT: u8 = 2;
+pub const HEADER_LEN: usize = 16;
 
 /// How an object's payload is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     Raw,
     Zstd,
+    /// A zstd frame against a base object's content (see `delta.rs`).
+    Delta,
+    /// A file's chunks, in order (see `chunks.rs`).
+    Chunks,
+}
+
+impl Encoding {
+    fn code(self) -> u8 {
+        match self {
+            Encoding::Raw => 0,
+            Encoding::Zstd => 1,
+            Encoding::Delta => 2,
+            Encoding::Chunks => 3,
+        }
+    }
 }
 
 /// The decoded header of an object file.
@@ -40,10 +54,7 @@ impl Header {
         out[..4].copy_from_slice(MAGIC);
         out[4] = OBJECT_FORMAT;
         out[5] = self.kind;
-        out[6] = match self.encoding {
-            Encoding::Raw => 0,
-            Encoding::Zstd => 1,
-        };
+        out[6] = self.encoding.code();
         out[8..].copy_from_slice(&self.size.to_le_bytes());
         out
     }
@@ -68,6 +79,8 @@ impl Header {
         let encoding = match raw[6] {
             0 => Encoding::Raw,
             1 => Encoding::Zstd,
+            2 if raw[4] >= 2 => Encoding::Delta,
+            3 if raw[4] >= 2 => Encoding::Chunks,
             other => return Err(super::invalid_data(format!("unknown encoding {other}"))),
         };
         let size = u64::from_le_bytes(raw[8..].try_into().expect("slice of 8 bytes"));
@@ -77,12 +90,6 @@ impl Header {
             size,
         })
     }
-}
-
-/// Overwrites the header at the start of a finished temporary object file.
-pub fn rewrite_header(file: &mut File, header: &Header) -> io::Result<()> {
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(&header.encode())
 }
 
 /// Compresses in-memory content, keeping it raw unless zstd makes it smaller. Content whose

@@ -6,9 +6,14 @@ use std::io::{self, BufRead, Read};
 use super::object_file::{Encoding, Header};
 use crate::id::Hash;
 
+/// Finds why rebuilt content does not match its id; only called when it does not.
+pub(super) type Diagnose = Box<dyn FnOnce() -> Option<String> + Send>;
+
 /// Streams an object's uncompressed content, verifying size and hash.
 pub struct VerifiedReader {
     inner: Box<dyn Read + Send>,
+    /// Names the damaged part (a chunk, a delta base) when the rebuilt content is wrong.
+    diagnose: Option<Diagnose>,
     hasher: blake3::Hasher,
     expected: Hash,
     size: u64,
@@ -25,15 +30,39 @@ impl VerifiedReader {
         let inner: Box<dyn Read + Send> = match header.encoding {
             Encoding::Raw => Box::new(source),
             Encoding::Zstd => Box::new(zstd::Decoder::with_buffer(source)?),
+            Encoding::Delta | Encoding::Chunks => {
+                return Err(super::invalid_data(
+                    "its encoding is rebuilt by the store, not streamed",
+                ));
+            }
         };
         Ok(VerifiedReader {
             inner,
+            diagnose: None,
             hasher: blake3::Hasher::new(),
             expected,
             size: header.size,
             seen: 0,
             verified: false,
         })
+    }
+
+    /// Verifies content produced by `inner` (a rebuilt delta, a file's chunks).
+    pub(super) fn over(
+        inner: Box<dyn Read + Send>,
+        size: u64,
+        expected: Hash,
+        diagnose: Diagnose,
+    ) -> Self {
+        VerifiedReader {
+            inner,
+            diagnose: Some(diagnose),
+            hasher: blake3::Hasher::new(),
+            expected,
+            size,
+            seen: 0,
+            verified: false,
+        }
     }
 
     /// The uncompressed size the object's header declares.
@@ -47,9 +76,12 @@ impl Read for VerifiedReader {
         if self.verified {
             return Ok(0);
         }
-        let n = self.inner.read(buf).map_err(|e| match e.raw_os_error() {
-            Some(_) => e,
-            None => super::invalid_data(format!("its compressed payload is damaged ({e})")),
+        let n = self.inner.read(buf).map_err(|e| {
+            if e.raw_os_error().is_some() || e.kind() == io::ErrorKind::InvalidData {
+                e
+            } else {
+                super::invalid_data(format!("its compressed payload is damaged ({e})"))
+            }
         })?;
         if n == 0 {
             if self.seen != self.size {
@@ -60,9 +92,11 @@ impl Read for VerifiedReader {
             }
             let actual = Hash::from(self.hasher.finalize());
             if actual != self.expected {
-                return Err(super::invalid_data(format!(
-                    "its content hashes to {actual}"
-                )));
+                let cause = self.diagnose.take().and_then(|diagnose| diagnose());
+                return Err(super::invalid_data(match cause {
+                    Some(cause) => cause,
+                    None => format!("its content hashes to {actual}"),
+                }));
             }
             self.verified = true;
             return Ok(0);

@@ -25,6 +25,7 @@ mod test_robustness;
 mod test_roundtrip;
 mod test_status;
 mod test_tag;
+mod test_upgrade;
 
 /// Every test file in this folder is wired in above (a forgotten one would never run).
 #[test]

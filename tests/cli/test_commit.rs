@@ -7,9 +7,9 @@ fn commit_prints_the_id_and_a_summary() {
     let env = TestEnv::new();
     env.penguins();
     assert_snapshot!(env.dv(&["commit", "data", "--dataset", "penguins", "--stage", "raw", "-m", "first"]), @"
-    b29da863f83f21922f3a73d560e884ada500e2e60851df7063655f8151eeaf6c
+    246e90430b0adc153c7c1e006c0de3d9d8d7ec863c61da165f41909f50080579
     ------- stderr -------
-    Committed penguins@raw b29da863f83f (3 files, 106 B).
+    Committed penguins@raw 246e90430b0a (3 files, 106 B).
     ");
 }
 
@@ -71,9 +71,9 @@ fn commit_json_has_the_full_version() {
       "files": 3,
       "format": 1,
       "host": "testhost",
-      "id": "5f78d244bdcf6a90501bc3a1634f7808329535b319f23c816fca84534fbdb4c8",
+      "id": "4c5b9c49928093a71e73bb6668d4cd287548f0ff08a7c2606920c2c402a59cc6",
       "inputs": [
-        "a816d75717bc4e6f849b1e4fcd306d93bf6c9e039c6e280cf26dff9586f25fba"
+        "c19a3f0a7827ae22f2e0d8bb351f733c3a93fb24b7398496aeb3d8ca19e64df4"
       ],
       "message": "drop nulls",
       "params": {
@@ -97,7 +97,7 @@ fn commit_json_has_the_full_version() {
       "single_file": false,
       "stage": "cleaned",
       "transform": "python clean.py --drop-nulls",
-      "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+      "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
     }
     "#);
 }
@@ -111,7 +111,7 @@ fn recommitting_an_unchanged_tree_reports_the_existing_version() {
         "commit", "data", "-d", "penguins", "-s", "raw", "-m", "again",
     ]);
     assert_eq!(out.stdout.trim(), first);
-    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already a816d75717bc with the same content and provenance.");
+    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already c19a3f0a7827 with the same content and provenance.");
     let json = env
         .dv(&["commit", "data", "-d", "penguins", "-s", "raw", "--json"])
         .json();
@@ -149,7 +149,7 @@ fn a_single_file_can_be_committed_and_checked_out() {
     assert_eq!(show["file_list"][0]["path"], "part-0.jsonl");
     env.write("shards/part-0.jsonl", "{\"a\":3}\n");
     assert_snapshot!(env.dv(&["status"]), @"
-    shards/part-0.jsonl: changes since part0 8e552cb12249
+    shards/part-0.jsonl: changes since part0 e27d81b16c44
       M part-0.jsonl
     ");
     env.ok(&["checkout", "part0", "--force"]);
@@ -259,7 +259,7 @@ fn a_symlinked_data_directory_is_followed_at_the_root_only() {
         listed,
         [("latest.csv", "symlink"), ("penguins.csv", "file")]
     );
-    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 5c1a41b3fc51");
+    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 076d43433097");
     std::fs::write(real.join("penguins.csv"), "changed\n").unwrap();
     env.ok(&["checkout", "p", "--force"]);
     assert_eq!(

@@ -5,6 +5,7 @@
 //! case passes by luck. Also: disk full (ENOSPC) and I/O errors at the same points.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, SystemTime};
 
 use dv::failpoint::POINTS;
@@ -14,8 +15,13 @@ use crate::describe::describe;
 
 type Tree = BTreeMap<Vec<u8>, (char, Vec<u8>, bool)>;
 
-/// Data with a loose object (over 1 MiB), packed small files, a symlink and an executable.
-fn dataset(env: &TestEnv, seed: u8) {
+/// Data with a chunked large file, packed small files, a symlink and an executable; for the
+/// point after a batch's loose objects are renamed also a directory listing too large to pack
+/// (slow to make, so only there).
+fn dataset(env: &TestEnv, seed: u8, point: &str) {
+    if point.starts_with("batch.loose") {
+        wide_directory(env, seed);
+    }
     let big: Vec<u8> = (0..1_500_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed)
         .collect();
@@ -31,6 +37,31 @@ fn dataset(env: &TestEnv, seed: u8) {
     let link = env.root().join("data/latest");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("small/0.txt", link).unwrap();
+}
+
+/// 3,800 files with long names of arbitrary bytes and distinct contents: a tree of over
+/// 1 MiB that zstd cannot shrink, stored loose. A file named by the seed makes each
+/// dataset's tree differ.
+fn wide_directory(env: &TestEnv, seed: u8) {
+    let wide = env.root().join("data/wide");
+    let _ = std::fs::remove_dir_all(&wide);
+    std::fs::create_dir_all(&wide).unwrap();
+    let mut state = 0x2545f4914f6cdd1du64;
+    for i in 0..3800 {
+        let name: Vec<u8> = (0..250)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match (state >> 24) as u8 {
+                    0 | b'/' => b'_',
+                    byte => byte,
+                }
+            })
+            .collect();
+        std::fs::write(wide.join(std::ffi::OsStr::from_bytes(&name)), i.to_string()).unwrap();
+    }
+    std::fs::write(wide.join(format!("seed-{seed}")), b"").unwrap();
 }
 
 /// Which command passes a crash point.
@@ -124,10 +155,10 @@ fn every_crash_point_is_in_the_sources() {
 fn a_crash_at_any_point_leaves_a_consistent_workspace() {
     for point in POINTS {
         let env = TestEnv::new();
-        dataset(&env, 1);
+        dataset(&env, 1, point);
         let first = env.id(&["commit", "data", "-d", "bulk", "-s", "raw"]);
         let one = describe(&env.root().join("data"));
-        dataset(&env, 2);
+        dataset(&env, 2, point);
         let two = describe(&env.root().join("data"));
         let crash = [("DV_FAILPOINT", *point)];
         let out = match scenario(point) {
@@ -188,9 +219,9 @@ fn a_full_or_failing_disk_fails_the_commit_cleanly() {
     for point in commit_points {
         for error in ["enospc", "eio"] {
             let env = TestEnv::new();
-            dataset(&env, 1);
+            dataset(&env, 1, point);
             let first = env.id(&["commit", "data", "-d", "bulk", "-s", "raw"]);
-            dataset(&env, 2);
+            dataset(&env, 2, point);
             let spec = format!("{point}={error}");
             let out = env.dv_env(
                 &[("DV_FAILPOINT", &spec)],

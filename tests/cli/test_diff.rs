@@ -67,7 +67,7 @@ fn diff_between_two_versions() {
     changed_pair(&env);
     assert_snapshot!(env.dv(&["diff", "d@raw", "d@cleaned"]), @"
     code       (none) → code/clean.py (ad1a0596f06e)
-    inputs     (none) → 0555f5e09c2d
+    inputs     (none) → 3a96789e72c2
     stage      raw → cleaned
     transform  fetch → clean
     params     + dropna = true
@@ -129,8 +129,8 @@ fn diff_json_has_every_field() {
           "path": "edit.csv"
         }
       ],
-      "new": "7eed9b08798cac851a9247ebd0e5b9634bf387b78754f76bba6f50c389257dfb",
-      "old": "0555f5e09c2ded953a7d2f894b90e523bfc0002eb2f7f9676ced65c384499da2",
+      "new": "57b772b0e721667767a09ba85d41d3efd42e480eeef63b0d9926e8b756b1bdd1",
+      "old": "3a96789e72c2c01c7c7f8f4751e3ee9f0986f31f33aa6befd39efe442df96148",
       "params": {
         "added": {
           "dropna": true
@@ -158,7 +158,7 @@ fn diff_json_has_every_field() {
         },
         "inputs": {
           "new": [
-            "0555f5e09c2ded953a7d2f894b90e523bfc0002eb2f7f9676ced65c384499da2"
+            "3a96789e72c2c01c7c7f8f4751e3ee9f0986f31f33aa6befd39efe442df96148"
           ],
           "old": []
         },

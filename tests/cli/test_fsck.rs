@@ -54,7 +54,7 @@ fn a_healthy_workspace_passes_and_stray_temp_files_do_not_matter() {
     );
     assert_snapshot!(env.dv(&["fsck"]), @"
     ------- stderr -------
-    Checked 10 objects (1.5 KiB) holding 2 versions.
+    Checked 10 objects (1.3 KiB) holding 2 versions.
     ");
 }
 
@@ -65,10 +65,10 @@ fn a_flipped_byte_in_a_shared_file_names_every_version_and_path() {
     env.damage_object(Kind::Blob, &blob(b"# penguins\n"), 1);
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt blob e791811acfd97ba0b1958b29e2b218265077f68542002b8f4a0268b41a41a7bb: its content hashes to aa6d066f7d5b0f04a3c39864dc246351dabe3d24f3fad648f1eceb24ae8af70b
-      in a816d75717bc penguins@raw: meta/README.md
-      in f1951d938657 penguins@cleaned: meta/README.md
+      in 3ffc1331d2c5 penguins@cleaned: meta/README.md
+      in c19a3f0a7827 penguins@raw: meta/README.md
     ------- stderr -------
-    Checked 10 objects (1.4 KiB) holding 2 versions.
+    Checked 10 objects (1.2 KiB) holding 2 versions.
     error: The workspace has 1 problem
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -79,10 +79,10 @@ fn a_flipped_byte_in_a_shared_file_names_every_version_and_path() {
 fn a_missing_code_file_and_a_deleted_pack() {
     let env = TestEnv::new();
     workspace_with_history(&env);
-    let Some(Location::Loose(code)) = env.store().locate(Kind::Blob, &blob(b"# clean\n")) else {
-        panic!("code files are stored as loose objects");
-    };
-    std::fs::remove_file(code).unwrap();
+    // A commit's code files are packed together, apart from its data.
+    let code = pack_holding(&env, Kind::Blob, &blob(b"# clean\n"));
+    std::fs::remove_file(&code).unwrap();
+    std::fs::remove_file(code.with_extension("idx")).unwrap();
     let pack = pack_holding(&env, Kind::Blob, &blob(b"species\nAdelie\n"));
     std::fs::remove_file(&pack).unwrap();
     std::fs::remove_file(pack.with_extension("idx")).unwrap();
@@ -91,7 +91,7 @@ fn a_missing_code_file_and_a_deleted_pack() {
     assert_snapshot!(json.stdout, @r#"
     {
       "objects": 7,
-      "bytes": 1296,
+      "bytes": 1160,
       "versions": 2,
       "findings": [
         {
@@ -101,7 +101,7 @@ fn a_missing_code_file_and_a_deleted_pack() {
           "reason": "it is not in the store",
           "affects": [
             {
-              "version": "f1951d938657645ec0946f2fb17d181a8d8a908d55ff472d64453991affb00fd",
+              "version": "3ffc1331d2c5ee7c9727272dcd3008c693096a214ed7c98ce0eae9eb459d8eb3",
               "dataset": "penguins",
               "stage": "cleaned",
               "path": "code:code/clean.py"
@@ -111,11 +111,11 @@ fn a_missing_code_file_and_a_deleted_pack() {
         {
           "problem": "missing",
           "kind": "tree",
-          "id": "365ae28c7a1f451cfb64895dcda9bb2475643c281f70a391c96fa662eb617946",
+          "id": "06d72fb0be507fe0fe76c4d96f2a8ef33abc496e951ecc17e8da97245e61b053",
           "reason": "it is not in the store",
           "affects": [
             {
-              "version": "f1951d938657645ec0946f2fb17d181a8d8a908d55ff472d64453991affb00fd",
+              "version": "3ffc1331d2c5ee7c9727272dcd3008c693096a214ed7c98ce0eae9eb459d8eb3",
               "dataset": "penguins",
               "stage": "cleaned",
               "path": ""
@@ -140,11 +140,11 @@ fn a_damaged_tree_and_a_dangling_tag() {
     env.damage_object(Kind::Tree, &Hash::from_hex(tree).unwrap(), 1);
     env.write(".dv/refs/tags/ghost", format!("{}\n", "ab".repeat(32)));
     assert_snapshot!(env.dv(&["fsck"]), @"
-    corrupt tree 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987: its compressed payload is damaged (Src size is incorrect)
-      in a816d75717bc penguins@raw: (root)
+    corrupt tree 123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6: its content hashes to 940f66e54fc6794566d54278482e1df7dab1ffa600c0b9d4528682658ae0bcf9
+      in c19a3f0a7827 penguins@raw: (root)
     dangling tag ghost -> abababababababababababababababababababababababababababababababab
     ------- stderr -------
-    Checked 10 objects (1.3 KiB) holding 2 versions.
+    Checked 10 objects (1.2 KiB) holding 2 versions.
     error: The workspace has 2 problems
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -163,17 +163,17 @@ fn a_truncated_pack_is_reported_and_a_checkout_from_it_fails_cleanly() {
     let file = std::fs::OpenOptions::new().write(true).open(&pack).unwrap();
     file.set_len(file.metadata().unwrap().len() - 4).unwrap();
     assert_snapshot!(env.dv(&["fsck"]), @"
-    corrupt tree 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987: its pack file is shorter than its index says
-      in a816d75717bc penguins@raw: (root)
+    corrupt tree 123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6: its pack file is shorter than its index says
+      in c19a3f0a7827 penguins@raw: (root)
     ------- stderr -------
-    Checked 10 objects (1.3 KiB) holding 2 versions.
+    Checked 10 objects (1.2 KiB) holding 2 versions.
     error: The workspace has 1 problem
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
     ");
     assert_snapshot!(env.dv(&["checkout", "penguins@raw", "--to", "out"]), @"
     ------- stderr -------
-    error: tree object 8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987 is corrupt: its pack file is shorter than its index says
+    error: tree object 123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6 is corrupt: its pack file is shorter than its index says
     hint: The object store is damaged; restore .dv/objects from a backup or a remote copy.
     [exit status: 1]
     ");
@@ -193,7 +193,7 @@ fn a_damaged_pack_index_is_rebuilt_from_its_pack() {
     std::fs::write(&index, damaged).unwrap();
     assert_snapshot!(env.dv(&["fsck"]), @"
     ------- stderr -------
-    Checked 10 objects (1.5 KiB) holding 2 versions.
+    Checked 10 objects (1.3 KiB) holding 2 versions.
     ");
     assert_eq!(
         std::fs::read(&index).unwrap(),
@@ -223,13 +223,127 @@ fn an_unreadable_pack_is_named_and_its_objects_are_missing() {
     let name = pack.file_name().unwrap().to_str().unwrap().to_string();
     let out = env.dv(&["fsck"]).to_string().replace(&name, "<pack>");
     assert_snapshot!(out, @"
-    missing tree 365ae28c7a1f451cfb64895dcda9bb2475643c281f70a391c96fa662eb617946: it is not in the store
-      in f1951d938657 penguins@cleaned: (root)
+    missing tree 06d72fb0be507fe0fe76c4d96f2a8ef33abc496e951ecc17e8da97245e61b053: it is not in the store
+      in 3ffc1331d2c5 penguins@cleaned: (root)
     unreadable pack .dv/objects/pack/<pack>: it does not start with the dv pack header
     ------- stderr -------
-    Checked 8 objects (1.3 KiB) holding 2 versions.
+    Checked 8 objects (1.1 KiB) holding 2 versions.
     error: The workspace has 2 problems
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
     ");
+}
+
+/// Flips one byte in the middle of a packed object's payload.
+fn damage_packed(env: &TestEnv, kind: Kind, id: &Hash) {
+    let Some(Location::Packed {
+        pack,
+        offset,
+        length,
+    }) = env.store().locate(kind, id)
+    else {
+        panic!("{id} is not packed");
+    };
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[(offset + 16 + (length - 16) / 2) as usize] ^= 0x55;
+    writable(&pack);
+    std::fs::write(&pack, bytes).unwrap();
+}
+
+fn csv_rows(from: usize, to: usize) -> Vec<u8> {
+    (from..to)
+        .flat_map(|i| format!("{i},{},{}\n", i * 7 % 13, i * 31 % 1009).into_bytes())
+        .collect()
+}
+
+#[test]
+fn a_damaged_chunk_or_delta_base_names_every_file_and_version_built_on_it() {
+    let env = TestEnv::new();
+    let big_one = csv_rows(0, 120_000);
+    let small_one = csv_rows(0, 3000);
+    env.write("data/big.csv", &big_one);
+    env.write("data/small.csv", &small_one);
+    let one = env.id(&["commit", "data", "-d", "sensors", "-s", "raw"]);
+    // An append shares the big file's first chunks; an edit makes the small file a delta.
+    let big_two = [&big_one[..], &csv_rows(120_000, 121_000)].concat();
+    let mut small_two = small_one.clone();
+    small_two[1000..1004].copy_from_slice(b"EDIT");
+    env.write("data/big.csv", &big_two);
+    env.write("data/small.csv", &small_two);
+    let two = env.id(&["commit", "data", "-d", "sensors", "-s", "raw"]);
+    let store = env.store();
+    let (big_one_id, big_two_id) = (blob(&big_one), blob(&big_two));
+    let first_chunk = store.chunk_list(&big_one_id).unwrap().unwrap()[0].id;
+    assert_eq!(
+        store.chunk_list(&big_two_id).unwrap().unwrap()[0].id,
+        first_chunk
+    );
+    let (small_one_id, small_two_id) = (blob(&small_one), blob(&small_two));
+    assert_eq!(
+        store.dependencies(Kind::Blob, &small_two_id).unwrap(),
+        vec![(Kind::Blob, small_one_id)]
+    );
+    damage_packed(&env, Kind::Chunk, &first_chunk);
+    damage_packed(&env, Kind::Blob, &small_one_id);
+
+    let json = env.dv(&["fsck", "--json"]);
+    assert_eq!(json.code, 1, "{json}");
+    let findings = json.json()["findings"].clone();
+    let named = |kind: &str, id: &Hash| -> Vec<(String, String)> {
+        let finding = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind && f["id"] == id.to_hex().as_str())
+            .unwrap_or_else(|| panic!("no finding for {kind} {id}: {findings:#}"));
+        assert_eq!(finding["problem"], "corrupt");
+        finding["affects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["version"].as_str().unwrap().to_string(),
+                    a["path"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let at = |version: &str, path: &str| (version.to_string(), path.to_string());
+    let mut both_big = vec![at(&one, "big.csv"), at(&two, "big.csv")];
+    both_big.sort();
+    let mut both_small = vec![at(&one, "small.csv"), at(&two, "small.csv")];
+    both_small.sort();
+    // The damaged chunk and base name every file built on them, in every version.
+    assert_eq!(named("chunk", &first_chunk), both_big);
+    assert_eq!(named("blob", &small_one_id), both_small);
+    // So do the files themselves, each saying what broke it.
+    assert_eq!(named("blob", &big_one_id), vec![at(&one, "big.csv")]);
+    assert_eq!(named("blob", &big_two_id), vec![at(&two, "big.csv")]);
+    assert_eq!(named("blob", &small_two_id), vec![at(&two, "small.csv")]);
+    let reason = |id: &Hash| {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id.to_hex().as_str())
+            .unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        reason(&big_two_id).starts_with(&format!("its chunk {first_chunk} is damaged")),
+        "{findings:#}"
+    );
+    assert!(
+        reason(&small_two_id).contains(&small_one_id.to_hex()),
+        "{findings:#}"
+    );
+    assert_eq!(findings.as_array().unwrap().len(), 5, "{findings:#}");
+
+    // A checkout of either version fails naming the damaged part, and writes nothing.
+    let out = env.dv(&["checkout", &two, "--to", "../out"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(!env.base().join("out/big.csv").exists());
 }

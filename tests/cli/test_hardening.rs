@@ -42,14 +42,19 @@ fn a_blob_missing_from_the_store_is_stored_again_not_assumed() {
     age(&env.root().join("data/big.bin"), 60);
     env.ok(&["commit", "data", "-d", "big", "-s", "raw"]);
     let blob = dv::Hash::of(&big);
-    let object = match env.store().locate(dv::store::Kind::Blob, &blob).unwrap() {
-        dv::store::Location::Loose(path) => path,
-        other => panic!("a 3 MB blob is stored loose, found {other:?}"),
+    // The file's chunk list and its chunks are packed with its tree.
+    let pack = match env.store().locate(dv::store::Kind::Blob, &blob).unwrap() {
+        dv::store::Location::Packed { pack, .. } => pack,
+        other => panic!("a 3 MB blob is packed as chunks, found {other:?}"),
     };
-    std::fs::remove_file(&object).unwrap();
+    std::fs::remove_file(&pack).unwrap();
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
 
     env.ok(&["commit", "data", "-d", "big", "-s", "cleaned"]);
-    assert!(object.exists(), "the second commit stored the blob again");
+    assert!(
+        env.store().has(dv::store::Kind::Blob, &blob),
+        "the second commit stored the blob again"
+    );
     let fsck = env.dv(&["fsck", "--json"]);
     assert_eq!(fsck.code, 0, "{fsck}");
     env.ok(&["checkout", "big@cleaned", "--to", "../out"]);

@@ -13,7 +13,7 @@ fn init_makes_a_workspace_with_default_stages() {
     let config = std::fs::read_to_string(env.root().join(".dv/config.json")).unwrap();
     assert_snapshot!(config, @r#"
     {
-      "format": 2,
+      "format": 3,
       "stages": [
         "raw",
         "cleaned",
@@ -92,7 +92,7 @@ fn a_newer_workspace_format_is_refused() {
     .unwrap();
     assert_snapshot!(env.dv(&["log"]), @"
     ------- stderr -------
-    error: This workspace uses format 99, but this dv only understands format 2 or older
+    error: This workspace uses format 99, but this dv only understands format 3 or older
     hint: Upgrade dv to work with this workspace.
     [exit status: 1]
     ");
@@ -119,7 +119,7 @@ fn a_format_1_workspace_is_upgraded_and_keeps_its_versions() {
     // Format 1 had no packs: every object was its own file.
     let config = env.root().join(".dv/config.json");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
+    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 1")).unwrap();
     std::fs::remove_dir_all(env.root().join(".dv/objects/pack")).unwrap();
     // A reader reads format 1 as it is and changes nothing; the next writer upgrades it.
     let out = env.dv(&["log"]);
@@ -132,7 +132,7 @@ fn a_format_1_workspace_is_upgraded_and_keeps_its_versions() {
     env.ok(&["tag", &id, "before-upgrade"]);
     let upgraded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    assert_eq!(upgraded["format"], 2);
+    assert_eq!(upgraded["format"], 3);
     env.write("data/new.txt", "new\n");
     env.ok(&[
         "commit", "data", "-d", "penguins", "-s", "cleaned", "--from", &id,

@@ -100,13 +100,13 @@ fn lineage_up_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@training-ready"]), @"
-    b3c8d430cf4f penguins@training-ready  python code/split.py
+    93e8b79dc85e penguins@training-ready  python code/split.py
     │            seed=7 -dropna -min_rows
-    ├─ d8531d5564e6 penguins@labeled  python code/label.py  model=resnet
-    │  └─ 13dae304654b penguins@cleaned  python code/clean.py
+    ├─ 6b49ad1334e7 penguins@labeled  python code/label.py  model=resnet
+    │  └─ 8f4b7e20f93f penguins@cleaned  python code/clean.py
     │     │            dropna=true min_rows=1
-    │     └─ 06605c66b7c5 penguins@raw
-    └─ a2d842f37c48 islands@raw
+    │     └─ 590f924d2956 penguins@raw
+    └─ aa6a25c870ed islands@raw
     ");
 }
 
@@ -115,10 +115,10 @@ fn lineage_down_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@raw", "--down"]), @"
-    06605c66b7c5 penguins@raw
-    └─ 13dae304654b penguins@cleaned  python code/clean.py  dropna=true min_rows=1
-       └─ d8531d5564e6 penguins@labeled  python code/label.py  model=resnet
-          └─ b3c8d430cf4f penguins@training-ready  python code/split.py
+    590f924d2956 penguins@raw
+    └─ 8f4b7e20f93f penguins@cleaned  python code/clean.py  dropna=true min_rows=1
+       └─ 6b49ad1334e7 penguins@labeled  python code/label.py  model=resnet
+          └─ 93e8b79dc85e penguins@training-ready  python code/split.py
                           seed=7 -dropna -min_rows
     ");
 }
@@ -135,20 +135,20 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
       "direction": "up",
       "edges": [
         {
-          "from": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
-          "to": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf"
+          "from": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
         },
         {
-          "from": "a2d842f37c48334c0273dc47d84b8d58cf41ed66c430797051b6126e36111ebd",
-          "to": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf"
+          "from": "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348",
+          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
         },
         {
-          "from": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
-          "to": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa"
+          "from": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
+          "to": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584"
         },
         {
-          "from": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
-          "to": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+          "from": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
+          "to": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
         }
       ],
       "nodes": [
@@ -169,10 +169,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "files": 5,
           "format": 1,
           "host": "testhost",
-          "id": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf",
+          "id": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2",
           "inputs": [
-            "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
-            "a2d842f37c48334c0273dc47d84b8d58cf41ed66c430797051b6126e36111ebd"
+            "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+            "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348"
           ],
           "message": null,
           "params": {
@@ -183,7 +183,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
-          "tree": "b1e37fb16ac8a3a71f192f5c09f4ec02bed614fedd4dc50a22c7b1acb875fbf5"
+          "tree": "76d9eca5864746193fccc04ef383a63b786a1d08b3630965963ffc4b9cf3f65f"
         },
         {
           "author": "tester",
@@ -202,9 +202,9 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "files": 4,
           "format": 1,
           "host": "testhost",
-          "id": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
+          "id": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
           "inputs": [
-            "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+            "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
           ],
           "message": null,
           "params": {
@@ -216,7 +216,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
-          "tree": "1bb9d16521dc4f279364e4629dcf7cf09f803774ec771d84b771ab45291faaa8"
+          "tree": "8b8e0c4a09dffe6cc5627062af673d703c46eb89266e6e583dae26d664596b8d"
         },
         {
           "author": "tester",
@@ -229,7 +229,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "files": 1,
           "format": 1,
           "host": "testhost",
-          "id": "a2d842f37c48334c0273dc47d84b8d58cf41ed66c430797051b6126e36111ebd",
+          "id": "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348",
           "inputs": [],
           "message": "island areas",
           "params": {},
@@ -237,7 +237,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "single_file": false,
           "stage": "raw",
           "transform": null,
-          "tree": "227c98b17a54b59d3004e333195d865530c7ced977fb314cda86fbe8605686ab"
+          "tree": "b9e8569c48dfe591586edeea2846810ad22e1e72eeff9e897b6f2ff4ba5fb1ca"
         },
         {
           "author": "tester",
@@ -256,9 +256,9 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "files": 3,
           "format": 1,
           "host": "testhost",
-          "id": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
+          "id": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
           "inputs": [
-            "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f"
+            "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
           ],
           "message": null,
           "params": {
@@ -269,7 +269,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
-          "tree": "99d008ac5aee065ed326e1986c4cab62c59c9f956db810452895c74a6f8d315d"
+          "tree": "8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2"
         },
         {
           "author": "tester",
@@ -282,7 +282,7 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "files": 3,
           "format": 1,
           "host": "testhost",
-          "id": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
+          "id": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
           "inputs": [],
           "message": "field data",
           "params": {},
@@ -290,10 +290,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "single_file": false,
           "stage": "raw",
           "transform": null,
-          "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+          "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
         }
       ],
-      "start": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf"
+      "start": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
     }
     "#);
 }
@@ -308,16 +308,16 @@ fn lineage_down_from_raw_as_json_is_exact() {
       "direction": "down",
       "edges": [
         {
-          "from": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
-          "to": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+          "from": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
+          "to": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
         },
         {
-          "from": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
-          "to": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa"
+          "from": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
+          "to": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584"
         },
         {
-          "from": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
-          "to": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf"
+          "from": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
         }
       ],
       "nodes": [
@@ -332,7 +332,7 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "files": 3,
           "format": 1,
           "host": "testhost",
-          "id": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f",
+          "id": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
           "inputs": [],
           "message": "field data",
           "params": {},
@@ -340,7 +340,7 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "single_file": false,
           "stage": "raw",
           "transform": null,
-          "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+          "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
         },
         {
           "author": "tester",
@@ -359,9 +359,9 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "files": 3,
           "format": 1,
           "host": "testhost",
-          "id": "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38",
+          "id": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
           "inputs": [
-            "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f"
+            "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
           ],
           "message": null,
           "params": {
@@ -372,7 +372,7 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
-          "tree": "99d008ac5aee065ed326e1986c4cab62c59c9f956db810452895c74a6f8d315d"
+          "tree": "8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2"
         },
         {
           "author": "tester",
@@ -391,9 +391,9 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "files": 4,
           "format": 1,
           "host": "testhost",
-          "id": "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
+          "id": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
           "inputs": [
-            "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38"
+            "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
           ],
           "message": null,
           "params": {
@@ -405,7 +405,7 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
-          "tree": "1bb9d16521dc4f279364e4629dcf7cf09f803774ec771d84b771ab45291faaa8"
+          "tree": "8b8e0c4a09dffe6cc5627062af673d703c46eb89266e6e583dae26d664596b8d"
         },
         {
           "author": "tester",
@@ -424,10 +424,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "files": 5,
           "format": 1,
           "host": "testhost",
-          "id": "b3c8d430cf4fb68c7f1cab7e740181f98a207c29197a2ea4ff0f4b712db174cf",
+          "id": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2",
           "inputs": [
-            "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa",
-            "a2d842f37c48334c0273dc47d84b8d58cf41ed66c430797051b6126e36111ebd"
+            "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+            "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348"
           ],
           "message": null,
           "params": {
@@ -438,10 +438,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
-          "tree": "b1e37fb16ac8a3a71f192f5c09f4ec02bed614fedd4dc50a22c7b1acb875fbf5"
+          "tree": "76d9eca5864746193fccc04ef383a63b786a1d08b3630965963ffc4b9cf3f65f"
         }
       ],
-      "start": "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f"
+      "start": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
     }
     "#);
 }
@@ -534,11 +534,11 @@ fn lineage_as_dot() {
     digraph lineage {
       rankdir=LR;
       node [shape=box, style="rounded,filled", fontname="monospace"];
-      "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa" [label="d8531d5564e6\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
-      "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38" [label="13dae304654b\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
-      "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f" [label="06605c66b7c5\npenguins@raw", fillcolor="#fde2e4"];
-      "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38" -> "d8531d5564e61d7388a10a205719e8ff92def8918922c8ba12ff0b26053ef3fa";
-      "06605c66b7c5d85d18fdedaf741bf820506b7877086a7753bf9f0afb4fda697f" -> "13dae304654b2a43a68e1967b9412e4d044c1a796b0632c3d5ba1c0956d26a38";
+      "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584" [label="6b49ad1334e7\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
+      "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5" [label="8f4b7e20f93f\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
+      "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2" [label="590f924d2956\npenguins@raw", fillcolor="#fde2e4"];
+      "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5" -> "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584";
+      "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2" -> "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5";
     }
     "##);
 }

@@ -41,12 +41,12 @@ fn log_lists_newest_first_aligned() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["log"]), @"
-    505512169c17  other@raw         2026-01-02 03:04  1 file   1 B
-    bea5b77979e1  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
-    bea91c52dda3  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
+    c25f1ca8c48f  other@raw         2026-01-02 03:04  1 file   1 B
+    794e33400ee3  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
+    1be9a3147a41  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
     ");
-    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"bea91c52dda3  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
-    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"505512169c17  other@raw  2026-01-02 03:04  1 file  1 B");
+    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"1be9a3147a41  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
+    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"c25f1ca8c48f  other@raw  2026-01-02 03:04  1 file  1 B");
 }
 
 #[test]
@@ -66,9 +66,9 @@ fn log_json_is_an_array_of_versions() {
         "files": 3,
         "format": 1,
         "host": "testhost",
-        "id": "bea5b77979e16d0dd5f15602b2dadacae3da6de07b0b1cf7757e66ddb2f8c946",
+        "id": "794e33400ee3f92efb43c75bac28676a12adeedf61dcb661f58d7fab4e23a216",
         "inputs": [
-          "bea91c52dda3668f5bf244b52d3da02c17e080df2229d3a0ea6f1403453bce6f"
+          "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3"
         ],
         "message": null,
         "params": {
@@ -78,7 +78,7 @@ fn log_json_is_an_array_of_versions() {
         "single_file": false,
         "stage": "cleaned",
         "transform": "dropna",
-        "tree": "99d008ac5aee065ed326e1986c4cab62c59c9f956db810452895c74a6f8d315d"
+        "tree": "8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2"
       },
       {
         "author": "tester",
@@ -91,7 +91,7 @@ fn log_json_is_an_array_of_versions() {
         "files": 3,
         "format": 1,
         "host": "testhost",
-        "id": "bea91c52dda3668f5bf244b52d3da02c17e080df2229d3a0ea6f1403453bce6f",
+        "id": "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3",
         "inputs": [],
         "message": "from the field",
         "params": {},
@@ -99,7 +99,7 @@ fn log_json_is_an_array_of_versions() {
         "single_file": false,
         "stage": "raw",
         "transform": null,
-        "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+        "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
       }
     ]
     "#);
@@ -120,12 +120,12 @@ fn show_prints_provenance_and_files() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["show", "penguins", "--files"]), @"
-    version    bea5b77979e16d0dd5f15602b2dadacae3da6de07b0b1cf7757e66ddb2f8c946
+    version    794e33400ee3f92efb43c75bac28676a12adeedf61dcb661f58d7fab4e23a216
     dataset    penguins@cleaned
     path       data
-    tree       99d008ac5aee065ed326e1986c4cab62c59c9f956db810452895c74a6f8d315d
+    tree       8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2
     contents   3 files, 87 B
-    inputs     bea91c52dda3 (penguins@raw)
+    inputs     1be9a3147a41 (penguins@raw)
     transform  dropna
     params     min = 1
     author     tester on testhost
@@ -174,7 +174,7 @@ fn show_json_with_files() {
       "files": 3,
       "format": 1,
       "host": "testhost",
-      "id": "bea91c52dda3668f5bf244b52d3da02c17e080df2229d3a0ea6f1403453bce6f",
+      "id": "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3",
       "inputs": [],
       "message": "from the field",
       "params": {},
@@ -182,7 +182,7 @@ fn show_json_with_files() {
       "single_file": false,
       "stage": "raw",
       "transform": null,
-      "tree": "8b078def5c78169a126d653817eb59f61d9b9039d1b39dcf65beb6c16caea987"
+      "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
     }
     "#);
 }

@@ -11,6 +11,7 @@ mod test_objects;
 mod test_recovery;
 mod test_roundtrip_prop;
 mod test_stat_cache;
+mod test_storage;
 mod test_store;
 
 use std::path::Path;

@@ -73,13 +73,46 @@ fn hostile_tree_encodings_are_rejected() {
             format!("dv-tree 1 1 1\nf {h} 1 a").into_bytes(),
         ),
     ];
-    for (what, bytes) in cases {
+    // The same cases in format 2 (raw hashes): hex hash and its spaces become 32 bytes.
+    let raw = Hash::of(b"content").0;
+    let as_v2 = |v1: &[u8]| -> Vec<u8> {
+        let text = String::from_utf8_lossy(v1).replace("dv-tree 1 ", "dv-tree 2 ");
+        let mut out = Vec::new();
+        for (i, part) in text.split(&format!(" {h} ")).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(&raw);
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
+    };
+    for (what, bytes) in cases
+        .iter()
+        .flat_map(|(w, b)| [(*w, b.clone()), (*w, as_v2(b))])
+    {
         let err = Tree::decode(&bytes, &id).expect_err(what).to_string();
         assert!(
             err.starts_with(&format!("tree object {id} is corrupt")),
             "{what}: {err}"
         );
     }
+}
+
+#[test]
+fn a_raw_hash_holding_nul_or_newline_bytes_round_trips() {
+    let mut id = [0u8; 32];
+    id[..4].copy_from_slice(b"\0\n \0");
+    let tree = Tree::new(
+        vec![Entry {
+            name: b"a".to_vec(),
+            kind: EntryKind::File,
+            id: Hash(id),
+            size: 3,
+        }],
+        0,
+    );
+    let bytes = tree.encode();
+    assert_eq!(Tree::decode(&bytes, &tree.id()).unwrap(), tree);
 }
 
 /// Found by the `tree` fuzz target: the same tree written with uppercase hex decoded fine, so
@@ -218,10 +251,25 @@ fn tree_encoding_is_pinned_byte_for_byte() {
         ],
         4,
     );
-    let mut expected = b"dv-tree 1 6 108\n".to_vec();
-    expected.extend_from_slice(format!("d {} 100 dir\0", sub.to_hex()).as_bytes());
-    expected.extend_from_slice(format!("l {} 1 link\0", blob.to_hex()).as_bytes());
-    expected.extend_from_slice(format!("x {} 7 z", blob.to_hex()).as_bytes());
-    expected.extend_from_slice(b"\xffraw\0");
+    let mut expected = b"dv-tree 2 6 108\n".to_vec();
+    for (kind, id, rest) in [
+        (b'd', sub, &b"100 dir\0"[..]),
+        (b'l', blob, b"1 link\0"),
+        (b'x', blob, b"7 z\xffraw\0"),
+    ] {
+        expected.push(kind);
+        expected.extend_from_slice(&id.0);
+        expected.extend_from_slice(rest);
+    }
     assert_eq!(tree.encode(), expected);
+    assert_eq!(Tree::decode(&expected, &tree.id()).unwrap(), tree);
+
+    // Format 1 (hex hashes) is still read, under the id it was written with.
+    let mut v1 = b"dv-tree 1 6 108\n".to_vec();
+    v1.extend_from_slice(format!("d {} 100 dir\0", sub.to_hex()).as_bytes());
+    v1.extend_from_slice(format!("l {} 1 link\0", blob.to_hex()).as_bytes());
+    v1.extend_from_slice(format!("x {} 7 z", blob.to_hex()).as_bytes());
+    v1.extend_from_slice(b"\xffraw\0");
+    let v1_id = TreeId(Hash::of(&v1));
+    assert_eq!(Tree::decode(&v1, &v1_id).unwrap(), tree);
 }

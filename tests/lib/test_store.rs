@@ -35,16 +35,18 @@ fn blob_ids_equal_b3sum_of_the_content() {
         .unwrap();
     assert_eq!(back, content);
     // Compressible content is stored compressed; objects are read-only.
-    let path = store.object_path(Kind::Blob, &stored.id);
-    assert!(std::fs::metadata(&path).unwrap().len() < content.len() as u64 / 10);
+    let Some(Location::Packed { pack, length, .. }) = store.locate(Kind::Blob, &stored.id) else {
+        panic!("a small file is packed");
+    };
+    assert!(length < content.len() as u64 / 10);
     assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o222,
+        std::fs::metadata(&pack).unwrap().permissions().mode() & 0o222,
         0
     );
 }
 
 #[test]
-fn large_files_stream_and_incompressible_data_is_stored_raw() {
+fn large_files_are_chunked_and_incompressible_chunks_are_stored_raw() {
     let (temp, store) = store();
     // 5 MiB of pseudo-random bytes: crosses the streaming threshold and does not compress.
     let mut state = 0x9e3779b97f4a7c15u64;
@@ -60,14 +62,18 @@ fn large_files_stream_and_incompressible_data_is_stored_raw() {
     std::fs::write(&file, &content).unwrap();
     let stored = store.put_file(&file).unwrap();
     assert_eq!(stored.id, Hash::from(blake3::hash(&content)));
-    let on_disk = std::fs::metadata(store.object_path(Kind::Blob, &stored.id))
-        .unwrap()
-        .len();
-    assert_eq!(
-        on_disk,
-        content.len() as u64 + 16,
-        "raw payload plus the 16-byte header"
-    );
+    let chunks = store.chunk_list(&stored.id).unwrap().expect("chunked");
+    assert!(chunks.len() >= 5, "{} chunks", chunks.len());
+    for chunk in &chunks {
+        let Some(Location::Packed { length, .. }) = store.locate(Kind::Chunk, &chunk.id) else {
+            panic!("chunks are packed");
+        };
+        assert_eq!(
+            length,
+            u64::from(chunk.size) + 16,
+            "raw payload plus the 16-byte header"
+        );
+    }
     let mut back = Vec::new();
     store
         .read(Kind::Blob, &stored.id)
@@ -78,6 +84,10 @@ fn large_files_stream_and_incompressible_data_is_stored_raw() {
     // Storing it again is a no-op with the same id.
     assert_eq!(store.put_file(&file).unwrap().id, stored.id);
     assert_eq!(store.list(Kind::Blob).unwrap(), vec![stored.id]);
+    let mut chunk_ids: Vec<Hash> = chunks.iter().map(|c| c.id).collect();
+    chunk_ids.sort();
+    chunk_ids.dedup();
+    assert_eq!(store.list(Kind::Chunk).unwrap(), chunk_ids);
 }
 
 /// One way of damaging an object file's bytes.
@@ -149,7 +159,7 @@ fn is_empty_dir(path: &std::path::Path) -> bool {
 }
 
 #[test]
-fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
+fn a_batch_packs_small_objects_and_the_chunks_of_large_files() {
     let (temp, store) = store();
     let small: Vec<Vec<u8>> = (0..500usize)
         .map(|i| format!("row {i}\n").repeat(i % 50 + 1).into_bytes())
@@ -160,12 +170,15 @@ fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
     let batch = store.batch();
     let ids: Vec<Hash> = small
         .iter()
-        .map(|content| batch.put_bytes(Kind::Blob, content).unwrap())
+        .map(|content| batch.put_bytes(Kind::Blob, content, None).unwrap())
         .collect();
     // The same content twice, and the same bytes as another kind.
-    assert_eq!(batch.put_bytes(Kind::Blob, &small[3]).unwrap(), ids[3]);
-    let tree = batch.put_bytes(Kind::Tree, &small[3]).unwrap();
-    let big_id = batch.put_file(&big_path).unwrap().id;
+    assert_eq!(
+        batch.put_bytes(Kind::Blob, &small[3], None).unwrap(),
+        ids[3]
+    );
+    let tree = batch.put_bytes(Kind::Tree, &small[3], None).unwrap();
+    let big_id = batch.put_file(&big_path, None).unwrap().id;
     assert!(
         !store.has(Kind::Blob, &ids[0]),
         "nothing visible before finish"
@@ -185,7 +198,18 @@ fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
     let index =
         PackIndex::decode(&std::fs::read(temp.path().join("pack").join(&names[0])).unwrap())
             .unwrap();
-    assert_eq!(index.len(), 501, "500 blobs and one tree, duplicates once");
+    let chunks: std::collections::HashSet<Hash> = store
+        .chunk_list(&big_id)
+        .unwrap()
+        .expect("chunked")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        index.len(),
+        502 + chunks.len(),
+        "500 blobs, one tree, the large file's list and its distinct chunks, duplicates once"
+    );
     assert!(is_empty_dir(&temp.path().join("tmp")));
 
     // Readable by this store and by a fresh one (another process).
@@ -200,10 +224,11 @@ fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
         }
         assert_eq!(store.get_bytes(Kind::Tree, &tree).unwrap(), small[3]);
         assert!(!store.has(Kind::Tree, &ids[4]), "kinds are separate");
-        assert_eq!(
+        assert!(matches!(
             store.locate(Kind::Blob, &big_id),
-            Some(Location::Loose(store.object_path(Kind::Blob, &big_id)))
-        );
+            Some(Location::Packed { .. })
+        ));
+        assert_eq!(store.get_bytes(Kind::Blob, &big_id).unwrap(), big);
         let mut listed = store.list(Kind::Blob).unwrap();
         let mut expected = ids.clone();
         expected.push(big_id);
@@ -217,7 +242,9 @@ fn a_batch_packs_small_objects_and_keeps_large_files_loose() {
 fn a_dropped_batch_leaves_nothing_behind() {
     let (temp, store) = store();
     let batch = store.batch();
-    let id = batch.put_bytes(Kind::Blob, b"never finished").unwrap();
+    let id = batch
+        .put_bytes(Kind::Blob, b"never finished", None)
+        .unwrap();
     drop(batch);
     assert!(!store.has(Kind::Blob, &id));
     assert!(is_empty_dir(&temp.path().join("tmp")));
@@ -232,7 +259,7 @@ fn every_kind_of_damage_inside_a_pack_is_detected_on_read() {
     let batch = store.batch();
     let ids: Vec<Hash> = [&compressible[..], &raw[..]]
         .iter()
-        .map(|content| batch.put_bytes(Kind::Blob, content).unwrap())
+        .map(|content| batch.put_bytes(Kind::Blob, content, None).unwrap())
         .collect();
     batch.finish().unwrap();
     for (id, content) in ids.iter().zip([&compressible[..], &raw[..]]) {
@@ -324,7 +351,9 @@ fn crafted_pack_indexes_are_refused() {
 fn a_pack_cut_short_or_empty_without_its_index_is_listed_as_broken() {
     let (temp, store) = store();
     let batch = store.batch();
-    let id = batch.put_bytes(Kind::Blob, b"packed content").unwrap();
+    let id = batch
+        .put_bytes(Kind::Blob, b"packed content", None)
+        .unwrap();
     batch.finish().unwrap();
     let Some(Location::Packed { pack, .. }) = store.locate(Kind::Blob, &id) else {
         panic!("small objects are packed");
@@ -359,12 +388,14 @@ fn objects_are_found_across_many_packs() {
         for n in 0..50u32 {
             let content = format!("commit {commit} object {n}\n").repeat(3);
             ids.push((
-                batch.put_bytes(Kind::Blob, content.as_bytes()).unwrap(),
+                batch
+                    .put_bytes(Kind::Blob, content.as_bytes(), None)
+                    .unwrap(),
                 content,
             ));
         }
         // The same content in every commit is packed once, by the first.
-        batch.put_bytes(Kind::Tree, b"shared").unwrap();
+        batch.put_bytes(Kind::Tree, b"shared", None).unwrap();
         batch.finish().unwrap();
     }
     assert_eq!(pack_dir_names(&temp).len(), 14, "7 packs and their indexes");
@@ -393,7 +424,7 @@ fn reading_from_many_packs_keeps_a_bounded_number_of_files_open() {
         .map(|n| {
             let batch = store.batch();
             let id = batch
-                .put_bytes(Kind::Blob, format!("object {n}").as_bytes())
+                .put_bytes(Kind::Blob, format!("object {n}").as_bytes(), None)
                 .unwrap();
             batch.finish().unwrap();
             id

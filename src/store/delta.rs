@@ -1,0 +1,178 @@
+//! Deltas: an object stored as a zstd frame compressed against another object's content (its
+//! base) used as a reference prefix, zstd's "patch-from" mode. A file version that differs
+//! from the previous one by a few edited cells costs the edits, not the file.
+//!
+//! The payload of a delta object is
+//!
+//! ```text
+//! base id (32)   the object of the same kind whose content is the reference
+//! seq (u32 LE)   position in the object's line of versions since the last full object
+//! depth (u8)     how many deltas must be applied to rebuild it (its base's depth + 1)
+//! frame          one zstd frame, compressed with the base's content as prefix
+//! ```
+//!
+//! Bases are chosen as skip-deltas (as in Subversion): the object at position `seq` deltas
+//! against the one at `seq` with its lowest set bit cleared, so rebuilding any object applies
+//! at most as many deltas as `seq` has bits set, never more than [`MAX_DEPTH`], while most
+//! deltas still span one or two versions.
+
+use std::io;
+
+use zstd::zstd_safe::{CCtx, CParameter, DCtx, DParameter};
+
+use crate::id::Hash;
+
+/// Most deltas a read applies to rebuild one object. Skip-deltas reach depth `d` only after
+/// `2^d - 1` versions in one line, so this allows 4,095 versions between full copies; a
+/// delta whose base would exceed it is stored as a full object instead.
+pub const MAX_DEPTH: u8 = 12;
+
+/// Largest content stored as a delta (and so largest base rebuilt in memory): chunks and
+/// small files are below it, and so are all but enormous trees.
+pub const MAX_DELTA_CONTENT: u64 = 16 << 20;
+
+/// Bytes before the zstd frame.
+pub const PREFIX_LEN: usize = 32 + 4 + 1;
+
+/// A delta is kept only when it is at most this fraction of the full object: a read then pays
+/// for its bases with a real saving, not a marginal one.
+const KEEP_RATIO: f64 = 0.5;
+
+/// Compression level of delta frames: the frames are small, so a slower level that finds more
+/// of the reference costs little.
+const LEVEL: i32 = 9;
+
+/// What a delta object says about its place in a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub base: Hash,
+    pub seq: u32,
+    pub depth: u8,
+}
+
+impl Link {
+    pub fn encode(&self) -> [u8; PREFIX_LEN] {
+        let mut out = [0u8; PREFIX_LEN];
+        out[..32].copy_from_slice(&self.base.0);
+        out[32..36].copy_from_slice(&self.seq.to_le_bytes());
+        out[36] = self.depth;
+        out
+    }
+
+    /// Splits a delta payload into its link and its frame.
+    pub fn decode(payload: &[u8]) -> io::Result<(Link, &[u8])> {
+        if payload.len() < PREFIX_LEN {
+            return Err(super::invalid_data("its delta payload is truncated"));
+        }
+        let link = Link {
+            base: Hash(payload[..32].try_into().expect("32 bytes")),
+            seq: u32::from_le_bytes(payload[32..36].try_into().expect("4 bytes")),
+            depth: payload[36],
+        };
+        if link.depth == 0 || link.depth > MAX_DEPTH || link.seq == 0 {
+            return Err(super::invalid_data(format!(
+                "its delta chain claims depth {} at position {} (at most {MAX_DEPTH} allowed)",
+                link.depth, link.seq
+            )));
+        }
+        Ok((link, &payload[PREFIX_LEN..]))
+    }
+}
+
+/// The position a new object takes after `previous` (`None` when the previous is a full
+/// object) and the position of the base it should delta against.
+pub fn next_positions(previous_seq: u32) -> (u32, u32) {
+    let seq = previous_seq.saturating_add(1);
+    (seq, seq & (seq - 1))
+}
+
+/// Window log covering a reference and the content after it.
+fn window_log(base: usize, content: usize) -> u32 {
+    let span = (base + content).max(1 << 10) as u64;
+    (64 - (span - 1).leading_zeros()).clamp(10, 27)
+}
+
+/// Compresses `content` against `base`; `None` when that is not clearly smaller than
+/// `plain_len` (the size of the full object's payload).
+pub fn compress(base: &[u8], content: &[u8], plain_len: usize) -> io::Result<Option<Vec<u8>>> {
+    let limit = ((plain_len as f64) * KEEP_RATIO) as usize;
+    if limit <= PREFIX_LEN {
+        return Ok(None);
+    }
+    let mut cctx = CCtx::create();
+    let set = |cctx: &mut CCtx, param| cctx.set_parameter(param).map_err(zstd_error);
+    set(&mut cctx, CParameter::CompressionLevel(LEVEL))?;
+    set(
+        &mut cctx,
+        CParameter::WindowLog(window_log(base.len(), content.len())),
+    )?;
+    set(&mut cctx, CParameter::EnableLongDistanceMatching(true))?;
+    set(&mut cctx, CParameter::ChecksumFlag(false))?;
+    cctx.ref_prefix(base).map_err(zstd_error)?;
+    let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(content.len()));
+    cctx.compress2(&mut frame, content).map_err(zstd_error)?;
+    Ok((frame.len() + PREFIX_LEN <= limit).then_some(frame))
+}
+
+/// Rebuilds content of exactly `size` bytes from a frame and its base.
+pub fn decompress(base: &[u8], frame: &[u8], size: u64) -> io::Result<Vec<u8>> {
+    let mut dctx = DCtx::create();
+    dctx.set_parameter(DParameter::WindowLogMax(window_log(
+        base.len(),
+        size as usize,
+    )))
+    .map_err(zstd_error)?;
+    dctx.ref_prefix(base).map_err(zstd_error)?;
+    let mut out = Vec::with_capacity(size as usize);
+    dctx.decompress(&mut out, frame).map_err(|code| {
+        super::invalid_data(format!(
+            "its delta frame is damaged ({})",
+            zstd_message(code)
+        ))
+    })?;
+    if out.len() as u64 != size {
+        return Err(super::invalid_data(format!(
+            "its delta rebuilds {} bytes but its header declares {size}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+fn zstd_message(code: usize) -> &'static str {
+    zstd::zstd_safe::get_error_name(code)
+}
+
+fn zstd_error(code: usize) -> io::Error {
+    io::Error::other(format!("zstd: {}", zstd_message(code)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_follow_skip_deltas() {
+        // seq 1 deltas against the full object, 2 against it too, 3 against 2, 4 against 0...
+        let bases: Vec<u32> = (0..8).map(|p| next_positions(p).1).collect();
+        assert_eq!(bases, [0, 0, 2, 0, 4, 4, 6, 0]);
+    }
+
+    #[test]
+    fn a_delta_round_trips_and_is_kept_only_when_small() {
+        let base: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 1000).to_le_bytes())
+            .collect();
+        let mut content = base.clone();
+        content[123_456] ^= 0xff;
+        content.extend_from_slice(b"appended");
+        let frame = compress(&base, &content, 100_000).unwrap().expect("kept");
+        assert!(frame.len() < 200, "{} bytes", frame.len());
+        assert_eq!(
+            decompress(&base, &frame, content.len() as u64).unwrap(),
+            content
+        );
+        assert!(decompress(&base, &frame, content.len() as u64 + 1).is_err());
+        assert_eq!(compress(&base, &content, 300).unwrap(), None);
+    }
+}
