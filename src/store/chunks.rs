@@ -101,9 +101,10 @@ impl PreviousChunks {
     }
 }
 
-/// Pairs each new chunk with the old chunk covering the same content: offsets are aligned by
-/// the last chunk both versions share, so rows inserted or deleted before a chunk do not
-/// move its base.
+/// Pairs each new chunk with the old chunk covering the same content: the one holding the old
+/// offset of the new chunk's middle (a start offset would fall into the chunk before when
+/// earlier edits shortened the file by a few bytes), offsets aligned by the last chunk both
+/// versions share, so rows inserted or deleted before a chunk do not move its base.
 pub struct BaseFinder<'a> {
     previous: &'a PreviousChunks,
     /// New offset minus old offset at the last shared chunk.
@@ -116,12 +117,13 @@ impl<'a> BaseFinder<'a> {
     }
 
     /// The base for the chunk at `offset` of the new file, or `None` when it is shared.
-    pub fn base_for(&mut self, id: &Hash, offset: u64) -> Option<Hash> {
+    pub fn base_for(&mut self, id: &Hash, offset: u64, size: usize) -> Option<Hash> {
         if let Some(&old) = self.previous.offset_of.get(id) {
             self.shift = i128::from(offset) - i128::from(old);
             return None;
         }
-        let target = (i128::from(offset) - self.shift).max(0) as u64;
+        let middle = i128::from(offset) + (size / 2) as i128;
+        let target = (middle - self.shift).max(0) as u64;
         let index = self.previous.starts.partition_point(|&s| s <= target);
         index.checked_sub(1).map(|i| self.previous.ids[i])
     }
@@ -199,11 +201,19 @@ mod tests {
     fn bases_follow_the_last_shared_chunk() {
         let old = PreviousChunks::new(&[chunk(1, 100), chunk(2, 100), chunk(3, 100)]);
         let mut finder = BaseFinder::new(&old);
-        // A changed first chunk pairs with the old first chunk.
-        assert_eq!(finder.base_for(&Hash([9; 32]), 0), Some(Hash([1; 32])));
+        // A changed first chunk, 3 bytes shorter, pairs with the old first chunk, and so does
+        // the second (starting just before the old second chunk) with the old second.
+        assert_eq!(finder.base_for(&Hash([9; 32]), 0, 97), Some(Hash([1; 32])));
+        assert_eq!(
+            finder.base_for(&Hash([7; 32]), 97, 100),
+            Some(Hash([2; 32]))
+        );
         // 50 bytes were inserted: chunk 2 is found at 150, and the chunk after it pairs with
         // old chunk 3 although its offset is in old chunk 3's range only after the shift.
-        assert_eq!(finder.base_for(&Hash([2; 32]), 150), None);
-        assert_eq!(finder.base_for(&Hash([8; 32]), 250), Some(Hash([3; 32])));
+        assert_eq!(finder.base_for(&Hash([2; 32]), 150, 100), None);
+        assert_eq!(
+            finder.base_for(&Hash([8; 32]), 250, 100),
+            Some(Hash([3; 32]))
+        );
     }
 }

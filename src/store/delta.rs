@@ -11,10 +11,14 @@
 //! frame          one zstd frame, compressed with the base's content as prefix
 //! ```
 //!
-//! Bases are chosen as skip-deltas (as in Subversion): the object at position `seq` deltas
-//! against the one at `seq` with its lowest set bit cleared, so rebuilding any object applies
-//! at most as many deltas as `seq` has bits set, never more than [`MAX_DEPTH`], while most
-//! deltas still span one or two versions.
+//! Bases are chosen so that a read applies few deltas while most deltas span one version:
+//! positions run in lines of [`RUN`] (each object a delta against the one before, as git
+//! chains them), and the first object of a run deltas against an earlier run's first object
+//! chosen as skip-deltas are (Subversion's): run `q` against run `q` with its lowest set bit
+//! cleared. Rebuilding the object at position `s` applies `s % RUN` deltas within its run plus
+//! one per bit set in `s / RUN`, never more than [`MAX_DEPTH`]; a delta whose base would
+//! exceed it, or that is not clearly smaller than the whole object, is stored whole and starts
+//! a new line.
 
 use std::io;
 
@@ -22,10 +26,15 @@ use zstd::zstd_safe::{CCtx, CParameter, DCtx, DParameter};
 
 use crate::id::Hash;
 
-/// Most deltas a read applies to rebuild one object. Skip-deltas reach depth `d` only after
-/// `2^d - 1` versions in one line, so this allows 4,095 versions between full copies; a
-/// delta whose base would exceed it is stored as a full object instead.
-pub const MAX_DEPTH: u8 = 12;
+/// Positions in one run of consecutive deltas. Rebuilding a level copies the object once
+/// (about 30 µs for a 400 KB chunk, against 500 µs to decompress it whole), so a run of 16
+/// keeps the deepest read within twice a whole one, while a whole copy (often 20 to 50
+/// deltas' worth) is needed only when a run's first object is not clearly smaller as a delta.
+pub const RUN: u32 = 16;
+
+/// Most deltas a read applies to rebuild one object: a full run and 8 skips (2,048 versions
+/// in one line). A read refuses anything deeper, whatever the objects claim.
+pub const MAX_DEPTH: u8 = 24;
 
 /// Largest content stored as a delta (and so largest base rebuilt in memory): chunks and
 /// small files are below it, and so are all but enormous trees.
@@ -34,9 +43,9 @@ pub const MAX_DELTA_CONTENT: u64 = 16 << 20;
 /// Bytes before the zstd frame.
 pub const PREFIX_LEN: usize = 32 + 4 + 1;
 
-/// A delta is kept only when it is at most this fraction of the full object: a read then pays
+/// A delta is kept only when it is at most this fraction of the whole object: a read then pays
 /// for its bases with a real saving, not a marginal one.
-const KEEP_RATIO: f64 = 0.5;
+const KEEP_RATIO: f64 = 0.75;
 
 /// Compression level of delta frames: the frames are small, so a slower level that finds more
 /// of the reference costs little.
@@ -79,11 +88,23 @@ impl Link {
     }
 }
 
-/// The position a new object takes after `previous` (`None` when the previous is a full
-/// object) and the position of the base it should delta against.
+/// The position a new object takes after one at `previous_seq` (0 for a whole object), and
+/// the position of the base it deltas against: the previous object within a run, else the
+/// skip-delta ancestor run's first object. Either is found by following bases back from the
+/// previous object.
 pub fn next_positions(previous_seq: u32) -> (u32, u32) {
     let seq = previous_seq.saturating_add(1);
-    (seq, seq & (seq - 1))
+    if !seq.is_multiple_of(RUN) {
+        return (seq, seq - 1);
+    }
+    let run = seq / RUN;
+    (seq, (run & (run - 1)) * RUN)
+}
+
+/// How many deltas rebuilding the object at `seq` applies when every link follows
+/// [`next_positions`].
+pub fn depth_at(seq: u32) -> u32 {
+    seq % RUN + (seq / RUN).count_ones()
 }
 
 /// Window log covering a reference and the content after it.
@@ -152,10 +173,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions_follow_skip_deltas() {
-        // seq 1 deltas against the full object, 2 against it too, 3 against 2, 4 against 0...
-        let bases: Vec<u32> = (0..8).map(|p| next_positions(p).1).collect();
-        assert_eq!(bases, [0, 0, 2, 0, 4, 4, 6, 0]);
+    fn positions_run_then_skip() {
+        // Within a run, each object deltas against the one before.
+        let bases: Vec<u32> = (0..6).map(|p| next_positions(p).1).collect();
+        assert_eq!(bases, [0, 1, 2, 3, 4, 5]);
+        // Run starts skip back: run 1 → 0, 2 → 0, 3 → 2, 4 → 0, 6 → 4.
+        let starts: Vec<u32> = [1, 2, 3, 4, 6]
+            .iter()
+            .map(|run| next_positions(run * RUN - 1).1 / RUN)
+            .collect();
+        assert_eq!(starts, [0, 0, 2, 0, 4]);
+        assert_eq!(depth_at(RUN * 3 + 5), 5 + 2);
+        let deepest = (1..RUN * 256).map(depth_at).max().unwrap();
+        assert!(deepest <= u32::from(MAX_DEPTH), "{deepest}");
     }
 
     #[test]
@@ -173,6 +203,6 @@ mod tests {
             content
         );
         assert!(decompress(&base, &frame, content.len() as u64 + 1).is_err());
-        assert_eq!(compress(&base, &content, 300).unwrap(), None);
+        assert_eq!(compress(&base, &content, 100).unwrap(), None);
     }
 }

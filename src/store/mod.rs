@@ -292,7 +292,8 @@ impl Store {
         let seq_of = |link: Option<delta::Link>| link.map_or(0, |l| l.seq);
         let mut base = (*previous, self.delta_link(kind, previous).ok()?);
         let (seq, base_seq) = delta::next_positions(seq_of(base.1));
-        for _ in 0..=delta::MAX_DEPTH {
+        // Back along the previous object's bases: at most a run, then one per skip.
+        for _ in 0..delta::RUN + 32 {
             if seq_of(base.1) <= base_seq {
                 break;
             }
@@ -382,7 +383,7 @@ impl Store {
             let id = Hash::of(&chunk.data);
             let base = bases
                 .as_mut()
-                .and_then(|finder| finder.base_for(&id, chunk.offset));
+                .and_then(|finder| finder.base_for(&id, chunk.offset, chunk.length));
             list.push(chunks::ChunkRef {
                 id,
                 size: chunk.length as u32,
@@ -520,7 +521,8 @@ impl Store {
     /// does not match its id, with the reason.
     fn find_damage(&self, kind: Kind, id: &Hash, depth: u8) -> Option<(Kind, Hash, Error)> {
         let damaged = |e: Error| Some((kind, *id, e));
-        if depth > delta::MAX_DEPTH {
+        // A chunk list, then a chain of bases.
+        if depth > delta::MAX_DEPTH + 1 {
             return None;
         }
         if kind == Kind::Blob {
