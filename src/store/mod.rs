@@ -606,9 +606,12 @@ impl Store {
         payload: Vec<u8>,
         depth: u8,
     ) -> Result<(Vec<u8>, u8)> {
+        // What each kind can hold in memory: a blob read here is below the chunking threshold
+        // or a delta (at most 16 MiB); only trees and versions may be larger.
         let limit = match kind {
             Kind::Chunk => chunks::MAX_CHUNK as u64,
-            _ => MAX_METADATA_OBJECT,
+            Kind::Blob => delta::MAX_DELTA_CONTENT,
+            Kind::Tree | Kind::Version => MAX_METADATA_OBJECT,
         };
         if header.size > limit {
             return Err(corrupt(
