@@ -284,16 +284,23 @@ impl<'a> Previous<'a> {
 
     /// The entry at a `/`-separated path in the first previous version that has one.
     fn entry(&self, path: &[u8], kind: impl Fn(EntryKind) -> bool) -> Option<Entry> {
+        (0..self.roots.len()).find_map(|root| self.entry_in(root, path, &kind))
+    }
+
+    fn entry_in(
+        &self,
+        root: usize,
+        path: &[u8],
+        kind: &dyn Fn(EntryKind) -> bool,
+    ) -> Option<Entry> {
         let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
             Some(slash) => (&path[..slash], &path[slash + 1..]),
             None => (&b""[..], path),
         };
-        (0..self.roots.len()).find_map(|root| {
-            self.tree(root, dir)?
-                .get(name)
-                .filter(|e| kind(e.kind))
-                .cloned()
-        })
+        self.tree(root, dir)?
+            .get(name)
+            .filter(|e| kind(e.kind))
+            .cloned()
     }
 
     /// The id of the directory at `path` (`""` for the root) in the first version having it.
@@ -318,15 +325,8 @@ impl<'a> Previous<'a> {
         let id = if dir.is_empty() {
             Some(self.roots[root])
         } else {
-            let (parent, name) = match dir.iter().rposition(|&b| b == b'/') {
-                Some(slash) => (&dir[..slash], &dir[slash + 1..]),
-                None => (&b""[..], dir),
-            };
-            self.tree(root, parent).and_then(|t| {
-                t.get(name)
-                    .filter(|e| e.kind == EntryKind::Tree)
-                    .map(|e| TreeId(e.id))
-            })
+            self.entry_in(root, dir, &|k| k == EntryKind::Tree)
+                .map(|e| TreeId(e.id))
         };
         // A previous tree that cannot be read only means no delta base.
         let tree = id.and_then(|id| {
@@ -484,13 +484,15 @@ fn build_tree(
         .into_par_iter()
         .map(|(name, path, group)| {
             let (tree, below) = build_tree(group, skip + name.len() + 1, storing)?;
-            Ok((name, path, tree, below))
+            // Stored here, on all cores: a changed tree is compressed against its previous
+            // version.
+            let id = tree_id(&tree, storing, path)?;
+            Ok((name, id, tree, below))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut all = Vec::new();
     let mut subtree_files = 0;
-    for (name, path, tree, below) in built {
-        let id = tree_id(&tree, storing, path)?;
+    for (name, id, tree, below) in built {
         subtree_files += tree.files;
         entries.push(Entry {
             name: name.to_vec(),

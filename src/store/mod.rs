@@ -279,7 +279,8 @@ impl Store {
     }
 
     /// A delta of `content` for the line of objects `previous` ends, with its link: the base is
-    /// the skip-delta ancestor of `previous`, rebuilt and verified. `None` when there is no
+    /// `previous` itself within a run, else the earlier run's first object it skips back to
+    /// (see [`delta::next_positions`]), rebuilt and verified. `None` when there is no
     /// usable base or the delta is not clearly smaller than `plain_len`; a base that cannot be
     /// read is fsck's to report, not a reason to fail the commit that skipped it.
     fn delta_against(
