@@ -150,8 +150,9 @@ impl Tree {
         out
     }
 
-    /// The format-1 encoding, only to check that a format-1 tree is canonical.
-    fn encode_v1(&self) -> Vec<u8> {
+    /// The format-1 encoding (hex hashes), which trees of workspaces before format 3 hold:
+    /// never written any more, but a format-1 tree must be in exactly this form to be read.
+    pub fn encode_format_1(&self) -> Vec<u8> {
         use std::io::Write as _;
         let mut out = MAGIC_V1.to_vec();
         writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
@@ -261,7 +262,11 @@ impl Tree {
         };
         // One tree, one encoding: uppercase hex, `+5` or `05` would give the same tree another
         // id (found by fuzzing). Re-encoding is cheaper than the hash that got us here.
-        let canonical = if v1 { tree.encode_v1() } else { tree.encode() };
+        let canonical = if v1 {
+            tree.encode_format_1()
+        } else {
+            tree.encode()
+        };
         if canonical != bytes {
             return Err(bad("it is not in canonical form"));
         }

@@ -666,6 +666,12 @@ impl Store {
                     self.content_within(kind, &link.base, depth + 1)
                         .map_err(|e| match e {
                             Error::Io { .. } => e,
+                            // A base deeper down already named itself: keep that name.
+                            Error::CorruptObject { reason, .. }
+                                if reason.starts_with(DAMAGED_BASE) =>
+                            {
+                                corrupt(kind, id, reason)
+                            }
                             other => {
                                 corrupt(kind, id, damaged_part("delta base", &link.base, &other))
                             }
@@ -1073,6 +1079,9 @@ impl Batch<'_> {
         Ok(())
     }
 }
+
+/// How the reason of an object whose delta base is damaged begins.
+const DAMAGED_BASE: &str = "its delta base ";
 
 /// Why an object rebuilt from a part (a chunk, a delta base) cannot be read, naming the part.
 pub(crate) fn damaged_part(name: &str, part: &Hash, err: &Error) -> String {

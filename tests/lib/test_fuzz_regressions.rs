@@ -27,9 +27,14 @@ fn tree_findings_stay_fixed() {
     assert!(!found.is_empty(), "the tree target's finding is kept");
     for (name, data) in found {
         if let Ok(tree) = Tree::decode(&data, &TreeId(Hash::of(&data))) {
+            // Format-1 trees are read too, and must be canonical in their own format.
+            let encoded = if data.starts_with(b"dv-tree 1 ") {
+                tree.encode_format_1()
+            } else {
+                tree.encode()
+            };
             assert_eq!(
-                tree.encode(),
-                data,
+                encoded, data,
                 "{name}: a decoded tree re-encodes to its bytes"
             );
         }

@@ -309,3 +309,40 @@ fn a_damaged_chunk_or_base_fails_every_read_that_needs_it() {
         "{err}"
     );
 }
+
+/// A crafted pack entry (bytes that do not hash to the id it is filed under) can make a delta
+/// name itself as its base; the read stops at the depth bound instead of recursing forever.
+#[test]
+fn a_delta_that_names_itself_stops_at_the_depth_bound() {
+    use std::os::unix::fs::PermissionsExt;
+    let (temp, store) = store();
+    let content = rows(9, 200);
+    let batch = store.batch();
+    let id = batch.put_bytes(Kind::Blob, &content, None).unwrap();
+    batch.finish().unwrap();
+    let Some(Location::Packed {
+        pack,
+        offset,
+        length,
+    }) = store.locate(Kind::Blob, &id)
+    else {
+        panic!("packed");
+    };
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let object = &mut bytes[offset as usize..(offset + length) as usize];
+    object[6] = 2; // encoding: delta
+    object[16..48].copy_from_slice(&id.0); // base: itself
+    object[48..52].copy_from_slice(&1u32.to_le_bytes()); // seq
+    object[52] = 1; // depth
+    std::fs::set_permissions(&pack, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+
+    let store = Store::at(temp.path().to_path_buf());
+    let err = read_all(&store, Kind::Blob, &id).unwrap_err().to_string();
+    assert!(
+        err.ends_with(&format!(
+            "is corrupt: its delta base {id} is damaged: its delta chain is longer than {MAX_DEPTH} links"
+        )),
+        "{err}"
+    );
+}
