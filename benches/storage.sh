@@ -9,8 +9,9 @@
 #    .dv/objects as a share of what the first version stored.
 # 2. A history of VERSIONS versions (default 200) of CSVS generated CSVs (default 4; see
 #    gen_history.py): checkout of the newest and of the oldest version, against checking out
-#    the same bytes committed once into a fresh workspace (stored whole). Best of 3 each, with
-#    peak RSS.
+#    the same bytes committed once into a fresh workspace (stored whole). Three rounds, the
+#    four checkouts alternating within each so machine noise hits all of them; the best of
+#    each counts, with its peak RSS. JSONL_MB=0 skips part 1.
 set -euo pipefail
 dv="$(realpath "${1:-$(command -v dv)}")"
 jsonl_mb="${2:-1024}"
@@ -25,20 +26,17 @@ stored() { du -sb .dv/objects | cut -f1; }
 ratio() { echo "scale=4; $1 / $2" | bc; }
 percent() { echo "scale=2; 100 * $1 / $2" | bc; }
 
-best_checkout() { # rev target: best wall seconds of 3 and the peak RSS (MB) of the best run
-  local best="" rss="" secs kb start
-  for _ in 1 2 3; do
-    rm -rf "$2"
-    sync
-    start=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o time.log "$dv" checkout "$1" --to "$2" -q >/dev/null
-    secs=$(echo "$(date +%s.%N) - $start" | bc)
-    read -r kb < time.log
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc)" = 1 ]; then best=$secs; rss=$((kb / 1024)); fi
-  done
-  echo "$best $rss"
+timed_checkout() { # workspace rev target: wall seconds and peak RSS (MB)
+  local start kb
+  rm -rf "$3"
+  sync
+  start=$(date +%s.%N)
+  (cd "$1" && /usr/bin/time -f "%M" -o "$work/time.log" "$dv" checkout "$2" --to "$3" -q >/dev/null)
+  kb=$(cat "$work/time.log")
+  echo "$(echo "$(date +%s.%N) - $start" | bc) $((kb / 1024))"
 }
 
+if [ "$jsonl_mb" != 0 ]; then
 echo "== JSONL shard, ${jsonl_mb} MB"
 mkdir -p shard/data
 python3 - "$jsonl_mb" shard/data/shard.jsonl <<'EOF'
@@ -88,6 +86,7 @@ echo "1% appended: +$(((appended - first) / 1024)) KiB = $(percent $((appended -
 echo "1% of lines edited: +$(((edited - appended) / 1024)) KiB = $(percent $((edited - appended)) "$first")% of the first"
 cd "$work"
 rm -rf shard
+fi
 
 echo "== history of $versions versions, $csvs CSVs"
 mkdir history && cd history
@@ -100,19 +99,28 @@ for v in $(seq 1 "$versions"); do
   "$dv" commit data -d history -s raw -q >/dev/null
 done
 echo "one version: $(($(du -sb data | cut -f1) / 1024)) KiB; .dv/objects: $(($(stored) / 1024)) KiB"
-read -r new_secs new_rss < <(best_checkout history@raw ../newest)
-read -r old_secs old_rss < <(best_checkout "$oldest" ../oldest)
-diff -r ../newest data >/dev/null || { echo "the newest checkout differs from the data" >&2; exit 1; }
-diff -r ../oldest ../oldest-data >/dev/null || { echo "the oldest checkout differs from the data" >&2; exit 1; }
 cd "$work"
 for which in newest oldest; do
-  mkdir "plain-$which" && cd "plain-$which"
-  if [ "$which" = newest ]; then cp -r ../history/data data; else cp -r ../oldest-data data; fi
-  "$dv" init -q
-  "$dv" commit data -d plain -s raw -q >/dev/null
-  read -r secs rss < <(best_checkout plain@raw ../"plain-$which-out")
-  eval "plain_${which}_secs=$secs plain_${which}_rss=$rss"
-  cd "$work"
+  mkdir "plain-$which"
+  if [ "$which" = newest ]; then cp -r history/data "plain-$which/data"; else cp -r oldest-data "plain-$which/data"; fi
+  (cd "plain-$which" && "$dv" init -q && "$dv" commit data -d plain -s raw -q >/dev/null)
 done
-printf 'checkout newest: %.3f s (%s MB) vs stored whole %.3f s (%s MB): %sx\n' "$new_secs" "$new_rss" "$plain_newest_secs" "$plain_newest_rss" "$(ratio "$new_secs" "$plain_newest_secs")"
-printf 'checkout oldest: %.3f s (%s MB) vs stored whole %.3f s (%s MB): %sx\n' "$old_secs" "$old_rss" "$plain_oldest_secs" "$plain_oldest_rss" "$(ratio "$old_secs" "$plain_oldest_secs")"
+declare -A best rss
+for round in 1 2 3; do
+  for run in "history history@raw newest" "plain-newest plain@raw plain-newest-out" \
+             "history $oldest oldest" "plain-oldest plain@raw plain-oldest-out"; do
+    read -r ws rev out <<<"$run"
+    read -r secs mb < <(timed_checkout "$work/$ws" "$rev" "$work/$out")
+    if [ -z "${best[$out]:-}" ] || [ "$(echo "$secs < ${best[$out]}" | bc)" = 1 ]; then
+      best[$out]=$secs
+      rss[$out]=$mb
+    fi
+  done
+done
+diff -r newest history/data >/dev/null || { echo "the newest checkout differs from the data" >&2; exit 1; }
+diff -r oldest oldest-data >/dev/null || { echo "the oldest checkout differs from the data" >&2; exit 1; }
+for which in newest oldest; do
+  printf 'checkout %s: %.3f s (%s MB) vs stored whole %.3f s (%s MB): %sx\n' "$which" \
+    "${best[$which]}" "${rss[$which]}" "${best[plain-$which-out]}" "${rss[plain-$which-out]}" \
+    "$(ratio "${best[$which]}" "${best[plain-$which-out]}")"
+done
