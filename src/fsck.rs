@@ -104,16 +104,19 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     for kind in Kind::ALL {
         let ids = store.list(kind)?;
         progress.begin("Checking", ids.len() as u64, crate::progress::Unit::Objects);
-        let results: Vec<(Hash, std::result::Result<Checked, String>)> = ids
+        let results: Vec<ObjectCheck> = ids
             .par_iter()
             .map(|id| {
                 let outcome = check_object(store, kind, id);
+                // What the object is rebuilt from, to name the damaged base or chunk under a
+                // damaged file; an object too broken to say is its own cause.
+                let needs = store.dependencies(kind, id).unwrap_or_default();
                 progress.advance(1);
-                (*id, outcome)
+                (*id, outcome, needs)
             })
             .collect();
         progress.finish();
-        for (id, outcome) in results {
+        for (id, outcome, dependencies) in results {
             report.objects += 1;
             match outcome {
                 Ok(checked) => {
@@ -126,11 +129,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
                     bad.insert((kind, id), reason);
                 }
             }
-            // What each object is rebuilt from, to name the damaged base or chunk under a
-            // damaged file; an object too broken to say is its own cause.
-            if let Ok(dependencies) = store.dependencies(kind, &id)
-                && !dependencies.is_empty()
-            {
+            if !dependencies.is_empty() {
                 needs.insert((kind, id), dependencies);
             }
         }
@@ -206,6 +205,13 @@ fn reason_for(problem: Problem) -> String {
         Problem::Corrupt => "it cannot be read".to_string(),
     }
 }
+
+/// One object's id, what re-reading it found, and the objects it is rebuilt from.
+type ObjectCheck = (
+    Hash,
+    std::result::Result<Checked, String>,
+    Vec<(Kind, Hash)>,
+);
 
 /// What re-reading one object found.
 struct Checked {
