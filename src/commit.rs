@@ -150,12 +150,19 @@ fn same_provenance(a: &Version, b: &Version) -> bool {
         && a.single_file == b.single_file
 }
 
-/// Two trees hold the same files. Equal ids say so at once; a tree written in an older tree
-/// format has another id for the same content, so different ids are compared file by file
-/// (skipping identical subtrees, so the cost follows the change).
-fn same_content(ws: &Workspace, a: &TreeId, b: &TreeId) -> Result<bool> {
+/// Two trees hold the same files. Equal ids say so at once. A tree written before tree
+/// encoding 2 has another id for the same content, so only then are the trees compared file
+/// by file (once per dataset and stage, on the first commit after an upgrade).
+fn same_content(ws: &Workspace, existing: &TreeId, new: &TreeId) -> Result<bool> {
+    if existing == new {
+        return Ok(true);
+    }
+    let existing_bytes = ws.store.get_bytes(Kind::Tree, &existing.0)?;
+    if !crate::object::tree::is_format_1(&existing_bytes) {
+        return Ok(false);
+    }
     let mut differs = false;
-    crate::diff::diff_trees_each(&ws.store, a, b, &mut |_| {
+    crate::diff::diff_trees_each(&ws.store, existing, new, &mut |_| {
         differs = true;
         Ok(())
     })?;

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let id = TreeId(Hash::of(data));
     if let Ok(tree) = Tree::decode(data, &id) {
-        let encoded = if data.starts_with(b"dv-tree 1 ") {
+        let encoded = if dv::object::tree::is_format_1(data) {
             tree.encode_format_1()
         } else {
             tree.encode()

@@ -115,6 +115,11 @@ pub fn too_deep(id: &TreeId) -> Error {
     )
 }
 
+/// Whether encoded tree bytes are in format 1 (hex hashes), written before workspace format 3.
+pub fn is_format_1(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC_V1)
+}
+
 /// Checks that a name can be a single path component on every platform dv writes to.
 pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)

@@ -123,13 +123,21 @@ fn window_log(base: usize, content: usize) -> u32 {
     (64 - (span - 1).leading_zeros()).clamp(10, 27)
 }
 
-/// Compresses `content` against `base`; `None` when that is not clearly smaller than
-/// `plain_len` (the size of the full object's payload).
-pub fn compress(base: &[u8], content: &[u8], plain_len: usize) -> io::Result<Option<Vec<u8>>> {
-    let limit = ((plain_len as f64) * KEEP_RATIO) as usize;
-    if limit <= PREFIX_LEN {
-        return Ok(None);
-    }
+/// Whether a delta payload of `delta_len` bytes is kept instead of a whole payload of
+/// `whole_len` bytes.
+pub fn worth_keeping(delta_len: usize, whole_len: usize) -> bool {
+    delta_len as f64 <= whole_len as f64 * KEEP_RATIO
+}
+
+/// Whether a delta is so much smaller than the content that compressing the content whole
+/// to compare cannot change the decision (zstd rarely shrinks data 16-fold), which saves
+/// that compression for nearly every changed chunk and tree.
+pub fn obviously_worth_keeping(delta_len: usize, content_len: usize) -> bool {
+    delta_len.saturating_mul(16) <= content_len
+}
+
+/// Compresses `content` against `base` into one frame.
+pub fn compress(base: &[u8], content: &[u8]) -> io::Result<Vec<u8>> {
     let mut cctx = CCtx::create();
     let set = |cctx: &mut CCtx, param| cctx.set_parameter(param).map_err(zstd_error);
     let level = if base.len() + content.len() <= SMALL {
@@ -146,7 +154,7 @@ pub fn compress(base: &[u8], content: &[u8], plain_len: usize) -> io::Result<Opt
     cctx.ref_prefix(base).map_err(zstd_error)?;
     let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(content.len()));
     cctx.compress2(&mut frame, content).map_err(zstd_error)?;
-    Ok((frame.len() + PREFIX_LEN <= limit).then_some(frame))
+    Ok(frame)
 }
 
 /// Rebuilds content of exactly `size` bytes from a frame and its base.
@@ -203,20 +211,21 @@ mod tests {
     }
 
     #[test]
-    fn a_delta_round_trips_and_is_kept_only_when_small() {
+    fn a_delta_round_trips_and_is_kept_only_when_clearly_smaller() {
         let base: Vec<u8> = (0..200_000u32)
             .flat_map(|i| (i % 1000).to_le_bytes())
             .collect();
         let mut content = base.clone();
         content[123_456] ^= 0xff;
         content.extend_from_slice(b"appended");
-        let frame = compress(&base, &content, 100_000).unwrap().expect("kept");
+        let frame = compress(&base, &content).unwrap();
         assert!(frame.len() < 200, "{} bytes", frame.len());
+        assert!(obviously_worth_keeping(frame.len(), content.len()));
+        assert!(worth_keeping(frame.len(), 300) && !worth_keeping(frame.len(), 100));
         assert_eq!(
             decompress(&base, &frame, content.len() as u64).unwrap(),
             content
         );
         assert!(decompress(&base, &frame, content.len() as u64 + 1).is_err());
-        assert_eq!(compress(&base, &content, 100).unwrap(), None);
     }
 }

@@ -13,6 +13,7 @@ mod object_file;
 mod pack;
 mod verify;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File};
@@ -235,16 +236,28 @@ impl Store {
         if self.known(kind, &id, batch) {
             return Ok(id);
         }
-        let (encoding, payload) = object_file::choose_encoding(bytes);
         let delta = previous
             .filter(|p| **p != id && bytes.len() as u64 <= delta::MAX_DELTA_CONTENT)
-            .and_then(|p| self.delta_against(kind, p, bytes, payload.len()));
-        let (encoding, payload) = match delta {
-            Some((link, frame)) => (
+            .and_then(|p| self.delta_against(kind, p, bytes));
+        let as_delta = |(link, frame): (delta::Link, Vec<u8>)| {
+            (
                 Encoding::Delta,
-                std::borrow::Cow::Owned([&link.encode()[..], &frame].concat()),
-            ),
-            None => (encoding, payload),
+                Cow::Owned([&link.encode()[..], &frame].concat()),
+            )
+        };
+        let (encoding, payload) = match delta {
+            Some(d)
+                if delta::obviously_worth_keeping(delta::PREFIX_LEN + d.1.len(), bytes.len()) =>
+            {
+                as_delta(d)
+            }
+            Some(d) => match object_file::choose_encoding(bytes) {
+                (_, whole) if delta::worth_keeping(delta::PREFIX_LEN + d.1.len(), whole.len()) => {
+                    as_delta(d)
+                }
+                whole => whole,
+            },
+            None => object_file::choose_encoding(bytes),
         };
         self.put_encoded(kind, &id, encoding, bytes.len() as u64, &payload, batch)?;
         Ok(id)
@@ -280,15 +293,14 @@ impl Store {
 
     /// A delta of `content` for the line of objects `previous` ends, with its link: the base is
     /// `previous` itself within a run, else the earlier run's first object it skips back to
-    /// (see [`delta::next_positions`]), rebuilt and verified. `None` when there is no
-    /// usable base or the delta is not clearly smaller than `plain_len`; a base that cannot be
-    /// read is fsck's to report, not a reason to fail the commit that skipped it.
+    /// (see [`delta::next_positions`]), rebuilt and verified. `None` when there is no usable
+    /// base; a base that cannot be read is fsck's to report, not a reason to fail the commit
+    /// that skipped it.
     fn delta_against(
         &self,
         kind: Kind,
         previous: &Hash,
         content: &[u8],
-        plain_len: usize,
     ) -> Option<(delta::Link, Vec<u8>)> {
         let seq_of = |link: Option<delta::Link>| link.map_or(0, |l| l.seq);
         let mut base = (*previous, self.delta_link(kind, previous).ok()?);
@@ -308,7 +320,7 @@ impl Store {
         if depth >= delta::MAX_DEPTH || Hash::of(&base_content) != base.0 {
             return None;
         }
-        let frame = delta::compress(&base_content, content, plain_len).ok()??;
+        let frame = delta::compress(&base_content, content).ok()?;
         let link = delta::Link {
             base: base.0,
             seq,

@@ -28,7 +28,7 @@ fn tree_findings_stay_fixed() {
     for (name, data) in found {
         if let Ok(tree) = Tree::decode(&data, &TreeId(Hash::of(&data))) {
             // Format-1 trees are read too, and must be canonical in their own format.
-            let encoded = if data.starts_with(b"dv-tree 1 ") {
+            let encoded = if dv::object::tree::is_format_1(&data) {
                 tree.encode_format_1()
             } else {
                 tree.encode()
