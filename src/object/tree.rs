@@ -140,32 +140,31 @@ impl Tree {
 
     /// The canonical encoding (format 2).
     pub fn encode(&self) -> Vec<u8> {
-        use std::io::Write as _;
-        let names: usize = self.entries.iter().map(|e| e.name.len()).sum();
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 48 + names);
-        out.extend_from_slice(MAGIC);
-        writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
-        for entry in &self.entries {
-            out.push(entry.kind.code());
-            out.extend_from_slice(&entry.id.0);
-            write!(out, "{} ", entry.size).expect("writing to memory");
-            out.extend_from_slice(&entry.name);
-            out.push(0);
-        }
-        out
+        self.encode_in(false)
     }
 
     /// The format-1 encoding (hex hashes), which trees of workspaces before format 3 hold:
     /// never written any more, but a format-1 tree must be in exactly this form to be read.
     pub fn encode_format_1(&self) -> Vec<u8> {
+        self.encode_in(true)
+    }
+
+    /// The two encodings differ only in the magic and in how an entry's hash is spelled.
+    fn encode_in(&self, format_1: bool) -> Vec<u8> {
         use std::io::Write as _;
-        let mut out = MAGIC_V1.to_vec();
+        let names: usize = self.entries.iter().map(|e| e.name.len()).sum();
+        let mut out = Vec::with_capacity(32 + self.entries.len() * 48 + names);
+        out.extend_from_slice(if format_1 { MAGIC_V1 } else { MAGIC });
         writeln!(out, "{} {}", self.files, self.bytes).expect("writing to memory");
         for entry in &self.entries {
             out.push(entry.kind.code());
-            out.push(b' ');
-            out.extend_from_slice(blake3::Hash::from_bytes(entry.id.0).to_hex().as_bytes());
-            write!(out, " {} ", entry.size).expect("writing to memory");
+            if format_1 {
+                let hex = blake3::Hash::from_bytes(entry.id.0).to_hex();
+                write!(out, " {hex} ").expect("writing to memory");
+            } else {
+                out.extend_from_slice(&entry.id.0);
+            }
+            write!(out, "{} ", entry.size).expect("writing to memory");
             out.extend_from_slice(&entry.name);
             out.push(0);
         }

@@ -233,11 +233,25 @@ impl Store {
         previous: Option<&Hash>,
     ) -> Result<Hash> {
         let id = Hash::of(bytes);
-        if self.known(kind, &id, batch) {
-            return Ok(id);
+        self.put_hashed(kind, &id, bytes, batch, previous)?;
+        Ok(id)
+    }
+
+    /// [`Store::put_bytes_in`] for content whose hash the caller already has (a chunk is
+    /// hashed once, while the file is cut).
+    fn put_hashed(
+        &self,
+        kind: Kind,
+        id: &Hash,
+        bytes: &[u8],
+        batch: Option<&Batch>,
+        previous: Option<&Hash>,
+    ) -> Result<()> {
+        if self.known(kind, id, batch) {
+            return Ok(());
         }
         let delta = previous
-            .filter(|p| **p != id && bytes.len() as u64 <= delta::MAX_DELTA_CONTENT)
+            .filter(|p| *p != id && bytes.len() as u64 <= delta::MAX_DELTA_CONTENT)
             .and_then(|p| self.delta_against(kind, p, bytes));
         let as_delta = |(link, frame): (delta::Link, Vec<u8>)| {
             (
@@ -259,8 +273,7 @@ impl Store {
             },
             None => object_file::choose_encoding(bytes),
         };
-        self.put_encoded(kind, &id, encoding, bytes.len() as u64, &payload, batch)?;
-        Ok(id)
+        self.put_encoded(kind, id, encoding, bytes.len() as u64, &payload, batch)
     }
 
     /// Writes an encoded object: into the batch's pack when it is small, else a file of its
@@ -383,9 +396,9 @@ impl Store {
         let mut group_bytes = 0usize;
         let store_group = |group: &mut Vec<(Vec<u8>, Hash, Option<Hash>)>| -> Result<()> {
             use rayon::prelude::*;
-            group
-                .par_drain(..)
-                .try_for_each(|(data, id, base)| self.put_chunk(&data, &id, batch, base.as_ref()))
+            group.par_drain(..).try_for_each(|(data, id, base)| {
+                self.put_hashed(Kind::Chunk, &id, &data, Some(batch), base.as_ref())
+            })
         };
         for chunk in cdc {
             let chunk = chunk.map_err(|e| match e {
@@ -425,13 +438,6 @@ impl Store {
         Ok(Stored { id, size })
     }
 
-    fn put_chunk(&self, data: &[u8], id: &Hash, batch: &Batch, base: Option<&Hash>) -> Result<()> {
-        if !self.known(Kind::Chunk, id, Some(batch)) {
-            self.put_bytes_in(Kind::Chunk, data, Some(batch), base)?;
-        }
-        Ok(())
-    }
-
     /// The chunks of a stored blob, `None` when it is not stored as chunks.
     pub fn chunk_list(&self, id: &Hash) -> Result<Option<Vec<chunks::ChunkRef>>> {
         match self.open_object(Kind::Blob, id)? {
@@ -444,18 +450,25 @@ impl Store {
         }
     }
 
-    /// The objects another object needs to be read: a delta's base, a file's chunks.
+    /// The objects another object needs to be read: a delta's base, a file's chunks (one read
+    /// of the object).
     pub fn dependencies(&self, kind: Kind, id: &Hash) -> Result<Vec<(Kind, Hash)>> {
-        if kind == Kind::Blob
-            && let Some(list) = self.chunk_list(id)?
-        {
-            return Ok(list.into_iter().map(|c| (Kind::Chunk, c.id)).collect());
-        }
-        Ok(self
-            .delta_link(kind, id)?
-            .map(|link| (kind, link.base))
-            .into_iter()
-            .collect())
+        let Opened::Memory(header, payload) = self.open_object(kind, id)? else {
+            return Ok(Vec::new());
+        };
+        Ok(match header.encoding {
+            Encoding::Chunks if kind == Kind::Blob => chunks::decode(&payload, header.size)
+                .map_err(|e| read_error(kind, id, e))?
+                .into_iter()
+                .map(|c| (Kind::Chunk, c.id))
+                .collect(),
+            Encoding::Delta => {
+                let (link, _) =
+                    delta::Link::decode(&payload).map_err(|e| read_error(kind, id, e))?;
+                vec![(kind, link.base)]
+            }
+            _ => Vec::new(),
+        })
     }
 
     /// Loads a tree or version object into memory, verified against its id.
@@ -538,25 +551,20 @@ impl Store {
         if depth > delta::MAX_DEPTH + 1 {
             return None;
         }
-        if kind == Kind::Blob {
-            match self.chunk_list(id) {
-                Ok(Some(list)) => {
-                    return list
-                        .iter()
-                        .find_map(|c| self.find_damage(Kind::Chunk, &c.id, depth + 1));
-                }
-                Ok(None) => {}
-                Err(e) => return damaged(e),
-            }
-        }
-        match self.delta_link(kind, id) {
-            Ok(Some(link)) => {
-                if let Some(found) = self.find_damage(kind, &link.base, depth + 1) {
-                    return Some(found);
-                }
-            }
-            Ok(None) => {}
+        let needs = match self.dependencies(kind, id) {
+            Ok(needs) => needs,
             Err(e) => return damaged(e),
+        };
+        if let Some(found) = needs
+            .iter()
+            .find_map(|(part, part_id)| self.find_damage(*part, part_id, depth + 1))
+        {
+            return Some(found);
+        }
+        // A chunk list whose chunks are intact: the list itself is wrong, which the caller's
+        // hash mismatch already says.
+        if needs.first().is_some_and(|(part, _)| *part == Kind::Chunk) {
+            return None;
         }
         let verified = match self.open_object(kind, id) {
             Ok(Opened::Stream(file, header)) => VerifiedReader::new(file, header, *id)
