@@ -204,6 +204,33 @@ pub enum Error {
     #[error("row scan stopped early")]
     StopIteration,
 
+    #[error("There is no path {path} in version {version}")]
+    PathNotInVersion { path: String, version: String },
+
+    #[error("Invalid remote URL \"{url}\": {reason}")]
+    InvalidRemoteUrl { url: String, reason: String },
+
+    #[error("A remote named \"{name}\" already exists")]
+    RemoteExists { name: String },
+
+    #[error("No remote is configured")]
+    NoRemote,
+
+    #[error("Unknown remote \"{name}\"")]
+    UnknownRemote { name: String, known: Vec<String> },
+
+    /// A remote failed, or sent something that is not what dv stored there.
+    #[error("Remote {remote}: {message}")]
+    Remote { remote: String, message: String },
+
+    #[error("{what} is not in this workspace ({missing} {} missing)", if *missing == 1 { "object" } else { "objects" })]
+    NotLocal {
+        what: String,
+        missing: usize,
+        /// Why it was not fetched: `--offline`, or no remote configured.
+        reason: String,
+    },
+
     #[error("Index error: {0}")]
     Index(#[from] rusqlite::Error),
 }

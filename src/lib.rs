@@ -42,6 +42,7 @@ pub mod pin;
 pub mod progress;
 pub mod provenance;
 pub mod refs;
+pub mod remote;
 pub mod revision;
 pub mod snapshot;
 pub mod status;

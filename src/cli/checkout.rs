@@ -6,7 +6,7 @@ use dv::checkout::{CheckoutRequest, checkout};
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural};
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace, with_local_data};
 
 /// Write a version's exact files into a directory
 #[derive(clap::Args)]
@@ -34,6 +34,12 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
+    let need = if args.code {
+        dv::remote::Need::Code
+    } else {
+        dv::remote::Need::Data
+    };
+    let ws = with_local_data(ui, ws, &[id], need)?;
     if args.code {
         let dir = args.to.as_deref().expect("clap requires --to with --code");
         let written = dv::checkout::checkout_code(&ws, &id, dir, args.force)?;

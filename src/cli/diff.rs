@@ -11,7 +11,7 @@ use dv::diff::{Against, Comparison, compare};
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, table};
-use super::{SHORT_ID, open_workspace_to_read};
+use super::{SHORT_ID, fetched, open_workspace_to_read, with_local_data};
 
 /// Show what changed between two versions, or between a version and a directory
 #[derive(clap::Args)]
@@ -93,6 +93,11 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         (None, Some(dir)) => Against::Directory(dir.clone()),
         (None, None) => Against::WorkingDirectory,
     };
+    let mut versions = vec![old_id];
+    if let Against::Version(new) = &against {
+        versions.push(*new);
+    }
+    let ws = with_local_data(ui, ws, &versions, dv::remote::Need::Trees)?;
     let progress = ui.progress();
     let comparison = compare(&ws, &old_id, &against, &args.paths, &progress)?;
     let differs = comparison.differs();
@@ -104,7 +109,13 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         params,
         ..
     } = comparison;
-    let rows = (args.rows || !args.key.is_empty()).then(|| {
+    let want_rows = args.rows || !args.key.is_empty();
+    let ws = if want_rows {
+        rows_local(ui, ws, &files, dir.is_none())?
+    } else {
+        ws
+    };
+    let rows = want_rows.then(|| {
         let options = RowOptions {
             key: args.key.clone(),
             examples: args.examples,
@@ -353,6 +364,43 @@ fn render(
 
 /// Row diffs of every modified tabular file; the new side is read from `dir` when comparing
 /// with a working directory (its files are hashed, not stored).
+/// Makes the stored sides of the tabular files a row diff reads local (only those), fetching
+/// them from the default remote when needed.
+fn rows_local(
+    ui: &Ui,
+    ws: dv::Workspace,
+    files: &FileDiff,
+    new_is_stored: bool,
+) -> Result<dv::Workspace, CliError> {
+    let mut blobs = Vec::new();
+    for m in files
+        .modified
+        .iter()
+        .filter(|m| Format::of(&m.path).is_some())
+    {
+        blobs.extend(dv::Hash::from_hex(&m.old_hash));
+        if new_is_stored {
+            blobs.extend(dv::Hash::from_hex(&m.new_hash));
+        }
+    }
+    if blobs
+        .iter()
+        .all(|id| ws.store.has(dv::store::Kind::Blob, id))
+    {
+        return Ok(ws);
+    }
+    let ws = if ws.writable() || ui.offline {
+        ws
+    } else {
+        super::open_workspace()?
+    };
+    let progress = ui.progress();
+    if let Some(report) = dv::remote::ensure_blobs(&ws, &blobs, ui.offline, &progress)? {
+        fetched(ui, &report);
+    }
+    Ok(ws)
+}
+
 fn row_diffs(
     ws: &dv::Workspace,
     files: &FileDiff,

@@ -178,6 +178,23 @@ impl From<Error> for CliError {
             Error::NotARegularFile { .. } | Error::FileTooLarge { .. } => {
                 base.hinted("Nothing was read or written. Point dv at the real file.")
             }
+            Error::NotLocal { ref reason, .. } => {
+                let hint = if reason.starts_with("--offline") {
+                    "Run it without --offline to fetch the missing data from the default remote."
+                } else if reason.starts_with("no remote") {
+                    "Add the remote it came from with `dv remote add NAME URL`."
+                } else {
+                    "Run the command where the workspace is writable, or `dv pull` first."
+                };
+                base.hinted(format!("{reason}. {hint}"))
+            }
+            Error::NoRemote => base.hinted("Add one with `dv remote add NAME URL` (a directory or s3://bucket/prefix)."),
+            Error::UnknownRemote { ref known, .. } if known.is_empty() => base.hinted("There are no remotes; add one with `dv remote add NAME URL`."),
+            Error::UnknownRemote { ref known, .. } => base.hinted(format!("Remotes: {}.", list(known))),
+            Error::RemoteExists { .. } => base.hinted("Pick another name, or `dv remote remove` the old one first."),
+            Error::InvalidRemoteUrl { .. } => base.hinted("Examples: /mnt/shared/dv, file:///mnt/shared/dv, s3://bucket/team/project."),
+            Error::Remote { .. } => base.hinted("Nothing unverified was stored; what arrived before the failure is kept, so running the command again continues from there."),
+            Error::PathNotInVersion { .. } => base.hinted("Paths are relative to the version's root; list them with `dv show REV --files`."),
             _ if busy => CliError { kind: Kind::Busy, ..base }.hinted(BUSY_HINT),
             _ => base,
         }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural};
-use super::{SHORT_ID, open_workspace};
+use super::{SHORT_ID, open_workspace, with_local_data};
 
 /// Check out every pinned version to where the training code expects it
 #[derive(clap::Args)]
@@ -32,6 +32,12 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let lock = dv::pin::lock_path(&ws, args.lock.as_deref())?;
+    let pinned: Vec<dv::VersionId> =
+        dv::materialize::plan(&ws, &lock, &args.names, args.to.as_deref())?
+            .into_iter()
+            .map(|(pin, _)| pin.id)
+            .collect();
+    let ws = with_local_data(ui, ws, &pinned, dv::remote::Need::Data)?;
     let progress = ui.progress();
     let reports = dv::materialize::materialize(
         &ws,

@@ -2,16 +2,21 @@
 //! each command opens the workspace, calls the library, and renders what it returns.
 
 mod checkout;
+mod clone;
 mod commit;
 mod diff;
 mod error;
+mod fetch;
 mod fsck;
 mod init;
 mod lineage;
 mod log;
 mod materialize;
 mod pin;
+mod pull;
+mod push;
 mod reindex;
+mod remote;
 mod resolve;
 mod show;
 mod status;
@@ -38,6 +43,10 @@ struct Cli {
     #[arg(long, short, global = true)]
     quiet: bool,
 
+    /// Never contact a remote: fail instead when data is not in this workspace
+    #[arg(long, global = true)]
+    offline: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +69,11 @@ enum Command {
     Materialize(materialize::Args),
     Fsck(fsck::Args),
     Reindex(reindex::Args),
+    Remote(remote::Args),
+    Push(push::Args),
+    Fetch(fetch::Args),
+    Pull(pull::Args),
+    Clone(clone::Args),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
@@ -71,7 +85,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
-    let ui = Ui { quiet: cli.quiet };
+    let ui = Ui {
+        quiet: cli.quiet,
+        offline: cli.offline,
+    };
     let result = match cli.command {
         Command::Init(args) => init::run(&ui, args),
         Command::Commit(args) => commit::run(&ui, args),
@@ -89,6 +106,11 @@ pub fn main() -> ExitCode {
         Command::Materialize(args) => materialize::run(&ui, args),
         Command::Fsck(args) => fsck::run(&ui, args),
         Command::Reindex(args) => reindex::run(&ui, args),
+        Command::Remote(args) => remote::run(&ui, args),
+        Command::Push(args) => push::run(&ui, args),
+        Command::Fetch(args) => fetch::run(&ui, args),
+        Command::Pull(args) => pull::run(&ui, args),
+        Command::Clone(args) => clone::run(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +134,44 @@ fn open_workspace_to_read() -> Result<Workspace, CliError> {
         std::path::Path::new("."),
         dv::workspace::Access::Read,
     )?)
+}
+
+/// Makes the data a command needs of some versions local, fetching what is missing from the
+/// default remote (never with `--offline`). A workspace opened to read is reopened to write
+/// only when something must be fetched.
+fn with_local_data(
+    ui: &Ui,
+    ws: Workspace,
+    ids: &[VersionId],
+    need: dv::remote::Need,
+) -> Result<Workspace, CliError> {
+    let mut missing = 0;
+    for id in ids {
+        missing += dv::remote::missing_of(&ws, id, need)?;
+    }
+    if missing == 0 {
+        return Ok(ws);
+    }
+    let ws = if ws.writable() || ui.offline {
+        ws
+    } else {
+        open_workspace()?
+    };
+    let progress = ui.progress();
+    if let Some(report) = dv::remote::ensure_local(&ws, ids, need, ui.offline, &progress)? {
+        fetched(ui, &report);
+    }
+    Ok(ws)
+}
+
+/// Says what a fetch on demand brought.
+fn fetched(ui: &Ui, report: &dv::remote::TransferReport) {
+    ui.status(format!(
+        "Fetched {} ({}) from remote {}.",
+        ui::plural(report.objects, "object"),
+        ui::human_bytes(report.bytes),
+        report.remote
+    ));
 }
 
 /// A version as shown in JSON: its id first, then every recorded field.

@@ -7,7 +7,7 @@ use dv::object::tree::walk_files;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
-use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read};
+use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read, with_local_data};
 
 /// Show one version with its provenance
 #[derive(clap::Args)]
@@ -44,8 +44,14 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .version(&id)?
         .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
     if args.code {
+        let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
         return show_code(ui, &ws, &version, args.json);
     }
+    let ws = if args.files {
+        with_local_data(ui, ws, &[id], dv::remote::Need::Trees)?
+    } else {
+        ws
+    };
     let consumers: Vec<dv::pin::Consumer> = dv::pin::consumers(&ws)?
         .into_iter()
         .filter(|c| c.id == id)

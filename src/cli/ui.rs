@@ -10,6 +10,8 @@ use super::error::CliError;
 
 pub struct Ui {
     pub quiet: bool,
+    /// `--offline`: data that is not local is an error, never fetched.
+    pub offline: bool,
 }
 
 impl Ui {
@@ -62,6 +64,10 @@ pub struct Bar {
 impl dv::progress::Progress for Bar {
     fn begin(&self, phase: &'static str, total: u64, unit: dv::progress::Unit) {
         let template = match unit {
+            // A transfer whose size is learnt as it goes: bytes and rate, no bar.
+            dv::progress::Unit::Bytes if total == 0 => {
+                "{msg:>12} {spinner} {bytes} {bytes_per_sec}"
+            }
             dv::progress::Unit::Bytes => {
                 "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
             }

@@ -9,7 +9,7 @@ use dv::verify::{Verification, verify};
 use super::error::CliError;
 use super::status::ChangeLists;
 use super::ui::{Ui, plural};
-use super::{SHORT_ID, open_workspace_to_read};
+use super::{SHORT_ID, open_workspace_to_read, with_local_data};
 
 /// Prove that directories hold exactly the pinned versions (exit 0), or list every difference (exit 1)
 #[derive(clap::Args)]
@@ -42,7 +42,7 @@ struct ResultView {
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
-    let ws = open_workspace_to_read()?;
+    let mut ws = open_workspace_to_read()?;
     let lock = dv::pin::lock_path(&ws, args.lock.as_deref())?;
     let progress = ui.progress();
     // `dv verify A B` names two pins when both are pinned, else a revision and a directory.
@@ -52,6 +52,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let mut results: Vec<(String, Verification)> = Vec::new();
     if args.args.len() == 2 && !names_are_pins {
         let id = dv::revision::resolve_uri(&ws, &args.args[0])?;
+        ws = with_local_data(ui, ws, &[id], dv::remote::Need::Trees)?;
         let verification = verify(&ws, &id, Path::new(&args.args[1]), args.fast, &progress)?;
         results.push((args.args[0].clone(), verification));
     } else {
@@ -64,7 +65,10 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             Some(Err(err)) => return Err(err.into()),
             Some(Ok(_)) => {}
         }
-        for (pin, dir) in dv::materialize::plan(&ws, &lock, &args.args, None)? {
+        let planned = dv::materialize::plan(&ws, &lock, &args.args, None)?;
+        let ids: Vec<dv::VersionId> = planned.iter().map(|(pin, _)| pin.id).collect();
+        ws = with_local_data(ui, ws, &ids, dv::remote::Need::Trees)?;
+        for (pin, dir) in planned {
             let verification = verify(&ws, &pin.id, &dir, args.fast, &progress)?;
             results.push((pin.name, verification));
         }

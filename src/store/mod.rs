@@ -24,14 +24,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::Hash;
 
+pub use object_file::HEADER_LEN;
 pub use object_file::{Encoding, Header};
 pub use pack::{
-    MAX_PACK_BYTES, MAX_PACKED_OBJECT, PACK_FORMAT, PackIndex, Record as PackRecord,
+    MAX_PACK_BYTES, MAX_PACKED_OBJECT, PACK_FORMAT, PackIndex, PackWriter, Record as PackRecord,
     Slot as PackSlot,
 };
 pub use verify::VerifiedReader;
 
-use pack::{Pack, PackSet, PackWriter, Slot};
+use pack::{Pack, PackSet, Slot};
 
 /// The directory of pack files inside the store.
 const PACK_DIR: &str = "pack";
@@ -63,7 +64,8 @@ impl Kind {
         }
     }
 
-    fn code(self) -> u8 {
+    /// The kind's byte in object headers and packs.
+    pub fn code(self) -> u8 {
         match self {
             Kind::Chunk => b'c',
             Kind::Blob => b'b',
@@ -71,7 +73,31 @@ impl Kind {
             Kind::Version => b'v',
         }
     }
+
+    /// The kind a header or pack byte names, if any.
+    pub fn from_code(code: u8) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The kind with this directory name, if any.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
 }
+
+/// Object files not (yet) in the store, keyed by kind and id, that reads see as if they were:
+/// objects fetched from a remote are verified through it before they are stored.
+pub type Overlay = std::collections::HashMap<(Kind, Hash), Vec<u8>>;
+
+/// An object file's bytes exactly as stored (header and payload), to move it to another store
+/// unchanged: in memory when small, else the loose file to stream.
+pub enum RawObject {
+    Bytes(Vec<u8>),
+    File { path: PathBuf, size: u64 },
+}
+
+/// Loose object files up to this size are read into memory to be moved.
+const RAW_IN_MEMORY: u64 = 16 << 20;
 
 /// Largest tree or version object dv will load into memory; protects against crafted objects.
 pub const MAX_METADATA_OBJECT: u64 = 256 << 20;
@@ -84,6 +110,8 @@ pub struct Store {
     packs: Arc<RwLock<Option<Arc<PackSet>>>>,
     /// Opened by a command that only reads: caches (pack indexes) are not repaired on disk.
     read_only: bool,
+    /// Unverified objects read as if stored (see [`Overlay`]).
+    overlay: Option<Arc<Overlay>>,
 }
 
 impl fmt::Debug for Store {
@@ -126,7 +154,77 @@ impl Store {
             root,
             packs: Arc::default(),
             read_only: false,
+            overlay: None,
         }
+    }
+
+    /// The same store, also seeing `objects` as if they were stored: reading one through it
+    /// verifies it (and the chunks and bases it is rebuilt from) before it is written for real.
+    pub fn with_overlay(&self, objects: Overlay) -> Store {
+        Store {
+            overlay: Some(Arc::new(objects)),
+            ..self.clone()
+        }
+    }
+
+    /// The objects [`Store::with_overlay`] added (none for a plain store).
+    pub fn overlay_objects(&self) -> Arc<Overlay> {
+        self.overlay.clone().unwrap_or_default()
+    }
+
+    /// The object file of a stored object, exactly as stored.
+    pub fn raw_object(&self, kind: Kind, id: &Hash) -> Result<RawObject> {
+        if let Some((pack, slot)) = self.find_packed(kind, id) {
+            let bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
+            return Ok(RawObject::Bytes(bytes));
+        }
+        let path = self.object_path(kind, id);
+        let size = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::MissingObject {
+                    kind: kind.name(),
+                    id: id.to_hex(),
+                });
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if size > RAW_IN_MEMORY {
+            return Ok(RawObject::File { path, size });
+        }
+        let bytes = crate::fs_util::read_bounded(&path, RAW_IN_MEMORY)?.ok_or_else(|| {
+            Error::MissingObject {
+                kind: kind.name(),
+                id: id.to_hex(),
+            }
+        })?;
+        Ok(RawObject::Bytes(bytes))
+    }
+
+    /// Verifies a received loose object file of a self-contained encoding (raw or zstd)
+    /// against its id, streaming it; other encodings are verified in memory through
+    /// [`Store::with_overlay`].
+    pub fn verify_object_file(kind: Kind, id: &Hash, path: &Path) -> Result<()> {
+        let file = crate::fs_util::open_regular(path).map_err(|e| Error::io(path, e))?;
+        let mut file = io::BufReader::with_capacity(256 << 10, file);
+        let header = Header::read(&mut file).map_err(|e| read_error(kind, id, e))?;
+        check_kind(kind, id, &header)?;
+        let mut reader =
+            VerifiedReader::new(file, header, *id).map_err(|e| read_error(kind, id, e))?;
+        io::copy(&mut reader, &mut io::sink()).map_err(|e| read_error(kind, id, e))?;
+        Ok(())
+    }
+
+    /// The objects needed to read an object given as its object file (header and payload):
+    /// its delta base or its chunks. Fails on a file that is not a `kind` object.
+    pub fn object_file_dependencies(
+        kind: Kind,
+        id: &Hash,
+        object_file: &[u8],
+    ) -> Result<Vec<(Kind, Hash)>> {
+        let header = Header::read(&mut &object_file[..]).map_err(|e| read_error(kind, id, e))?;
+        check_kind(kind, id, &header)?;
+        dependencies_in(kind, id, header, &object_file[object_file::HEADER_LEN..])
     }
 
     /// The same store for a command that only reads: nothing is written, not even a repaired
@@ -456,19 +554,7 @@ impl Store {
         let Opened::Memory(header, payload) = self.open_object(kind, id)? else {
             return Ok(Vec::new());
         };
-        Ok(match header.encoding {
-            Encoding::Chunks if kind == Kind::Blob => chunks::decode(&payload, header.size)
-                .map_err(|e| read_error(kind, id, e))?
-                .into_iter()
-                .map(|c| (Kind::Chunk, c.id))
-                .collect(),
-            Encoding::Delta => {
-                let (link, _) =
-                    delta::Link::decode(&payload).map_err(|e| read_error(kind, id, e))?;
-                vec![(kind, link.base)]
-            }
-            _ => Vec::new(),
-        })
+        dependencies_in(kind, id, header, &payload)
     }
 
     /// Loads a tree or version object into memory, verified against its id.
@@ -722,6 +808,14 @@ impl Store {
     /// memory (they are at most a pack entry, or a loose delta or chunk list); a loose raw or
     /// zstd object is opened for streaming.
     fn open_object(&self, kind: Kind, id: &Hash) -> Result<Opened> {
+        if let Some(bytes) = self.overlay.as_ref().and_then(|o| o.get(&(kind, *id))) {
+            let header = Header::read(&mut &bytes[..]).map_err(|e| read_error(kind, id, e))?;
+            check_kind(kind, id, &header)?;
+            return Ok(Opened::Memory(
+                header,
+                bytes[object_file::HEADER_LEN..].to_vec(),
+            ));
+        }
         if let Some(opened) = self.open_packed(kind, id, &*self.packs()?)? {
             return Ok(opened);
         }
@@ -822,7 +916,8 @@ impl Store {
         Ok(finish_list(ids))
     }
 
-    fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
+    /// A new read-only temporary file in the store's `tmp/`, for an object being received.
+    pub fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         let dir = self.root.join("tmp");
         // Created read-only: objects are immutable, and the open handle can still write.
         tempfile::Builder::new()
@@ -983,6 +1078,35 @@ impl Batch<'_> {
                 && self.store.object_path(kind, id).exists())
     }
 
+    /// Stores an object file exactly as it came (a verified object from another store): packed
+    /// when small, else a file of its own.
+    pub fn put_object_file(&self, kind: Kind, id: &Hash, object_file: &[u8]) -> Result<()> {
+        if self.store.known(kind, id, Some(self)) {
+            return Ok(());
+        }
+        let (header, payload) = object_file.split_at(object_file::HEADER_LEN);
+        // Versions stay files of their own, as a commit writes them.
+        if kind != Kind::Version && object_file.len() as u64 <= MAX_PACKED_OBJECT {
+            self.append_to_pack(kind, id, header, payload)
+        } else {
+            self.store
+                .publish(kind, id, Some(self), |out| out.write_all(object_file))
+        }
+    }
+
+    /// Stores a verified object file received into a temporary file of [`Store::temp_file`].
+    pub fn put_object_temp_file(
+        &self,
+        kind: Kind,
+        id: &Hash,
+        temp: tempfile::NamedTempFile,
+    ) -> Result<()> {
+        if self.store.known(kind, id, Some(self)) {
+            return Ok(());
+        }
+        self.store.persist(kind, id, temp, Some(self))
+    }
+
     /// Whether this batch already packed the object.
     fn holds(&self, kind: Kind, id: &Hash) -> bool {
         self.lock_packing().held.contains(&(kind.code(), *id))
@@ -1098,6 +1222,27 @@ impl Batch<'_> {
         self.store.add_packs(published);
         Ok(())
     }
+}
+
+/// The objects needed to read an object, from its header and payload.
+fn dependencies_in(
+    kind: Kind,
+    id: &Hash,
+    header: Header,
+    payload: &[u8],
+) -> Result<Vec<(Kind, Hash)>> {
+    Ok(match header.encoding {
+        Encoding::Chunks if kind == Kind::Blob => chunks::decode(payload, header.size)
+            .map_err(|e| read_error(kind, id, e))?
+            .into_iter()
+            .map(|c| (Kind::Chunk, c.id))
+            .collect(),
+        Encoding::Delta => {
+            let (link, _) = delta::Link::decode(payload).map_err(|e| read_error(kind, id, e))?;
+            vec![(kind, link.base)]
+        }
+        _ => Vec::new(),
+    })
 }
 
 /// How the reason of an object whose delta base is damaged begins.

@@ -448,17 +448,18 @@ fn load_index(pack_path: &Path, pack_id: Hash, write_back: bool) -> io::Result<P
 }
 
 /// A pack being written: entries are appended through a buffer while the pack is hashed.
-pub struct PackWriter {
-    out: BufWriter<File>,
+pub struct PackWriter<W: Write = File> {
+    out: BufWriter<W>,
     hasher: blake3::Hasher,
     offset: u64,
     entries: Vec<Record>,
 }
 
-impl PackWriter {
-    pub fn new(file: File) -> io::Result<PackWriter> {
+impl<W: Write> PackWriter<W> {
+    /// Starts a pack written to `out` (a temporary file, or memory for a remote).
+    pub fn new(out: W) -> io::Result<PackWriter<W>> {
         let mut writer = PackWriter {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(1 << 20, out),
             hasher: blake3::Hasher::new(),
             offset: 0,
             entries: Vec::new(),
@@ -502,12 +503,15 @@ impl PackWriter {
     }
 
     /// Flushes the pack and returns its index.
-    pub fn finish(mut self) -> io::Result<PackIndex> {
-        self.out.flush()?;
-        Ok(PackIndex::new(
-            Hash::from(self.hasher.finalize()),
-            self.entries,
-        ))
+    pub fn finish(self) -> io::Result<PackIndex> {
+        self.finish_into().map(|(index, _)| index)
+    }
+
+    /// Flushes the pack and returns its index and where it was written.
+    pub fn finish_into(self) -> io::Result<(PackIndex, W)> {
+        let index = PackIndex::new(Hash::from(self.hasher.finalize()), self.entries);
+        let out = self.out.into_inner().map_err(|e| e.into_error())?;
+        Ok((index, out))
     }
 }
 

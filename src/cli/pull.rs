@@ -1,0 +1,48 @@
+//! `dv pull [REMOTE] [REV...] [-- PATH...]`
+
+use dv::remote::{Need, Remote};
+
+use super::error::CliError;
+use super::open_workspace;
+use super::push::split_remote;
+use super::ui::Ui;
+
+/// Fetch version records and tags, then the data of some versions (default: all), or of some
+/// paths inside them
+#[derive(clap::Args)]
+pub struct Args {
+    /// A remote name (default: the default remote), then the versions whose data to fetch
+    args: Vec<String>,
+
+    /// Only these paths inside the versions (files or directories, relative to the version)
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<String>,
+
+    /// Print the summary as JSON: objects, bytes and requests received
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let (remote_name, revs) = split_remote(&ws, &args.args)?;
+    let remote = Remote::open(&ws, remote_name.as_deref(), false)?;
+    let progress = ui.progress();
+    let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
+    let ids: Vec<dv::VersionId> = if revs.is_empty() {
+        ws.index
+            .log(&Default::default())?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    } else {
+        revs.iter()
+            .map(|rev| dv::revision::resolve(&ws, rev))
+            .collect::<Result<_, _>>()?
+    };
+    let mut report = dv::remote::pull(&ws, &remote, &ids, &args.paths, Need::Data, &progress)?;
+    report.versions = fetched.versions;
+    report.tags = fetched.tags;
+    report.conflicts = fetched.conflicts;
+    super::remote::report(ui, "Pulled", &report, args.json, false)
+}

@@ -1,0 +1,347 @@
+//! The one place dv talks to a remote: `object_store` for directories and S3-compatible
+//! buckets, driven by a tokio runtime that lives only here (the rest of dv is synchronous).
+//!
+//! Every request is counted, every body is bounded before it is read, and transient failures
+//! are retried with backoff by `object_store` (`DV_REMOTE_RETRIES`, `DV_REMOTE_TIMEOUT_SECS`).
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::prefix::PrefixStore;
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+
+use super::config::{Location, RemoteSpec};
+use crate::error::{Error, Result};
+
+/// Objects larger than this are uploaded in parts, several at once.
+pub const MULTIPART_THRESHOLD: u64 = 8 << 20;
+/// The size of one part of a multipart upload.
+const PART_SIZE: usize = 8 << 20;
+
+/// Requests and payload bytes moved, for `--json` summaries and the tests that count them.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub objects: AtomicU64,
+}
+
+impl Stats {
+    fn received(&self, requests: u64, bytes: u64) {
+        self.requests.fetch_add(requests, Ordering::Relaxed);
+        self.received.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn sent(&self, requests: u64, bytes: u64) {
+        self.requests.fetch_add(requests, Ordering::Relaxed);
+        self.sent.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Tuning from the environment: parallel requests, retries, and how long one may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub jobs: usize,
+    pub retries: usize,
+    pub timeout: Duration,
+}
+
+impl Tuning {
+    /// `DV_REMOTE_JOBS` (16), `DV_REMOTE_RETRIES` (10) and `DV_REMOTE_TIMEOUT_SECS` (60).
+    pub fn from_env() -> Result<Tuning> {
+        let read = |name: &'static str, default: u64, min: u64| -> Result<u64> {
+            match std::env::var(name) {
+                Err(_) => Ok(default),
+                Ok(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min && *n <= 100_000)
+                    .ok_or_else(|| Error::InvalidEnvironment {
+                        name,
+                        value: text.clone(),
+                        expected: format!("a whole number from {min} to 100000"),
+                    }),
+            }
+        };
+        Ok(Tuning {
+            jobs: read("DV_REMOTE_JOBS", 16, 1)? as usize,
+            retries: read("DV_REMOTE_RETRIES", 10, 0)? as usize,
+            timeout: Duration::from_secs(read("DV_REMOTE_TIMEOUT_SECS", 60, 1)?),
+        })
+    }
+}
+
+/// A connection to one remote. Cheap to clone into concurrent tasks.
+#[derive(Clone)]
+pub struct Client {
+    pub name: String,
+    store: Arc<dyn ObjectStore>,
+    pub stats: Arc<Stats>,
+    pub jobs: usize,
+}
+
+/// One key of a listing, relative to the remote's root, with its size.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+}
+
+impl Client {
+    /// Connects to a remote (nothing is sent yet). A directory remote that does not exist is
+    /// created when `create` is set, else reported.
+    pub fn open(name: &str, spec: &RemoteSpec, tuning: Tuning, create: bool) -> Result<Client> {
+        let fail = |message: String| Error::Remote {
+            remote: name.to_string(),
+            message,
+        };
+        let store: Arc<dyn ObjectStore> = match spec.location()? {
+            Location::Path(dir) => {
+                if create {
+                    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                } else if !dir.is_dir() {
+                    return Err(fail(format!("{} is not a directory", dir.display())));
+                }
+                Arc::new(
+                    LocalFileSystem::new_with_prefix(&dir)
+                        .map_err(|e| fail(format!("cannot open {}: {e}", dir.display())))?,
+                )
+            }
+            Location::S3 { bucket, prefix } => {
+                let retry = RetryConfig {
+                    backoff: BackoffConfig::default(),
+                    max_retries: tuning.retries,
+                    retry_timeout: tuning.timeout.saturating_mul(3),
+                };
+                let options = ClientOptions::new()
+                    .with_timeout(tuning.timeout)
+                    .with_connect_timeout(tuning.timeout.min(Duration::from_secs(10)))
+                    .with_allow_http(spec.allow_http || env_flag("AWS_ALLOW_HTTP"));
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&bucket)
+                    .with_retry(retry)
+                    .with_client_options(options);
+                if let Some(endpoint) = &spec.endpoint {
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_virtual_hosted_style_request(false);
+                } else if spec.path_style {
+                    builder = builder.with_virtual_hosted_style_request(false);
+                }
+                if let Some(region) = &spec.region {
+                    builder = builder.with_region(region);
+                }
+                let s3 = builder
+                    .build()
+                    .map_err(|e| fail(format!("cannot configure S3 access: {e}")))?;
+                if prefix.is_empty() {
+                    Arc::new(s3)
+                } else {
+                    Arc::new(PrefixStore::new(s3, prefix.as_str()))
+                }
+            }
+        };
+        Ok(Client {
+            name: name.to_string(),
+            store,
+            stats: Arc::default(),
+            jobs: tuning.jobs,
+        })
+    }
+
+    /// An error about this remote.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        Error::Remote {
+            remote: self.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn failed(&self, what: &str, key: &str, err: object_store::Error) -> Error {
+        let reason = match err {
+            object_store::Error::NotFound { .. } => "not found".to_string(),
+            other => other.to_string(),
+        };
+        self.error(format!("{what} {key} failed: {reason}"))
+    }
+
+    /// Every key below `prefix` (a directory name such as `packs`), with its size.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
+        let mut stream = self.store.list(Some(&Key::from(prefix)));
+        let mut out = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(|e| self.failed("listing", prefix, e))?;
+            out.push(Listed {
+                key: meta.location.to_string(),
+                size: meta.size,
+            });
+        }
+        // A listing returns up to 1000 keys per request.
+        let pages = (out.len() as u64).div_ceil(1000).max(1);
+        self.stats.requests.fetch_add(pages, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// A whole object, refused when it is (or turns out to be) larger than `max` bytes;
+    /// `None` when there is no such key.
+    pub async fn get(&self, key: &str, max: u64) -> Result<Option<Bytes>> {
+        let result = match self.store.get(&Key::from(key)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => {
+                self.stats.received(1, 0);
+                return Ok(None);
+            }
+            Err(e) => return Err(self.failed("reading", key, e)),
+        };
+        if result.meta.size > max {
+            self.stats.received(1, 0);
+            return Err(self.error(format!(
+                "{key} is {} bytes, more than such a file may be ({max})",
+                result.meta.size
+            )));
+        }
+        let mut body = Vec::with_capacity(result.meta.size as usize);
+        let mut stream = result.into_stream();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(|e| self.failed("reading", key, e))?;
+            if (body.len() + piece.len()) as u64 > max {
+                return Err(self.error(format!("{key} is longer than it said it was")));
+            }
+            body.extend_from_slice(&piece);
+        }
+        self.stats.received(1, body.len() as u64);
+        Ok(Some(Bytes::from(body)))
+    }
+
+    /// Streams a whole object into `out`, refusing more than `max` bytes; returns the length.
+    pub async fn get_to_file(&self, key: &str, max: u64, out: &mut std::fs::File) -> Result<u64> {
+        use std::io::Write;
+        let result = self
+            .store
+            .get(&Key::from(key))
+            .await
+            .map_err(|e| self.failed("reading", key, e))?;
+        let mut written = 0u64;
+        let mut stream = result.into_stream();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(|e| self.failed("reading", key, e))?;
+            written += piece.len() as u64;
+            if written > max {
+                return Err(self.error(format!("{key} is longer than it said it was")));
+            }
+            out.write_all(&piece)
+                .map_err(|e| Error::io(std::path::PathBuf::from(key), e))?;
+        }
+        self.stats.received(1, written);
+        Ok(written)
+    }
+
+    /// Bytes `range` of an object, which must come back exactly that long.
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        let wanted = range.end - range.start;
+        let bytes = self
+            .store
+            .get_range(&Key::from(key), range)
+            .await
+            .map_err(|e| self.failed("reading", key, e))?;
+        self.stats.received(1, bytes.len() as u64);
+        if bytes.len() as u64 != wanted {
+            return Err(self.error(format!(
+                "{key} sent {} bytes where {wanted} were asked for (truncated or shorter than its index says)",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Writes an object in one request (the write is atomic: readers see all of it or none).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        if bytes.len() as u64 > MULTIPART_THRESHOLD {
+            return self.put_multipart(key, bytes).await;
+        }
+        let len = bytes.len() as u64;
+        self.store
+            .put(&Key::from(key), PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| self.failed("writing", key, e))?;
+        self.stats.sent(1, len);
+        Ok(())
+    }
+
+    /// Writes a large in-memory object in parts uploaded in parallel.
+    async fn put_multipart(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let mut writer = self.start_multipart(key).await?;
+        let parts = bytes.len().div_ceil(PART_SIZE) as u64;
+        writer.put(bytes.clone());
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.failed("writing", key, e))?;
+        self.stats.sent(parts + 2, bytes.len() as u64);
+        Ok(())
+    }
+
+    /// Uploads a file in parts, reading it piece by piece (a loose object of any size).
+    pub async fn put_file(&self, key: &str, path: &Path) -> Result<()> {
+        let mut file = crate::fs_util::open_regular(path).map_err(|e| Error::io(path, e))?;
+        let mut writer = self.start_multipart(key).await?;
+        let mut sent = 0u64;
+        let mut parts = 0u64;
+        loop {
+            let mut buf = vec![0u8; PART_SIZE];
+            let n = crate::store::read_full(&mut file, &mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            writer
+                .wait_for_capacity(self.jobs.min(8))
+                .await
+                .map_err(|e| self.failed("writing", key, e))?;
+            writer.put(Bytes::from(buf));
+            sent += n as u64;
+            parts += 1;
+        }
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.failed("writing", key, e))?;
+        self.stats.sent(parts + 2, sent);
+        Ok(())
+    }
+
+    async fn start_multipart(&self, key: &str) -> Result<WriteMultipart> {
+        let upload = self
+            .store
+            .put_multipart(&Key::from(key))
+            .await
+            .map_err(|e| self.failed("writing", key, e))?;
+        Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True"))
+}
+
+/// The runtime remote work runs on: a few threads, since the work is waiting on the network.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}

@@ -1,0 +1,101 @@
+//! Names of things on a remote, and what a listing may contain.
+//!
+//! ```text
+//! dv-remote.json          {"format": 1}
+//! packs/ID.pack, ID.idx   packs of small objects and their indexes (the local pack format)
+//! objects/KIND/ID         objects too large for a pack
+//! versions/ID             version objects (object files)
+//! tags/NAME/ID            "tag NAME names version ID": append-only records
+//! ```
+//!
+//! Every key a listing returns is parsed here; anything else is a remote dv did not write, and
+//! is reported rather than guessed at.
+
+use crate::error::Result;
+use crate::id::Hash;
+use crate::store::Kind;
+
+use super::client::Client;
+
+pub const MARKER: &str = "dv-remote.json";
+pub const REMOTE_FORMAT: u32 = 1;
+pub const PACKS: &str = "packs";
+pub const OBJECTS: &str = "objects";
+pub const VERSIONS: &str = "versions";
+pub const TAGS: &str = "tags";
+
+pub fn pack_key(id: &Hash) -> String {
+    format!("{PACKS}/{}.pack", id.to_hex())
+}
+
+pub fn index_key(id: &Hash) -> String {
+    format!("{PACKS}/{}.idx", id.to_hex())
+}
+
+pub fn object_key(kind: Kind, id: &Hash) -> String {
+    format!("{OBJECTS}/{}/{}", kind.name(), id.to_hex())
+}
+
+pub fn version_key(id: &Hash) -> String {
+    format!("{VERSIONS}/{}", id.to_hex())
+}
+
+pub fn tag_key(name: &str, id: &Hash) -> String {
+    format!("{TAGS}/{name}/{}", id.to_hex())
+}
+
+/// A pack file or its index, from a key under `packs/`.
+pub enum PackFile {
+    Pack(Hash),
+    Index(Hash),
+}
+
+fn unexpected(client: &Client, key: &str) -> crate::error::Error {
+    client.error(format!(
+        "its listing holds \"{}\", which dv never writes there: the remote is damaged or \
+         not a dv remote",
+        key.escape_debug()
+    ))
+}
+
+pub fn parse_pack_key(client: &Client, key: &str) -> Result<PackFile> {
+    let name = key.strip_prefix("packs/").unwrap_or("");
+    let parsed = match name.split_once('.') {
+        Some((hex, "pack")) => hex_id(hex).map(PackFile::Pack),
+        Some((hex, "idx")) => hex_id(hex).map(PackFile::Index),
+        _ => None,
+    };
+    parsed.ok_or_else(|| unexpected(client, key))
+}
+
+pub fn parse_object_key(client: &Client, key: &str) -> Result<(Kind, Hash)> {
+    key.strip_prefix("objects/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(kind, hex)| {
+            let kind = Kind::from_name(kind).filter(|k| *k != Kind::Version)?;
+            Some((kind, hex_id(hex)?))
+        })
+        .ok_or_else(|| unexpected(client, key))
+}
+
+pub fn parse_version_key(client: &Client, key: &str) -> Result<Hash> {
+    key.strip_prefix("versions/")
+        .and_then(hex_id)
+        .ok_or_else(|| unexpected(client, key))
+}
+
+pub fn parse_tag_key(client: &Client, key: &str) -> Result<(String, Hash)> {
+    key.strip_prefix("tags/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(name, hex)| {
+            crate::names::check("tag", name).ok()?;
+            Some((name.to_string(), hex_id(hex)?))
+        })
+        .ok_or_else(|| unexpected(client, key))
+}
+
+/// An id spelled exactly as dv writes it (64 lowercase hex digits): another spelling would name
+/// a key dv never reads back.
+fn hex_id(text: &str) -> Option<Hash> {
+    Hash::from_hex(text).filter(|id| id.to_hex() == text)
+}

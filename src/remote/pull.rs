@@ -1,0 +1,696 @@
+//! `dv fetch`, `dv pull` and fetch on demand: bringing version records, tags and data from a
+//! remote, verified before anything enters the local store.
+//!
+//! Data comes as ranged reads out of remote packs (neighbouring objects merged into one
+//! request), so one file of a large version costs one small download. An object is stored only
+//! once it and everything it is rebuilt from (its chunks, its delta bases) verified against
+//! their ids; objects whose chunks or bases are still on their way wait for them. Each group of
+//! objects is made durable before the next is fetched, so an interrupted pull keeps what
+//! arrived and the next one asks only for the rest.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use futures::StreamExt;
+use rayon::prelude::*;
+
+use super::catalog::{Catalog, Place};
+use super::client::Client;
+use super::layout;
+use super::push::list_records;
+use super::{Remote, Remotes, TagConflict, TransferReport};
+use crate::error::{Error, Result};
+use crate::id::{Hash, TreeId, VersionId};
+use crate::object::Version;
+use crate::object::tree::{EntryKind, TreeSource};
+use crate::progress::{Progress, Unit};
+use crate::store::{Kind, MAX_METADATA_OBJECT, Overlay, Store};
+use crate::workspace::Workspace;
+
+/// Objects fetched (and verified, and made durable) together, by their size on the remote.
+const GROUP_BYTES: u64 = 64 << 20;
+/// Neighbouring objects of a pack closer than this are read in one request.
+const MERGE_GAP: u64 = 256 << 10;
+/// The longest single ranged read.
+const MAX_REQUEST: u64 = 16 << 20;
+/// Loose objects larger than this are received into a file rather than memory.
+const IN_MEMORY_LOOSE: u64 = 64 << 20;
+/// The largest version object a remote may send.
+const MAX_VERSION_OBJECT: u64 = 16 << 20;
+
+/// Where a workspace keeps a remote's pack indexes (a cache), when it may write.
+pub(super) fn index_cache(ws: &Workspace, client: &Client) -> Option<PathBuf> {
+    ws.writable()
+        .then(|| ws.dv_dir().join("remotes").join(&client.name).join("packs"))
+}
+
+/// Brings every version record and tag of a remote (no data).
+pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result<TransferReport> {
+    remote.require_format()?;
+    let client = &remote.client;
+    let (versions, tags) = list_records(remote)?;
+    let missing: Vec<Hash> = versions
+        .into_iter()
+        .filter(|id| !ws.store.has(Kind::Version, id))
+        .collect();
+    progress.begin("fetching", missing.len() as u64, Unit::Objects);
+    let received: Vec<Result<(Hash, Vec<u8>)>> = remote.block_on(
+        futures::stream::iter(missing.iter().map(|id| async move {
+            let key = layout::version_key(id);
+            let bytes = client.get(&key, MAX_VERSION_OBJECT).await?.ok_or_else(|| {
+                client.error(format!("{key} disappeared while it was being read"))
+            })?;
+            Ok((*id, bytes.to_vec()))
+        }))
+        .buffer_unordered(client.jobs)
+        .collect(),
+    );
+    let mut records = Vec::new();
+    for item in received {
+        let (id, bytes) = item?;
+        let view = ws
+            .store
+            .with_overlay(Overlay::from([((Kind::Version, id), bytes.clone())]));
+        let version = view
+            .get_bytes(Kind::Version, &id)
+            .and_then(|content| Version::decode(&content, &VersionId(id)))
+            .map_err(|e| rejected(client, Kind::Version, &id, &e))?;
+        records.push((VersionId(id), version, bytes));
+        progress.advance(1);
+    }
+    {
+        let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
+        let batch = ws.store.batch();
+        for (id, _, bytes) in &records {
+            batch.put_object_file(Kind::Version, &id.0, bytes)?;
+        }
+        batch.finish()?;
+        for (id, version, _) in &records {
+            ws.index.insert_version(id, version)?;
+        }
+    }
+    client
+        .stats
+        .objects
+        .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let mut report = remote.report(false);
+    report.versions = records.len() as u64;
+
+    // Tags: taken when the name is free here; a name that differs is a conflict, left alone.
+    for (name, ids) in tags {
+        let local = ws.index.tag(&name)?;
+        let single = (ids.len() == 1).then(|| VersionId(*ids.first().expect("one")));
+        match (single, local) {
+            (Some(id), Some(local)) if id == local => {}
+            (Some(id), None) if ws.store.has(Kind::Version, &id.0) => {
+                crate::refs::set_tag(ws, &name, &id, false)?;
+                report.tags += 1;
+            }
+            // A tag naming a version the remote does not list is not taken.
+            (Some(_), None) => {}
+            (_, local) => report.conflicts.push(TagConflict {
+                tag: name,
+                local: local.map(|id| id.to_hex()),
+                remote: ids.iter().map(Hash::to_hex).collect(),
+            }),
+        }
+    }
+    progress.finish();
+    Ok(report)
+}
+
+/// What of a version must be local: its trees (to compare or verify a directory), its
+/// recorded code files, or all of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    Trees,
+    Code,
+    Data,
+}
+
+/// Fetches the data of `versions` (restricted to `paths` inside them when given) that is not
+/// local yet; everything else is left where it is.
+pub fn pull(
+    ws: &Workspace,
+    remote: &Remote,
+    versions: &[VersionId],
+    paths: &[String],
+    need: Need,
+    progress: &dyn Progress,
+) -> Result<TransferReport> {
+    let fetcher = Fetcher::new(ws, remote, progress)?;
+    let mut blobs = Vec::new();
+    for id in versions {
+        let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
+            kind: "version",
+            id: id.to_hex(),
+        })?;
+        if need != Need::Code {
+            fetcher.walk(id, &version, paths, &mut blobs)?;
+        }
+        if paths.is_empty() && need != Need::Trees {
+            blobs.extend(version.code.iter().map(|code| code.blob.0));
+        }
+    }
+    if need != Need::Trees {
+        fetcher.acquire_blobs(blobs)?;
+    }
+    progress.finish();
+    Ok(remote.report(false))
+}
+
+/// Makes the data of `versions` local before a command uses it, fetching what is missing from
+/// the default remote. `None` when everything was already here (no remote is contacted).
+pub fn ensure_local(
+    ws: &Workspace,
+    versions: &[VersionId],
+    need: Need,
+    offline: bool,
+    progress: &dyn Progress,
+) -> Result<Option<TransferReport>> {
+    let mut missing = 0;
+    let mut short = Vec::new();
+    for id in versions {
+        let count = missing_of(ws, id, need)?;
+        if count > 0 {
+            missing += count;
+            short.push(*id);
+        }
+    }
+    let what = match short.as_slice() {
+        [one] => format!("The data of version {one}"),
+        many => format!("The data of {} versions", many.len()),
+    };
+    fetch_missing(ws, what, missing, offline, |remote| {
+        pull(ws, remote, &short, &[], need, progress)
+    })
+}
+
+/// Makes file contents local (the files a row diff reads), fetching the missing ones from the
+/// default remote.
+pub fn ensure_blobs(
+    ws: &Workspace,
+    blobs: &[Hash],
+    offline: bool,
+    progress: &dyn Progress,
+) -> Result<Option<TransferReport>> {
+    let absent: Vec<Hash> = blobs
+        .iter()
+        .filter(|id| !ws.store.has(Kind::Blob, id))
+        .copied()
+        .collect();
+    let what = format!("The content of {} files", absent.len());
+    fetch_missing(ws, what, absent.len(), offline, |remote| {
+        let fetcher = Fetcher::new(ws, remote, progress)?;
+        fetcher.acquire_blobs(absent.clone())?;
+        progress.finish();
+        Ok(remote.report(false))
+    })
+}
+
+/// How many objects of a version are not local for `need` (0 when it can be used as is).
+pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
+    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
+        kind: "version",
+        id: id.to_hex(),
+    })?;
+    count_missing(&ws.store, &version, need)
+}
+
+/// Runs `fetch` against the default remote when `missing` objects are needed, or says why
+/// they cannot be.
+fn fetch_missing(
+    ws: &Workspace,
+    what: String,
+    missing: usize,
+    offline: bool,
+    fetch: impl FnOnce(&Remote) -> Result<TransferReport>,
+) -> Result<Option<TransferReport>> {
+    if missing == 0 {
+        return Ok(None);
+    }
+    let not_local = |reason: &str| Error::NotLocal {
+        what: what.clone(),
+        missing,
+        reason: reason.to_string(),
+    };
+    if offline {
+        return Err(not_local("--offline was given"));
+    }
+    if Remotes::load(&ws.dv_dir())?.default.is_none() {
+        return Err(not_local("no remote is configured to fetch it from"));
+    }
+    if !ws.writable() {
+        return Err(not_local("the workspace is opened read-only"));
+    }
+    let remote = Remote::open(ws, None, false)?;
+    fetch(&remote).map(Some)
+}
+
+/// How many trees and files of a version are not local (a missing tree counts once: what is
+/// below it is unknown until it arrives).
+fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> {
+    let mut missing = 0;
+    let mut stack = vec![version.tree];
+    let mut seen = HashSet::new();
+    if need != Need::Trees {
+        missing += version
+            .code
+            .iter()
+            .filter(|code| !store.has(Kind::Blob, &code.blob.0))
+            .count();
+    }
+    if need == Need::Code {
+        stack.clear();
+    }
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if !store.has(Kind::Tree, &id.0) {
+            missing += 1;
+            continue;
+        }
+        for entry in store.tree(&id)?.entries {
+            match entry.kind {
+                EntryKind::Tree => stack.push(TreeId(entry.id)),
+                _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// An object: its kind and id.
+type ObjectKey = (Kind, Hash);
+/// Where an object's file lies inside a remote pack.
+type Slice = (ObjectKey, Range<u64>);
+
+/// A received object and the chunks or bases it still waits for.
+type Waiting = (Received, Vec<ObjectKey>);
+/// Received objects, or why they could not be.
+type Arrivals = Result<Vec<(ObjectKey, Received)>>;
+
+/// An object as received, before it is verified.
+enum Received {
+    Bytes(Vec<u8>),
+    File(tempfile::NamedTempFile),
+}
+
+struct Fetcher<'a> {
+    ws: &'a Workspace,
+    remote: &'a Remote,
+    catalog: Catalog,
+    progress: &'a dyn Progress,
+}
+
+/// Path filters below one tree: each a list of the components still to match.
+type Filters = Option<Vec<Vec<Vec<u8>>>>;
+
+impl<'a> Fetcher<'a> {
+    fn new(ws: &'a Workspace, remote: &'a Remote, progress: &'a dyn Progress) -> Result<Self> {
+        remote.require_format()?;
+        let catalog = Catalog::load(remote, index_cache(ws, &remote.client).as_deref())?;
+        progress.begin("pulling", 0, Unit::Bytes);
+        Ok(Fetcher {
+            ws,
+            remote,
+            catalog,
+            progress,
+        })
+    }
+
+    /// Makes file contents local (each once), with their chunks and bases.
+    fn acquire_blobs(&self, blobs: Vec<Hash>) -> Result<()> {
+        let mut seen = HashSet::new();
+        let missing: Vec<ObjectKey> = blobs
+            .into_iter()
+            .filter(|id| seen.insert(*id) && !self.ws.store.has(Kind::Blob, id))
+            .map(|id| (Kind::Blob, id))
+            .collect();
+        self.acquire(missing)
+    }
+
+    /// Makes a version's trees local (only those on the way to `paths` when given), level by
+    /// level, and collects the files below them into `blobs`.
+    fn walk(
+        &self,
+        id: &VersionId,
+        version: &Version,
+        paths: &[String],
+        blobs: &mut Vec<Hash>,
+    ) -> Result<()> {
+        let filters: Filters = (!paths.is_empty()).then(|| {
+            paths
+                .iter()
+                .map(|p| {
+                    p.trim_matches('/')
+                        .split('/')
+                        .filter(|c| !c.is_empty() && *c != ".")
+                        .map(|c| c.as_bytes().to_vec())
+                        .collect()
+                })
+                .collect()
+        });
+        let mut matched: HashSet<Vec<Vec<u8>>> = HashSet::new();
+        let mut level: Vec<(TreeId, Filters, Vec<Vec<u8>>)> =
+            vec![(version.tree, filters, Vec::new())];
+        let mut seen = HashSet::new();
+        while !level.is_empty() {
+            let missing: Vec<ObjectKey> = level
+                .iter()
+                .map(|(tree, _, _)| tree.0)
+                .filter(|tree| !self.ws.store.has(Kind::Tree, tree))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|tree| (Kind::Tree, tree))
+                .collect();
+            self.acquire(missing)?;
+            let mut next = Vec::new();
+            for (tree_id, filters, at) in level {
+                if filters.is_none() && !seen.insert(tree_id) {
+                    continue;
+                }
+                let tree = self.ws.store.tree(&tree_id)?;
+                for entry in tree.entries {
+                    let below = match &filters {
+                        None => None,
+                        Some(filters) => {
+                            let mut rest = Vec::new();
+                            let mut whole = false;
+                            for filter in filters {
+                                if filter.first() == Some(&entry.name) {
+                                    if filter.len() == 1 {
+                                        let mut path = at.clone();
+                                        path.push(entry.name.clone());
+                                        matched.insert(path);
+                                        whole = true;
+                                    } else {
+                                        rest.push(filter[1..].to_vec());
+                                    }
+                                }
+                            }
+                            if whole {
+                                None
+                            } else if rest.is_empty() {
+                                continue;
+                            } else {
+                                Some(rest)
+                            }
+                        }
+                    };
+                    match entry.kind {
+                        EntryKind::Tree => {
+                            let mut path = at.clone();
+                            path.push(entry.name.clone());
+                            next.push((TreeId(entry.id), below, path));
+                        }
+                        // A file named as a directory of a path matches nothing.
+                        _ if below.is_some() => {}
+                        _ => blobs.push(entry.id),
+                    }
+                }
+            }
+            level = next;
+        }
+        for path in paths {
+            let parts: Vec<Vec<u8>> = path
+                .trim_matches('/')
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .map(|c| c.as_bytes().to_vec())
+                .collect();
+            if !matched.contains(&parts) {
+                return Err(Error::PathNotInVersion {
+                    path: path.clone(),
+                    version: id.to_hex(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes objects local with everything they are rebuilt from, verified, group by group.
+    fn acquire(&self, wanted: Vec<ObjectKey>) -> Result<()> {
+        let store = &self.ws.store;
+        let mut queued: HashSet<ObjectKey> = wanted.iter().copied().collect();
+        let mut queue = wanted;
+        let mut waiting: HashMap<ObjectKey, Waiting> = HashMap::new();
+        while !queue.is_empty() {
+            let mut group = Vec::new();
+            let mut group_bytes = 0;
+            while let Some(object) = queue.pop() {
+                group_bytes += self.size_of(object)?;
+                group.push(object);
+                if group_bytes >= GROUP_BYTES {
+                    break;
+                }
+            }
+            let mut ready = Vec::new();
+            for (object, received) in self.download(group)? {
+                let needs = self.dependencies(object, &received)?;
+                let absent: Vec<ObjectKey> = needs
+                    .into_iter()
+                    .filter(|(kind, id)| !store.has(*kind, id))
+                    .collect();
+                for need in &absent {
+                    if queued.insert(*need) {
+                        queue.push(*need);
+                    }
+                }
+                if absent.is_empty() {
+                    ready.push((object, received));
+                } else {
+                    waiting.insert(object, (received, absent));
+                }
+            }
+            self.store_verified(ready)?;
+            loop {
+                let now: Vec<ObjectKey> = waiting
+                    .iter()
+                    .filter(|(_, (_, needs))| needs.iter().all(|(k, id)| store.has(*k, id)))
+                    .map(|(object, _)| *object)
+                    .collect();
+                if now.is_empty() {
+                    break;
+                }
+                let ready = now
+                    .into_iter()
+                    .map(|object| (object, waiting.remove(&object).expect("listed").0))
+                    .collect();
+                self.store_verified(ready)?;
+            }
+        }
+        if let Some(((kind, id), _)) = waiting.iter().next() {
+            return Err(self.remote.client.error(format!(
+                "{} {id} is rebuilt from objects that are rebuilt from it (a cycle): it was not stored",
+                kind.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn size_of(&self, (kind, id): ObjectKey) -> Result<u64> {
+        match self.catalog.place(kind, &id) {
+            Some(Place::Packed { slot, .. }) => Ok(slot.length),
+            Some(Place::Loose { size }) => Ok(size),
+            None => Err(self.remote.client.error(format!(
+                "it does not hold {} {id}, which a version there needs (the remote is \
+                 incomplete or damaged)",
+                kind.name()
+            ))),
+        }
+    }
+
+    /// The objects a received one is rebuilt from.
+    fn dependencies(&self, (kind, id): ObjectKey, received: &Received) -> Result<Vec<ObjectKey>> {
+        let client = &self.remote.client;
+        match received {
+            Received::Bytes(bytes) => Store::object_file_dependencies(kind, &id, bytes)
+                .map_err(|e| rejected(client, kind, &id, &e)),
+            // Only raw and zstd objects are received into files (see `download`).
+            Received::File(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Verifies received objects whose chunks and bases are all local, then stores them
+    /// together; one damaged object stores nothing.
+    fn store_verified(&self, ready: Vec<(ObjectKey, Received)>) -> Result<()> {
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let client = &self.remote.client;
+        let mut overlay = Overlay::new();
+        let mut files = Vec::new();
+        for (object, received) in ready {
+            match received {
+                Received::Bytes(bytes) => {
+                    overlay.insert(object, bytes);
+                }
+                Received::File(temp) => files.push((object, temp)),
+            }
+        }
+        let view = self.ws.store.with_overlay(overlay);
+        let overlay = view.overlay_objects();
+        overlay.par_iter().try_for_each(|((kind, id), _)| {
+            let verified = view.read(*kind, id).and_then(|mut reader| {
+                io::copy(&mut reader, &mut io::sink())
+                    .map(|_| ())
+                    .map_err(|e| Error::CorruptObject {
+                        kind: kind.name(),
+                        id: id.to_hex(),
+                        reason: e.to_string(),
+                    })
+            });
+            verified.map_err(|e| rejected(client, *kind, id, &e))
+        })?;
+        files.par_iter().try_for_each(|((kind, id), temp)| {
+            Store::verify_object_file(*kind, id, temp.path())
+                .map_err(|e| rejected(client, *kind, id, &e))
+        })?;
+        let batch = self.ws.store.batch();
+        let mut bytes = 0;
+        for ((kind, id), object_file) in overlay.iter() {
+            batch.put_object_file(*kind, id, object_file)?;
+            bytes += object_file.len() as u64;
+        }
+        let count = overlay.len() + files.len();
+        for ((kind, id), temp) in files {
+            bytes += temp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+            batch.put_object_temp_file(kind, &id, temp)?;
+        }
+        batch.finish()?;
+        client
+            .stats
+            .objects
+            .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        self.progress.advance(bytes);
+        Ok(())
+    }
+
+    /// Downloads a group of objects: ranged reads of packs (neighbours merged), loose objects
+    /// whole.
+    fn download(&self, group: Vec<ObjectKey>) -> Result<Vec<(ObjectKey, Received)>> {
+        let client = &self.remote.client;
+        let mut by_pack: HashMap<Hash, Vec<Slice>> = HashMap::new();
+        let mut loose = Vec::new();
+        for object in group {
+            match self.catalog.place(object.0, &object.1) {
+                Some(Place::Packed { pack, slot }) => by_pack
+                    .entry(pack)
+                    .or_default()
+                    .push((object, slot.offset..slot.offset + slot.length)),
+                Some(Place::Loose { size }) => loose.push((object, size)),
+                None => unreachable!("size_of checked every object"),
+            }
+        }
+        let mut requests = Vec::new();
+        for (pack, mut members) in by_pack {
+            members.sort_by_key(|(_, range)| range.start);
+            let mut current: Option<(Range<u64>, Vec<Slice>)> = None;
+            for (object, range) in members {
+                match &mut current {
+                    Some((span, inside))
+                        if range.start >= span.end
+                            && range.start - span.end <= MERGE_GAP
+                            && range.end - span.start <= MAX_REQUEST =>
+                    {
+                        span.end = range.end;
+                        inside.push((object, range));
+                    }
+                    _ => {
+                        if let Some(done) = current.take() {
+                            requests.push((pack, done));
+                        }
+                        current = Some((range.clone(), vec![(object, range)]));
+                    }
+                }
+            }
+            requests.extend(current.map(|done| (pack, done)));
+        }
+        let from_packs: Vec<Arrivals> =
+            self.remote.block_on(
+                futures::stream::iter(requests.into_iter().map(
+                    |(pack, (span, inside))| async move {
+                        let bytes = client
+                            .get_range(&layout::pack_key(&pack), span.clone())
+                            .await?;
+                        Ok(inside
+                            .into_iter()
+                            .map(|(object, range)| {
+                                let at = (range.start - span.start) as usize;
+                                let len = (range.end - range.start) as usize;
+                                (object, Received::Bytes(bytes[at..at + len].to_vec()))
+                            })
+                            .collect())
+                    },
+                ))
+                .buffer_unordered(client.jobs)
+                .collect(),
+            );
+        let store = &self.ws.store;
+        let whole: Vec<Result<(ObjectKey, Received)>> = self.remote.block_on(
+            futures::stream::iter(loose.into_iter().map(|((kind, id), size)| async move {
+                let key = layout::object_key(kind, &id);
+                if size <= IN_MEMORY_LOOSE {
+                    let bytes = client.get(&key, size).await?.ok_or_else(|| {
+                        client.error(format!("{key} disappeared while it was being read"))
+                    })?;
+                    return Ok(((kind, id), Received::Bytes(bytes.to_vec())));
+                }
+                let mut temp = store.temp_file()?;
+                client.get_to_file(&key, size, temp.as_file_mut()).await?;
+                Ok(((kind, id), into_memory_unless_streamable(kind, &id, temp)?))
+            }))
+            .buffer_unordered((client.jobs / 4).max(2))
+            .collect(),
+        );
+        let mut out = Vec::new();
+        for part in from_packs {
+            out.extend(part?);
+        }
+        for one in whole {
+            out.push(one?);
+        }
+        Ok(out)
+    }
+}
+
+/// A large received object file stays a file when it can be verified by streaming (raw or
+/// zstd); a chunk list or delta is read into memory (bounded), where the store rebuilds it.
+fn into_memory_unless_streamable(
+    kind: Kind,
+    id: &Hash,
+    temp: tempfile::NamedTempFile,
+) -> Result<Received> {
+    use std::io::Read;
+    let mut file =
+        crate::fs_util::open_regular(temp.path()).map_err(|e| Error::io(temp.path(), e))?;
+    let header = crate::store::Header::read(&mut file).map_err(|e| Error::CorruptObject {
+        kind: kind.name(),
+        id: id.to_hex(),
+        reason: e.to_string(),
+    })?;
+    match header.encoding {
+        crate::store::Encoding::Raw | crate::store::Encoding::Zstd => Ok(Received::File(temp)),
+        _ => {
+            let mut bytes = Vec::new();
+            crate::fs_util::open_regular(temp.path())
+                .and_then(|f| f.take(MAX_METADATA_OBJECT + 16).read_to_end(&mut bytes))
+                .map_err(|e| Error::io(temp.path(), e))?;
+            Ok(Received::Bytes(bytes))
+        }
+    }
+}
+
+/// An object a remote sent that is not what its id says: nothing of it was stored.
+fn rejected(client: &Client, kind: Kind, id: &Hash, err: &Error) -> Error {
+    client.error(format!(
+        "the {} {id} it sent is damaged, so it was not stored: {}",
+        kind.name(),
+        err.object_reason()
+    ))
+}
