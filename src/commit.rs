@@ -157,7 +157,11 @@ fn same_content(ws: &Workspace, existing: &TreeId, new: &TreeId) -> Result<bool>
     if existing == new {
         return Ok(true);
     }
-    let existing_bytes = ws.store.get_bytes(Kind::Tree, &existing.0)?;
+    let existing_bytes = match ws.store.get_bytes(Kind::Tree, &existing.0) {
+        // Not fetched from a remote yet (a clone without data): a new version is made.
+        Err(Error::MissingObject { .. }) => return Ok(false),
+        other => other?,
+    };
     if !crate::object::tree::is_format_1(&existing_bytes) {
         return Ok(false);
     }

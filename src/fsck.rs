@@ -24,6 +24,9 @@ pub enum Problem {
     Corrupt,
     /// Something refers to it, but it is not in the store.
     Missing,
+    /// Not in the store, but every version needing it is on the default remote, which holds
+    /// all of each version it lists: fetched when needed, not a problem.
+    NotLocal,
 }
 
 /// A version and the path inside it that a damaged object holds.
@@ -71,15 +74,35 @@ pub struct BrokenPack {
 
 impl FsckReport {
     pub fn ok(&self) -> bool {
-        self.findings.is_empty()
-            && self.dangling_tags.is_empty()
-            && self.damaged_tags.is_empty()
-            && self.broken_packs.is_empty()
+        self.problems() == 0
+    }
+
+    /// Findings that are problems (objects that are only on the remote are not).
+    pub fn damage(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.problem != Problem::NotLocal)
+    }
+
+    /// Reclassifies missing objects as not local when every version needing them is among
+    /// `on_remote` (the versions the default remote lists).
+    pub fn mark_on_remote(&mut self, on_remote: &HashSet<VersionId>) {
+        for finding in &mut self.findings {
+            if finding.problem == Problem::Missing
+                && !finding.affects.is_empty()
+                && finding
+                    .affects
+                    .iter()
+                    .all(|a| on_remote.contains(&a.version))
+            {
+                finding.problem = Problem::NotLocal;
+            }
+        }
     }
 
     /// How many separate problems the report lists.
     pub fn problems(&self) -> usize {
-        self.findings.len()
+        self.damage().count()
             + self.dangling_tags.len()
             + self.damaged_tags.len()
             + self.broken_packs.len()
@@ -203,6 +226,7 @@ fn reason_for(problem: Problem) -> String {
     match problem {
         Problem::Missing => "it is not in the store".to_string(),
         Problem::Corrupt => "it cannot be read".to_string(),
+        Problem::NotLocal => "it is on the remote".to_string(),
     }
 }
 

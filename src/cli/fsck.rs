@@ -15,15 +15,29 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let progress = ui.progress();
-    let report = dv::fsck::fsck(&ws, &progress)?;
+    let mut report = dv::fsck::fsck(&ws, &progress)?;
+    // Objects a clone has not fetched yet are on the remote, which holds all of every version
+    // it lists: asked only when something is missing, and never with --offline.
+    let missing = report
+        .findings
+        .iter()
+        .any(|f| f.problem == dv::fsck::Problem::Missing);
+    let mut remote = None;
+    if missing
+        && !ui.offline
+        && let Some((name, versions)) = dv::remote::default_remote_versions(&ws)?
+    {
+        report.mark_on_remote(&versions);
+        remote = Some(name);
+    }
     if args.json {
         ui.json(&report)?;
     } else {
         let mut text = String::new();
-        for finding in &report.findings {
+        for finding in report.damage() {
             let problem = match finding.problem {
                 dv::fsck::Problem::Corrupt => "corrupt",
-                dv::fsck::Problem::Missing => "missing",
+                _ => "missing",
             };
             text.push_str(&format!(
                 "{problem} {} {}: {}\n",
@@ -53,6 +67,14 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             text.push_str(&format!("damaged tag file {tag}\n"));
         }
         ui.out(text)?;
+        let elsewhere = report.findings.len() - report.damage().count();
+        if let Some(remote) = remote.filter(|_| elsewhere > 0) {
+            ui.status(format!(
+                "{} not fetched yet {} on remote {remote}, which holds every version needing them.",
+                plural(elsewhere as u64, "object"),
+                if elsewhere == 1 { "is" } else { "are" },
+            ));
+        }
         ui.status(format!(
             "Checked {} ({}) holding {}.",
             plural(report.objects, "object"),

@@ -22,7 +22,9 @@ use serde::Serialize;
 pub use catalog::Catalog;
 pub use client::{Client, Tuning};
 pub use config::{Location, RemoteSpec, Remotes};
-pub use pull::{Need, ensure_blobs, ensure_local, fetch, missing_of, pull};
+pub use pull::{
+    Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
+};
 pub use push::{Selection, push};
 
 use crate::error::Result;

@@ -210,6 +210,21 @@ pub fn ensure_blobs(
     })
 }
 
+/// The default remote's name and the versions it lists (each complete there); `None` when
+/// no remote is configured.
+pub fn default_remote_versions(ws: &Workspace) -> Result<Option<(String, HashSet<VersionId>)>> {
+    if Remotes::load(&ws.dv_dir())?.default.is_none() {
+        return Ok(None);
+    }
+    let remote = Remote::open(ws, None, false)?;
+    if remote.check_format()?.is_none() {
+        return Ok(Some((remote.client.name.clone(), HashSet::new())));
+    }
+    let (versions, _) = list_records(&remote)?;
+    let versions = versions.into_iter().map(VersionId).collect();
+    Ok(Some((remote.client.name.clone(), versions)))
+}
+
 /// How many objects of a version are not local for `need` (0 when it can be used as is).
 pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
     let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {

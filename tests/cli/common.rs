@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct TestEnv {
     temp: tempfile::TempDir,
     commands: AtomicU32,
+    /// Variables every dv run gets on top of the hermetic ones (a remote's credentials).
+    vars: Vec<(String, String)>,
 }
 
 /// What one run of dv printed, and how it exited.
@@ -60,7 +62,14 @@ impl TestEnv {
         TestEnv {
             temp,
             commands: AtomicU32::new(0),
+            vars: Vec::new(),
         }
+    }
+
+    /// The same environment, giving every dv run these variables too.
+    pub fn with_vars(mut self, vars: &[(String, String)]) -> TestEnv {
+        self.vars.extend_from_slice(vars);
+        self
     }
 
     /// The workspace directory (commands run here by default).
@@ -162,7 +171,8 @@ impl TestEnv {
             .env("DV_TIMESTAMP", timestamp)
             .env("DV_AUTHOR", "tester")
             .env("DV_HOST", "testhost")
-            .env("DV_LOCK_TIMEOUT_MS", "20000");
+            .env("DV_LOCK_TIMEOUT_MS", "20000")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
     }
 
     /// Runs dv in the workspace and requires success; returns stdout.

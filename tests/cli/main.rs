@@ -20,6 +20,7 @@ mod test_pin;
 mod test_provenance;
 mod test_quickstart;
 mod test_reindex;
+mod test_remote;
 mod test_revisions;
 mod test_robustness;
 mod test_roundtrip;

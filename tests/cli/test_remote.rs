@@ -1,0 +1,672 @@
+//! Remotes end to end, each scenario against a directory remote and against a real
+//! S3-compatible server (`s3s-fs`, started by `tests/run.sh`, with signature checks).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{Output, TestEnv};
+use crate::describe::describe;
+
+/// A local S3-compatible server the suite runs against (see `tests/run.sh`).
+struct S3Server {
+    endpoint: String,
+    bucket: String,
+    key: String,
+    secret: String,
+    /// The server's data directory, where a test can damage what the remote holds.
+    data: PathBuf,
+}
+
+/// The server from the environment; `None` (with the reason printed) when there is none,
+/// which `tests/run.sh` never allows.
+fn s3_server() -> Option<S3Server> {
+    let var = |name: &str| std::env::var(name).ok();
+    match var("DV_TEST_S3_ENDPOINT") {
+        Some(endpoint) => Some(S3Server {
+            endpoint,
+            bucket: var("DV_TEST_S3_BUCKET").expect("DV_TEST_S3_BUCKET"),
+            key: var("DV_TEST_S3_KEY").expect("DV_TEST_S3_KEY"),
+            secret: var("DV_TEST_S3_SECRET").expect("DV_TEST_S3_SECRET"),
+            data: PathBuf::from(var("DV_TEST_S3_DATA").expect("DV_TEST_S3_DATA")),
+        }),
+        None => {
+            assert!(
+                var("DV_TEST_REQUIRE_S3").is_none(),
+                "DV_TEST_REQUIRE_S3 is set but no S3 server was given"
+            );
+            eprintln!(
+                "skipping an S3 remote test: DV_TEST_S3_ENDPOINT is not set \
+                 (`bash tests/run.sh` starts a local S3 server and runs every test)"
+            );
+            None
+        }
+    }
+}
+
+enum Backend {
+    Path,
+    S3(S3Server),
+}
+
+/// One remote for one test: its URL, the options `remote add` and `clone` take, the
+/// variables dv needs to reach it, and where its keys are on disk.
+struct Remote {
+    url: String,
+    options: Vec<String>,
+    vars: Vec<(String, String)>,
+    files: PathBuf,
+}
+
+impl Backend {
+    fn remote(&self, base: &Path, name: &str) -> Remote {
+        match self {
+            Backend::Path => {
+                let dir = base.join(name);
+                Remote {
+                    url: dir.display().to_string(),
+                    options: Vec::new(),
+                    vars: Vec::new(),
+                    files: dir,
+                }
+            }
+            Backend::S3(server) => {
+                // One bucket for the whole suite; a prefix no other test (or run) uses.
+                let unique = base.file_name().unwrap().to_string_lossy().to_lowercase();
+                let prefix = format!("{}-{name}", unique.replace('_', "-"));
+                Remote {
+                    url: format!("s3://{}/{prefix}", server.bucket),
+                    options: [
+                        "--endpoint",
+                        &server.endpoint,
+                        "--allow-http",
+                        "--path-style",
+                        "--region",
+                        "us-east-1",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    vars: vec![
+                        ("AWS_ACCESS_KEY_ID".into(), server.key.clone()),
+                        ("AWS_SECRET_ACCESS_KEY".into(), server.secret.clone()),
+                        ("DV_REMOTE_RETRIES".into(), "1".into()),
+                        ("DV_REMOTE_TIMEOUT_SECS".into(), "20".into()),
+                    ],
+                    files: server.data.join(&server.bucket).join(prefix),
+                }
+            }
+        }
+    }
+}
+
+/// Runs a scenario against both kinds of remote.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn path() {
+                super::$name(&super::Backend::Path);
+            }
+
+            #[test]
+            fn s3() {
+                if let Some(server) = super::s3_server() {
+                    super::$name(&super::Backend::S3(server));
+                }
+            }
+        }
+    };
+}
+
+/// A workspace with the remote `origin` added.
+fn workspace(backend: &Backend) -> (TestEnv, Remote) {
+    let bare = TestEnv::bare();
+    let remote = backend.remote(bare.base(), "remote");
+    let env = bare.with_vars(&remote.vars);
+    env.ok(&["init"]);
+    let mut add = vec!["remote", "add", "origin", remote.url.as_str()];
+    add.extend(remote.options.iter().map(String::as_str));
+    env.ok(&add);
+    (env, remote)
+}
+
+/// Clones `remote` into `dir` (below the test's base directory); returns the JSON summary.
+fn clone(env: &TestEnv, remote: &Remote, dir: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["clone", remote.url.as_str(), dir, "--json"];
+    args.extend(remote.options.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    let out = env.dv_in(env.base(), &args);
+    assert_eq!(out.code, 0, "clone failed:\n{out}");
+    out.json()
+}
+
+/// Runs dv in a directory below the base and requires success.
+fn ok_in(env: &TestEnv, dir: &str, args: &[&str]) -> Output {
+    let out = env.dv_in(&env.base().join(dir), args);
+    assert_eq!(out.code, 0, "dv {args:?} in {dir} failed:\n{out}");
+    out
+}
+
+/// Incompressible bytes, the same on every run.
+fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+fn blob_id(bytes: &[u8]) -> dv::Hash {
+    dv::Hash::of(bytes)
+}
+
+fn number(json: &Value, field: &str) -> u64 {
+    json[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {json}"))
+}
+
+/// Three versions: small files, a chunked file edited in the middle (chunks and deltas), a tag.
+fn history(
+    env: &TestEnv,
+) -> Vec<(
+    String,
+    std::collections::BTreeMap<Vec<u8>, (char, Vec<u8>, bool)>,
+)> {
+    let mut versions = Vec::new();
+    env.penguins();
+    let mut big = noise("big", 3 << 20);
+    env.write("data/big.bin", &big);
+    let id = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    versions.push((id, describe(&env.root().join("data"))));
+    env.ok(&["tag", "penguins@raw", "first"]);
+    big[1 << 20..(1 << 20) + 100].fill(7);
+    env.write("data/big.bin", &big);
+    env.write(
+        "data/penguins.csv",
+        "species,island,bill_mm\nAdelie,Dream,40.0\n",
+    );
+    let id = env.id(&[
+        "commit",
+        "data",
+        "-d",
+        "penguins",
+        "-s",
+        "cleaned",
+        "--from",
+        "penguins@raw",
+        "-q",
+    ]);
+    versions.push((id, describe(&env.root().join("data"))));
+    env.write("labels/one.txt", "cat\n");
+    let id = env.id(&["commit", "labels", "-d", "labels", "-s", "raw", "-q"]);
+    versions.push((id, describe(&env.root().join("labels"))));
+    versions
+}
+
+fn push_then_clone_reproduces_every_version(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let versions = history(&env);
+    let pushed = env.dv(&["push", "--json"]).json();
+    assert_eq!(number(&pushed, "versions"), 3, "{pushed}");
+    assert_eq!(number(&pushed, "tags"), 1, "{pushed}");
+    assert!(number(&pushed, "bytes") > 3 << 20, "{pushed}");
+    let cloned = clone(&env, &remote, "copy", &[]);
+    assert_eq!(number(&cloned, "versions"), 3, "{cloned}");
+    assert_eq!(number(&cloned, "tags"), 1, "{cloned}");
+    assert_eq!(
+        ok_in(&env, "copy", &["log", "--json"]).json(),
+        env.dv(&["log", "--json"]).json()
+    );
+    for (i, (id, files)) in versions.iter().enumerate() {
+        let to = format!("../out{i}");
+        ok_in(&env, "copy", &["--offline", "checkout", id, "--to", &to]);
+        assert_eq!(
+            &describe(&env.base().join(format!("out{i}"))),
+            files,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        ok_in(&env, "copy", &["resolve", "first"]).stdout.trim(),
+        versions[0].0
+    );
+    ok_in(&env, "copy", &["fsck"]);
+    let listed = ok_in(&env, "copy", &["remote", "list", "--json"]).json();
+    assert_eq!(listed[0]["name"], "origin");
+    let url = remote
+        .url
+        .replace(&env.base().display().to_string(), "$TEST_ENV");
+    assert_eq!(listed[0]["url"], url.as_str());
+    assert_eq!(listed[0]["default"], true);
+}
+both!(push_then_clone_reproduces_every_version);
+
+fn a_second_push_sends_nothing(backend: &Backend) {
+    let (env, _remote) = workspace(backend);
+    history(&env);
+    env.ok(&["push"]);
+    let again = env.dv(&["push", "--json"]).json();
+    assert_eq!(
+        again,
+        serde_json::json!({
+            "remote": "origin", "objects": 0, "bytes": 0, "versions": 0, "tags": 0,
+            // The format marker, the version listing and the tag listing.
+            "requests": 3, "conflicts": []
+        })
+    );
+}
+both!(a_second_push_sends_nothing);
+
+fn pull_fetches_only_the_version_or_path_asked_for(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let (a, b) = (noise("a", 200_000), noise("b", 300_000));
+    env.write("data/a.bin", &a);
+    env.write("data/sub/b.bin", &b);
+    let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    let c = noise("c", 400_000);
+    env.write("data/sub/b.bin", &c);
+    env.id(&["commit", "data", "-d", "d", "-s", "cleaned", "-q"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+
+    // One file of the first version: about its size, and nothing of the others.
+    let out = ok_in(&env, "copy", &["pull", &first, "--json", "--", "a.bin"]).json();
+    let received = number(&out, "bytes");
+    assert!(received >= 200_000 && received < 200_000 + 16_384, "{out}");
+    let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
+    use dv::store::Kind::Blob;
+    assert!(store.has(Blob, &blob_id(&a)));
+    assert!(!store.has(Blob, &blob_id(&b)) && !store.has(Blob, &blob_id(&c)));
+    let missing = env.dv_in(
+        &env.base().join("copy"),
+        &["--offline", "checkout", &first, "--to", "../x"],
+    );
+    assert_eq!(missing.code, 1, "{missing}");
+    assert!(
+        missing.stderr.contains(&format!(
+            "error: The data of version {first} is not in this workspace (1 object missing)\nhint: --offline was given."
+        )),
+        "{missing}"
+    );
+
+    // The whole first version: the rest of it, and still nothing of the second.
+    let out = ok_in(&env, "copy", &["pull", &first, "--json"]).json();
+    let received = number(&out, "bytes");
+    assert!(received >= 300_000 && received < 300_000 + 16_384, "{out}");
+    // A new look at the store: it caches which packs it has.
+    let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
+    assert!(store.has(Blob, &blob_id(&b)) && !store.has(Blob, &blob_id(&c)));
+    ok_in(
+        &env,
+        "copy",
+        &["--offline", "checkout", &first, "--to", "../x"],
+    );
+    assert_eq!(std::fs::read(env.base().join("x/sub/b.bin")).unwrap(), b);
+}
+both!(pull_fetches_only_the_version_or_path_asked_for);
+
+fn clone_without_data_then_materialize_fetches_only_the_pinned_version(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let one = noise("one", 500_000);
+    env.write("data/one.bin", &one);
+    env.ok(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["pin", "d@raw", "--as", "train", "--path", "train"]);
+    env.write("data/one.bin", noise("two", 500_000));
+    env.ok(&["commit", "data", "-d", "d", "-s", "cleaned", "-q"]);
+    env.ok(&["push"]);
+    let cloned = clone(&env, &remote, "trainer", &["--no-data"]);
+    assert_eq!(number(&cloned, "versions"), 2, "{cloned}");
+    assert!(number(&cloned, "bytes") < 8_192, "metadata only: {cloned}");
+    std::fs::copy(
+        env.root().join("dv.lock"),
+        env.base().join("trainer/dv.lock"),
+    )
+    .unwrap();
+    let out = ok_in(&env, "trainer", &["materialize"]);
+    assert!(out.stderr.contains("Fetched 2 objects"), "{out}");
+    assert_eq!(
+        std::fs::read(env.base().join("trainer/train/one.bin")).unwrap(),
+        one
+    );
+    ok_in(&env, "trainer", &["--offline", "verify"]);
+    let store = dv::store::Store::at(env.base().join("trainer/.dv/objects"));
+    assert!(!store.has(dv::store::Kind::Blob, &blob_id(&noise("two", 500_000))));
+    // Already there: nothing is fetched and no remote is needed.
+    let again = ok_in(&env, "trainer", &["--offline", "materialize"]);
+    assert!(!again.stderr.contains("Fetched"), "{again}");
+}
+both!(clone_without_data_then_materialize_fetches_only_the_pinned_version);
+
+fn two_workspaces_pushing_at_once_both_survive(backend: &Backend) {
+    let (first, remote) = workspace(backend);
+    let second = TestEnv::bare().with_vars(&remote.vars);
+    second.ok(&["init"]);
+    let mut add = vec!["remote", "add", "origin", remote.url.as_str()];
+    add.extend(remote.options.iter().map(String::as_str));
+    second.ok(&add);
+    first.write("a/x.bin", noise("x", 2 << 20));
+    first.ok(&["commit", "a", "-d", "alpha", "-s", "raw", "-q"]);
+    first.ok(&["tag", "alpha", "alpha-1"]);
+    second.write("b/y.bin", noise("y", 2 << 20));
+    second.ok(&["commit", "b", "-d", "beta", "-s", "raw", "-q"]);
+    second.ok(&["tag", "beta", "beta-1"]);
+    let pushes = [first.spawn(&["push"]), second.spawn(&["push"])];
+    for push in pushes {
+        let out = push.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    clone(&first, &remote, "both", &[]);
+    ok_in(&first, "both", &["checkout", "alpha-1", "--to", "../alpha"]);
+    ok_in(&first, "both", &["checkout", "beta-1", "--to", "../beta"]);
+    assert_eq!(
+        describe(&first.base().join("alpha")),
+        describe(&first.root().join("a"))
+    );
+    assert_eq!(
+        describe(&first.base().join("beta")),
+        describe(&second.root().join("b"))
+    );
+}
+both!(two_workspaces_pushing_at_once_both_survive);
+
+fn a_push_killed_midway_resumes_with_only_the_rest(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    // Two remote packs' worth (they close at 32 MiB).
+    env.write("data/one.bin", noise("one", 30 << 20));
+    env.write("data/two.bin", noise("two", 20 << 20));
+    env.ok(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    let killed = env.dv_env(&[("DV_FAILPOINT", "push.pack-sent")], &["push"]);
+    assert_eq!(
+        killed.code, -1,
+        "the push did not stop at the first pack:\n{killed}"
+    );
+    // The remote names no version yet: its data is not all there.
+    let versions = remote.files.join("versions");
+    assert!(!versions.exists() || std::fs::read_dir(&versions).unwrap().count() == 0);
+    // What arrived whole: packs with their index (either may have finished first).
+    let arrived: u64 = std::fs::read_dir(remote.files.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pack") && p.with_extension("idx").exists())
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(
+        arrived >= 16 << 20,
+        "a whole pack arrived before the kill: {arrived}"
+    );
+    let rest = env.dv(&["push", "--json"]).json();
+    let sent = number(&rest, "bytes");
+    let total = 50 << 20;
+    assert!(
+        sent <= total - arrived + (1 << 20),
+        "the rerun sent what had arrived again ({arrived} had): {rest}"
+    );
+    assert_eq!(number(&rest, "versions"), 1, "{rest}");
+    clone(&env, &remote, "copy", &[]);
+    ok_in(&env, "copy", &["checkout", "d", "--to", "../out"]);
+    assert_eq!(
+        describe(&env.base().join("out")),
+        describe(&env.root().join("data"))
+    );
+}
+both!(a_push_killed_midway_resumes_with_only_the_rest);
+
+fn a_damaged_object_on_the_remote_never_enters_the_store(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let content = noise("payload", 100_000);
+    env.write("data/file.bin", &content);
+    let id = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+    // Flip one byte in the middle of the pack: inside the file's content.
+    let packs = remote.files.join("packs");
+    let pack = std::fs::read_dir(&packs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, bytes).unwrap();
+    let out = env.dv_in(
+        &env.base().join("copy"),
+        &["checkout", &id, "--to", "../out"],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    let blob = blob_id(&content);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: Remote origin: the blob {blob} it sent is damaged, so it was not stored: its content hashes to "
+        )),
+        "{out}"
+    );
+    let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
+    assert!(!store.has(dv::store::Kind::Blob, &blob));
+    assert!(!env.base().join("out/file.bin").exists());
+    ok_in(&env, "copy", &["fsck"]);
+}
+both!(a_damaged_object_on_the_remote_never_enters_the_store);
+
+/// Writes a key on the remote directly, as a hostile or broken writer would.
+fn plant(remote: &Remote, key: &str, bytes: &[u8]) {
+    let path = remote.files.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn expect_failure(env: &TestEnv, dir: &str, args: &[&str], message: &str) {
+    let out = env.dv_in(&env.base().join(dir), args);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(message),
+        "expected {message:?} in:\n{out}"
+    );
+}
+
+fn hostile_listings_and_records_are_rejected(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    env.penguins();
+    let id = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+
+    // A key dv never writes.
+    plant(&remote, "versions/not-a-version", b"x");
+    expect_failure(
+        &env,
+        "copy",
+        &["fetch"],
+        "error: Remote origin: its listing holds \"versions/not-a-version\", which dv never writes there",
+    );
+    std::fs::remove_file(remote.files.join("versions/not-a-version")).unwrap();
+
+    // A version record whose bytes are not what its name says.
+    let real = std::fs::read(remote.files.join(format!("versions/{id}"))).unwrap();
+    let forged = "1".repeat(64);
+    plant(&remote, &format!("versions/{forged}"), &real);
+    expect_failure(
+        &env,
+        "copy",
+        &["fetch"],
+        &format!(
+            "error: Remote origin: the version {forged} it sent is damaged, so it was not stored"
+        ),
+    );
+    std::fs::remove_file(remote.files.join(format!("versions/{forged}"))).unwrap();
+
+    // A well-named version whose content points outside the workspace.
+    let json = match real[6] {
+        0 => real[16..].to_vec(),
+        _ => zstd::decode_all(&real[16..]).unwrap(),
+    };
+    let evil = String::from_utf8(json)
+        .unwrap()
+        .replace("\"path\":\"data\"", "\"path\":\"../../escape\"");
+    let mut object = b"dvob\x02v\x00\x00".to_vec();
+    object.extend_from_slice(&(evil.len() as u64).to_le_bytes());
+    object.extend_from_slice(evil.as_bytes());
+    let evil_id = blake3::hash(evil.as_bytes()).to_hex().to_string();
+    plant(&remote, &format!("versions/{evil_id}"), &object);
+    expect_failure(
+        &env,
+        "copy",
+        &["fetch"],
+        &format!(
+            "error: Remote origin: the version {evil_id} it sent is damaged, so it was not stored"
+        ),
+    );
+    std::fs::remove_file(remote.files.join(format!("versions/{evil_id}"))).unwrap();
+
+    // A pack index that is not the index of its pack.
+    let index = std::fs::read_dir(remote.files.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "idx"))
+        .unwrap();
+    let good = std::fs::read(&index).unwrap();
+    let mut bad = good.clone();
+    bad[20] ^= 1;
+    std::fs::write(&index, &bad).unwrap();
+    let name = index.file_name().unwrap().to_string_lossy().into_owned();
+    expect_failure(
+        &env,
+        "copy",
+        &["pull"],
+        &format!(
+            "error: Remote origin: packs/{name} is damaged: its checksum does not match its content"
+        ),
+    );
+    std::fs::write(&index, &good).unwrap();
+
+    // A tag record with a name dv would never accept.
+    plant(&remote, &format!("tags/..bad/{id}"), b"");
+    expect_failure(
+        &env,
+        "copy",
+        &["fetch"],
+        "error: Remote origin: its listing holds \"tags/..bad/",
+    );
+    std::fs::remove_dir_all(remote.files.join("tags/..bad")).unwrap();
+
+    // After all that, nothing unverified is in the store and the clone works.
+    ok_in(&env, "copy", &["fsck"]);
+    ok_in(&env, "copy", &["checkout", &id, "--to", "../out"]);
+    assert_eq!(
+        describe(&env.base().join("out")),
+        describe(&env.root().join("data"))
+    );
+}
+both!(hostile_listings_and_records_are_rejected);
+
+fn tags_that_differ_are_conflicts_never_overwritten(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    env.penguins();
+    let first = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    env.ok(&["tag", &first, "release"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "other", &["--no-data"]);
+    env.write("data/new.txt", "new\n");
+    let second = env.id(&["commit", "data", "-d", "penguins", "-s", "cleaned", "-q"]);
+    env.ok(&["tag", &second, "release", "--force"]);
+    let out = env.dv(&["push", "--json"]);
+    assert_eq!(out.code, 1, "{out}");
+    let report = out.json();
+    assert_eq!(
+        report["conflicts"],
+        serde_json::json!([{ "tag": "release", "local": second, "remote": [first] }])
+    );
+    assert!(
+        out.stderr
+            .contains("error: 1 tag name other versions on remote origin and were left unchanged"),
+        "{out}"
+    );
+    // The remote still says what it said.
+    ok_in(&env, "other", &["fetch"]);
+    assert_eq!(
+        ok_in(&env, "other", &["resolve", "release"]).stdout.trim(),
+        first
+    );
+}
+both!(tags_that_differ_are_conflicts_never_overwritten);
+
+#[test]
+fn remote_settings_are_checked_and_never_hold_credentials() {
+    let env = TestEnv::new();
+    let fail = |args: &[&str], message: &str| {
+        let out = env.dv(args);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(
+            out.stderr.contains(message),
+            "expected {message:?} in:\n{out}"
+        );
+    };
+    fail(
+        &["remote", "add", "o", "s3://key:secret@bucket/x"],
+        "error: Invalid remote URL \"s3://key:secret@bucket/x\": credentials are never part of a remote URL",
+    );
+    fail(
+        &["remote", "add", "o", "ftp://host/x"],
+        "error: Invalid remote URL \"ftp://host/x\": dv understands /path, file:///path and s3://bucket/prefix",
+    );
+    fail(
+        &["remote", "add", "o", "s3://bucket/a/../b"],
+        "error: Invalid remote URL \"s3://bucket/a/../b\": the key prefix has an empty, '.' or '..' component",
+    );
+    fail(
+        &["push"],
+        "error: No remote is configured\nhint: Add one with `dv remote add NAME URL`",
+    );
+    env.ok(&[
+        "remote",
+        "add",
+        "one",
+        "s3://bucket-one/p",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--allow-http",
+    ]);
+    env.ok(&["remote", "add", "two", "../shared", "--default"]);
+    fail(
+        &["remote", "add", "two", "/x"],
+        "error: A remote named \"two\" already exists",
+    );
+    fail(
+        &["fetch", "three"],
+        "error: Unknown remote \"three\"\nhint: Remotes: one, two.",
+    );
+    let shared = "$TEST_ENV/shared";
+    assert_eq!(
+        env.dv(&["remote", "list", "--json"]).json(),
+        serde_json::json!([
+            {"name": "one", "url": "s3://bucket-one/p", "endpoint": "http://127.0.0.1:9", "allow_http": true, "default": false},
+            {"name": "two", "url": shared, "default": true}
+        ])
+    );
+    let saved = std::fs::read_to_string(env.root().join(".dv/remotes.json")).unwrap();
+    assert!(
+        !saved.contains("secret") && !saved.contains("AWS"),
+        "{saved}"
+    );
+    env.ok(&["remote", "remove", "two"]);
+    assert_eq!(
+        env.dv(&["remote", "list", "--json"]).json()[0]["default"],
+        true
+    );
+    // A hostile remotes.json is refused with the reason.
+    std::fs::write(
+        env.root().join(".dv/remotes.json"),
+        r#"{"format":1,"default":"x","remotes":{"x":{"url":"relative/path"}}}"#,
+    )
+    .unwrap();
+    fail(
+        &["push"],
+        "remote \"x\": Invalid remote URL \"relative/path\": a path remote must be absolute",
+    );
+}
