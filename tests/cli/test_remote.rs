@@ -167,13 +167,11 @@ fn number(json: &Value, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in {json}"))
 }
 
+/// What a directory held, as `describe` tells it.
+type Described = std::collections::BTreeMap<Vec<u8>, (char, Vec<u8>, bool)>;
+
 /// Three versions: small files, a chunked file edited in the middle (chunks and deltas), a tag.
-fn history(
-    env: &TestEnv,
-) -> Vec<(
-    String,
-    std::collections::BTreeMap<Vec<u8>, (char, Vec<u8>, bool)>,
-)> {
+fn history(env: &TestEnv) -> Vec<(String, Described)> {
     let mut versions = Vec::new();
     env.penguins();
     let mut big = noise("big", 3 << 20);
@@ -274,7 +272,7 @@ fn pull_fetches_only_the_version_or_path_asked_for(backend: &Backend) {
     // One file of the first version: about its size, and nothing of the others.
     let out = ok_in(&env, "copy", &["pull", &first, "--json", "--", "a.bin"]).json();
     let received = number(&out, "bytes");
-    assert!(received >= 200_000 && received < 200_000 + 16_384, "{out}");
+    assert!((200_000..200_000 + 16_384).contains(&received), "{out}");
     let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
     use dv::store::Kind::Blob;
     assert!(store.has(Blob, &blob_id(&a)));
@@ -294,7 +292,7 @@ fn pull_fetches_only_the_version_or_path_asked_for(backend: &Backend) {
     // The whole first version: the rest of it, and still nothing of the second.
     let out = ok_in(&env, "copy", &["pull", &first, "--json"]).json();
     let received = number(&out, "bytes");
-    assert!(received >= 300_000 && received < 300_000 + 16_384, "{out}");
+    assert!((300_000..300_000 + 16_384).contains(&received), "{out}");
     // A new look at the store: it caches which packs it has.
     let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
     assert!(store.has(Blob, &blob_id(&b)) && !store.has(Blob, &blob_id(&c)));
