@@ -25,6 +25,10 @@ pub struct Args {
     #[arg(long)]
     no_data: bool,
 
+    /// Requests to run at once (default: DV_REMOTE_JOBS, else 16)
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
     /// Print the summary as JSON: objects, bytes and requests received
     #[arg(long)]
     json: bool,
@@ -35,7 +39,7 @@ const ORIGIN: &str = "origin";
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let spec = args.connection.spec(&args.url)?;
-    let remote = Remote::connect(ORIGIN, &spec, false)?;
+    let remote = Remote::connect(ORIGIN, &spec, false)?.with_jobs(args.jobs.map(usize::from));
     let stages = dv::remote::remote_stages(&remote)?;
     let ws = dv::Workspace::init(&args.dir, stages)?;
     let mut remotes = Remotes::default();

@@ -18,6 +18,10 @@ pub struct Args {
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
 
+    /// Requests to run at once (default: DV_REMOTE_JOBS, else 16)
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
     /// Print the summary as JSON: objects, bytes and requests received
     #[arg(long)]
     json: bool,
@@ -26,7 +30,8 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let (remote_name, revs) = split_remote(&ws, &args.args)?;
-    let remote = Remote::open(&ws, remote_name.as_deref(), false)?;
+    let remote =
+        Remote::open(&ws, remote_name.as_deref(), false)?.with_jobs(args.jobs.map(usize::from));
     let progress = ui.progress();
     let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
     let ids: Vec<dv::VersionId> = if revs.is_empty() {

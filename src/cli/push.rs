@@ -13,6 +13,10 @@ pub struct Args {
     /// they were made from
     args: Vec<String>,
 
+    /// Requests to run at once (default: DV_REMOTE_JOBS, else 16)
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
     /// Print the summary as JSON: objects, bytes and requests sent
     #[arg(long)]
     json: bool,
@@ -30,7 +34,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 .collect::<Result<_, _>>()?,
         )
     };
-    let remote = Remote::open(&ws, remote_name.as_deref(), true)?;
+    let remote =
+        Remote::open(&ws, remote_name.as_deref(), true)?.with_jobs(args.jobs.map(usize::from));
     let progress = ui.progress();
     let report = dv::remote::push(&ws, &remote, &selection, &progress)?;
     super::remote::report(ui, "Pushed", &report, args.json, true)

@@ -21,7 +21,7 @@ use object_store::{
     WriteMultipart,
 };
 
-use super::config::{Location, RemoteSpec};
+use super::config::{Cloud, Location, RemoteSpec};
 use crate::error::{Error, Result};
 
 /// Objects larger than this are uploaded in parts, several at once.
@@ -121,11 +121,7 @@ impl Client {
                 )
             }
             Location::S3 { bucket, prefix } => {
-                let retry = RetryConfig {
-                    backoff: BackoffConfig::default(),
-                    max_retries: tuning.retries,
-                    retry_timeout: tuning.timeout.saturating_mul(3),
-                };
+                let retry = retry_config(&tuning);
                 let options = ClientOptions::new()
                     .with_timeout(tuning.timeout)
                     .with_connect_timeout(tuning.timeout.min(Duration::from_secs(10)))
@@ -147,12 +143,13 @@ impl Client {
                 let s3 = builder
                     .build()
                     .map_err(|e| fail(format!("cannot configure S3 access: {e}")))?;
-                if prefix.is_empty() {
-                    Arc::new(s3)
-                } else {
-                    Arc::new(PrefixStore::new(s3, prefix.as_str()))
-                }
+                with_prefix(Arc::new(s3), &prefix)
             }
+            Location::Cloud {
+                cloud,
+                bucket,
+                prefix,
+            } => with_prefix(cloud_store(cloud, &bucket, &tuning).map_err(fail)?, &prefix),
         };
         Ok(Client {
             name: name.to_string(),
@@ -330,6 +327,67 @@ impl Client {
             .await
             .map_err(|e| self.failed("writing", key, e))?;
         Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
+    }
+}
+
+/// A store whose keys all live below `prefix`.
+fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    }
+}
+
+fn retry_config(tuning: &Tuning) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: tuning.retries,
+        retry_timeout: tuning.timeout.saturating_mul(3),
+    }
+}
+
+/// Google Cloud Storage or Azure Blob Storage, configured from their standard environment
+/// variables (`GOOGLE_APPLICATION_CREDENTIALS`..., `AZURE_STORAGE_ACCOUNT_NAME`...), when this
+/// dv was built with the feature.
+#[allow(unused_variables)]
+fn cloud_store(
+    cloud: Cloud,
+    bucket: &str,
+    tuning: &Tuning,
+) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    let options = ClientOptions::new().with_timeout(tuning.timeout);
+    match cloud {
+        #[cfg(feature = "gcs")]
+        Cloud::Gcs => object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry_config(tuning))
+            .with_client_options(options)
+            .build()
+            .map(|store| Arc::new(store) as Arc<dyn ObjectStore>)
+            .map_err(|e| format!("cannot configure Google Cloud Storage access: {e}")),
+        #[cfg(feature = "azure")]
+        Cloud::Azure => object_store::azure::MicrosoftAzureBuilder::from_env()
+            .with_container_name(bucket)
+            .with_retry(retry_config(tuning))
+            .with_client_options(options)
+            .build()
+            .map(|store| Arc::new(store) as Arc<dyn ObjectStore>)
+            .map_err(|e| format!("cannot configure Azure Blob Storage access: {e}")),
+        other => Err(format!(
+            "this dv was built without {} support; install it with \
+             `cargo install --locked --path . --features {}`",
+            match other {
+                Cloud::Gcs => "Google Cloud Storage",
+                Cloud::Azure => "Azure Blob Storage",
+                Cloud::S3 => "S3",
+            },
+            match other {
+                Cloud::Gcs => "gcs",
+                Cloud::Azure => "azure",
+                Cloud::S3 => "aws",
+            }
+        )),
     }
 }
 

@@ -41,6 +41,20 @@ pub enum Location {
     Path(PathBuf),
     /// A bucket of an S3-compatible store and a key prefix inside it (may be empty).
     S3 { bucket: String, prefix: String },
+    /// A Google Cloud Storage bucket or an Azure Blob container (cargo features `gcs`, `azure`).
+    Cloud {
+        cloud: Cloud,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+/// The object stores reached through their own APIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cloud {
+    S3,
+    Gcs,
+    Azure,
 }
 
 impl RemoteSpec {
@@ -83,48 +97,32 @@ fn invalid_url(url: &str, reason: &str) -> Error {
     }
 }
 
-/// Parses a remote URL: `/path`, `file:///path` or `s3://bucket[/prefix]`.
+/// Parses a remote URL: `/path`, `file:///path`, `s3://bucket[/prefix]`, and with the `gcs`
+/// and `azure` features `gs://bucket[/prefix]` and `az://container[/prefix]`.
 pub fn parse_url(url: &str) -> Result<Location> {
-    if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.contains('@') || bucket.contains(':') {
-            return Err(invalid_url(
-                url,
-                "credentials are never part of a remote URL; set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY in the environment",
-            ));
+    for (scheme, cloud) in [
+        ("s3://", Cloud::S3),
+        ("gs://", Cloud::Gcs),
+        ("az://", Cloud::Azure),
+    ] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let (bucket, prefix) = bucket_and_prefix(url, rest)?;
+            return Ok(match cloud {
+                Cloud::S3 => Location::S3 { bucket, prefix },
+                other => Location::Cloud {
+                    cloud: other,
+                    bucket,
+                    prefix,
+                },
+            });
         }
-        let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !bucket_ok {
-            return Err(invalid_url(
-                url,
-                "a bucket name is 3 to 63 lowercase letters, digits, '.' and '-'",
-            ));
-        }
-        let prefix = prefix.trim_matches('/');
-        if prefix
-            .split('/')
-            .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
-            || prefix.chars().any(|c| c.is_control() || c == '\\')
-        {
-            return Err(invalid_url(
-                url,
-                "the key prefix has an empty, '.' or '..' component",
-            ));
-        }
-        return Ok(Location::S3 {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-        });
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
     if url.contains("://") && !url.starts_with("file://") {
         return Err(invalid_url(
             url,
-            "dv understands /path, file:///path and s3://bucket/prefix",
+            "dv understands /path, file:///path, s3://bucket/prefix, gs://bucket/prefix and \
+             az://container/prefix",
         ));
     }
     if !path.starts_with('/') {
@@ -134,6 +132,40 @@ pub fn parse_url(url: &str) -> Result<Location> {
         ));
     }
     Ok(Location::Path(PathBuf::from(path)))
+}
+
+/// The bucket (or container) and key prefix of a cloud URL, checked.
+fn bucket_and_prefix(url: &str, rest: &str) -> Result<(String, String)> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.contains('@') || bucket.contains(':') {
+        return Err(invalid_url(
+            url,
+            "credentials are never part of a remote URL; set them in the environment \
+             (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for S3)",
+        ));
+    }
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !bucket_ok {
+        return Err(invalid_url(
+            url,
+            "a bucket name is 3 to 63 lowercase letters, digits, '.' and '-'",
+        ));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix
+        .split('/')
+        .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
+        || prefix.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return Err(invalid_url(
+            url,
+            "the key prefix has an empty, '.' or '..' component",
+        ));
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
 }
 
 /// The remotes of a workspace.

@@ -93,6 +93,14 @@ impl Remote {
         Ok(Remote { client, runtime })
     }
 
+    /// Sets how many requests run at once (overriding `DV_REMOTE_JOBS`).
+    pub fn with_jobs(mut self, jobs: Option<usize>) -> Remote {
+        if let Some(jobs) = jobs {
+            self.client.jobs = jobs.max(1);
+        }
+        self
+    }
+
     /// Runs remote work to completion.
     pub fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
         self.runtime.block_on(work)

@@ -325,6 +325,49 @@ struct Fetcher<'a> {
 /// Path filters below one tree: each a list of the components still to match.
 type Filters = Option<Vec<Vec<Vec<u8>>>>;
 
+/// A path given to `dv pull` as its components (`.` and empty ones dropped).
+fn components(path: &str) -> Vec<Vec<u8>> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(|c| c.as_bytes().to_vec())
+        .collect()
+}
+
+/// Where an entry stands against the path filters of its directory.
+enum Narrowed {
+    /// No path goes through it.
+    Outside,
+    /// A path names it: everything below it is wanted.
+    Whole,
+    /// Paths go on below it, with these components left.
+    Below(Vec<Vec<Vec<u8>>>),
+}
+
+/// Matches the entry at `path` (its last component is the entry's name) against the filters
+/// of its directory, recording the paths it completes in `matched`.
+fn narrow(
+    filters: &[Vec<Vec<u8>>],
+    path: &[Vec<u8>],
+    matched: &mut HashSet<Vec<Vec<u8>>>,
+) -> Narrowed {
+    let name = path.last().expect("an entry's path ends with its name");
+    let mut rest = Vec::new();
+    let mut whole = false;
+    for filter in filters.iter().filter(|f| f.first() == Some(name)) {
+        if filter.len() == 1 {
+            matched.insert(path.to_vec());
+            whole = true;
+        } else {
+            rest.push(filter[1..].to_vec());
+        }
+    }
+    match (whole, rest.is_empty()) {
+        (true, _) => Narrowed::Whole,
+        (false, true) => Narrowed::Outside,
+        (false, false) => Narrowed::Below(rest),
+    }
+}
+
 impl<'a> Fetcher<'a> {
     fn new(ws: &'a Workspace, remote: &'a Remote, progress: &'a dyn Progress) -> Result<Self> {
         remote.require_format()?;
@@ -358,72 +401,40 @@ impl<'a> Fetcher<'a> {
         paths: &[String],
         blobs: &mut Vec<Hash>,
     ) -> Result<()> {
-        let filters: Filters = (!paths.is_empty()).then(|| {
-            paths
-                .iter()
-                .map(|p| {
-                    p.trim_matches('/')
-                        .split('/')
-                        .filter(|c| !c.is_empty() && *c != ".")
-                        .map(|c| c.as_bytes().to_vec())
-                        .collect()
-                })
-                .collect()
-        });
+        let wanted: Vec<Vec<Vec<u8>>> = paths.iter().map(|p| components(p)).collect();
+        // No path, or one naming the version's root: all of it.
+        let filters: Filters =
+            (!wanted.is_empty() && wanted.iter().all(|p| !p.is_empty())).then(|| wanted.clone());
         let mut matched: HashSet<Vec<Vec<u8>>> = HashSet::new();
         let mut level: Vec<(TreeId, Filters, Vec<Vec<u8>>)> =
-            vec![(version.tree, filters, Vec::new())];
+            vec![(version.tree, filters.clone(), Vec::new())];
         let mut seen = HashSet::new();
         while !level.is_empty() {
-            let missing: Vec<ObjectKey> = level
+            let missing: HashSet<Hash> = level
                 .iter()
                 .map(|(tree, _, _)| tree.0)
                 .filter(|tree| !self.ws.store.has(Kind::Tree, tree))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .map(|tree| (Kind::Tree, tree))
                 .collect();
-            self.acquire(missing)?;
+            self.acquire(missing.into_iter().map(|tree| (Kind::Tree, tree)).collect())?;
             let mut next = Vec::new();
             for (tree_id, filters, at) in level {
                 if filters.is_none() && !seen.insert(tree_id) {
                     continue;
                 }
-                let tree = self.ws.store.tree(&tree_id)?;
-                for entry in tree.entries {
+                for entry in self.ws.store.tree(&tree_id)?.entries {
+                    let mut path = at.clone();
+                    path.push(entry.name.clone());
                     let below = match &filters {
                         None => None,
-                        Some(filters) => {
-                            let mut rest = Vec::new();
-                            let mut whole = false;
-                            for filter in filters {
-                                if filter.first() == Some(&entry.name) {
-                                    if filter.len() == 1 {
-                                        let mut path = at.clone();
-                                        path.push(entry.name.clone());
-                                        matched.insert(path);
-                                        whole = true;
-                                    } else {
-                                        rest.push(filter[1..].to_vec());
-                                    }
-                                }
-                            }
-                            if whole {
-                                None
-                            } else if rest.is_empty() {
-                                continue;
-                            } else {
-                                Some(rest)
-                            }
-                        }
+                        Some(filters) => match narrow(filters, &path, &mut matched) {
+                            Narrowed::Outside => continue,
+                            Narrowed::Whole => None,
+                            Narrowed::Below(rest) => Some(rest),
+                        },
                     };
                     match entry.kind {
-                        EntryKind::Tree => {
-                            let mut path = at.clone();
-                            path.push(entry.name.clone());
-                            next.push((TreeId(entry.id), below, path));
-                        }
-                        // A file named as a directory of a path matches nothing.
+                        EntryKind::Tree => next.push((TreeId(entry.id), below, path)),
+                        // A file where a path goes on below it matches nothing.
                         _ if below.is_some() => {}
                         _ => blobs.push(entry.id),
                     }
@@ -431,19 +442,16 @@ impl<'a> Fetcher<'a> {
             }
             level = next;
         }
-        for path in paths {
-            let parts: Vec<Vec<u8>> = path
-                .trim_matches('/')
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(|c| c.as_bytes().to_vec())
-                .collect();
-            if !matched.contains(&parts) {
-                return Err(Error::PathNotInVersion {
-                    path: path.clone(),
-                    version: id.to_hex(),
-                });
-            }
+        if filters.is_some()
+            && let Some((path, _)) = paths
+                .iter()
+                .zip(&wanted)
+                .find(|(_, parts)| !matched.contains(*parts))
+        {
+            return Err(Error::PathNotInVersion {
+                path: path.clone(),
+                version: id.to_hex(),
+            });
         }
         Ok(())
     }
@@ -583,6 +591,9 @@ impl<'a> Fetcher<'a> {
             .objects
             .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
         self.progress.advance(bytes);
+        if overlay.keys().any(|(kind, _)| *kind != Kind::Tree) {
+            crate::failpoint::hit("pull", "data-stored").map_err(|e| Error::io("pull", e))?;
+        }
         Ok(())
     }
 

@@ -97,6 +97,11 @@ impl TestEnv {
         )
     }
 
+    /// Runs dv in `dir` with extra environment variables.
+    pub fn dv_env_in(&self, dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
+        self.run_prepared(Command::new(env!("CARGO_BIN_EXE_dv")), dir, args, vars)
+    }
+
     /// Runs dv in `dir`.
     pub fn dv_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.run(Command::new(env!("CARGO_BIN_EXE_dv")), dir, args)

@@ -415,6 +415,36 @@ fn a_push_killed_midway_resumes_with_only_the_rest(backend: &Backend) {
 }
 both!(a_push_killed_midway_resumes_with_only_the_rest);
 
+fn a_pull_killed_midway_keeps_what_arrived(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    // More than one group (64 MiB) of chunks.
+    let content = noise("large", 80 << 20);
+    env.write("data/large.bin", &content);
+    let id = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+    let copy = env.base().join("copy");
+    let killed = env.dv_env_in(&copy, &[("DV_FAILPOINT", "pull.data-stored")], &["pull"]);
+    assert_eq!(
+        killed.code, -1,
+        "the pull did not stop after its first group:\n{killed}"
+    );
+    let rest = ok_in(&env, "copy", &["pull", "--json"]).json();
+    let received = number(&rest, "bytes");
+    assert!(
+        received < (80 << 20) - (48 << 20),
+        "the rerun fetched what had arrived again: {rest}"
+    );
+    ok_in(
+        &env,
+        "copy",
+        &["--offline", "checkout", &id, "--to", "../out"],
+    );
+    assert!(std::fs::read(env.base().join("out/large.bin")).unwrap() == content);
+    ok_in(&env, "copy", &["fsck"]);
+}
+both!(a_pull_killed_midway_keeps_what_arrived);
+
 fn a_damaged_object_on_the_remote_never_enters_the_store(backend: &Backend) {
     let (env, remote) = workspace(backend);
     let content = noise("payload", 100_000);
@@ -611,7 +641,7 @@ fn remote_settings_are_checked_and_never_hold_credentials() {
     );
     fail(
         &["remote", "add", "o", "ftp://host/x"],
-        "error: Invalid remote URL \"ftp://host/x\": dv understands /path, file:///path and s3://bucket/prefix",
+        "error: Invalid remote URL \"ftp://host/x\": dv understands /path, file:///path, s3://bucket/prefix, gs://bucket/prefix and az://container/prefix",
     );
     fail(
         &["remote", "add", "o", "s3://bucket/a/../b"],
@@ -666,5 +696,20 @@ fn remote_settings_are_checked_and_never_hold_credentials() {
     fail(
         &["push"],
         "remote \"x\": Invalid remote URL \"relative/path\": a path remote must be absolute",
+    );
+}
+
+#[cfg(not(feature = "gcs"))]
+#[test]
+fn a_cloud_this_build_lacks_is_named_with_the_feature_to_build() {
+    let env = TestEnv::new();
+    env.ok(&["remote", "add", "gcs", "gs://bucket-x/datasets"]);
+    let out = env.dv(&["push"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "error: Remote gcs: this dv was built without Google Cloud Storage support; install it with `cargo install --locked --path . --features gcs`"
+        ),
+        "{out}"
     );
 }
