@@ -457,23 +457,28 @@ impl<'a> Fetcher<'a> {
     }
 
     /// Makes objects local with everything they are rebuilt from, verified, group by group.
+    /// The next group downloads while the current one is verified and written.
     fn acquire(&self, wanted: Vec<ObjectKey>) -> Result<()> {
         let store = &self.ws.store;
         let mut queued: HashSet<ObjectKey> = wanted.iter().copied().collect();
         let mut queue = wanted;
         let mut waiting: HashMap<ObjectKey, Waiting> = HashMap::new();
-        while !queue.is_empty() {
-            let mut group = Vec::new();
-            let mut group_bytes = 0;
-            while let Some(object) = queue.pop() {
-                group_bytes += self.size_of(object)?;
-                group.push(object);
-                if group_bytes >= GROUP_BYTES {
-                    break;
-                }
+        let mut next = None;
+        loop {
+            let current = match next.take() {
+                Some(started) => started,
+                None if queue.is_empty() => break,
+                None => self.start_download(self.take_group(&mut queue)?),
+            };
+            if !queue.is_empty() {
+                next = Some(self.start_download(self.take_group(&mut queue)?));
             }
+            let arrived = self
+                .remote
+                .block_on(current)
+                .expect("download tasks do not panic")?;
             let mut ready = Vec::new();
-            for (object, received) in self.download(group)? {
+            for (object, received) in arrived {
                 let needs = self.dependencies(object, &received)?;
                 let absent: Vec<ObjectKey> = needs
                     .into_iter()
@@ -514,6 +519,20 @@ impl<'a> Fetcher<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// Takes up to [`GROUP_BYTES`] of objects (by their size on the remote) off the queue.
+    fn take_group(&self, queue: &mut Vec<ObjectKey>) -> Result<Vec<ObjectKey>> {
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while let Some(object) = queue.pop() {
+            bytes += self.size_of(object)?;
+            group.push(object);
+            if bytes >= GROUP_BYTES {
+                break;
+            }
+        }
+        Ok(group)
     }
 
     fn size_of(&self, (kind, id): ObjectKey) -> Result<u64> {
@@ -597,10 +616,9 @@ impl<'a> Fetcher<'a> {
         Ok(())
     }
 
-    /// Downloads a group of objects: ranged reads of packs (neighbours merged), loose objects
+    /// Plans a group's download: ranged reads of packs (neighbours merged), loose objects
     /// whole.
-    fn download(&self, group: Vec<ObjectKey>) -> Result<Vec<(ObjectKey, Received)>> {
-        let client = &self.remote.client;
+    fn plan(&self, group: Vec<ObjectKey>) -> Plan {
         let mut by_pack: HashMap<Hash, Vec<Slice>> = HashMap::new();
         let mut loose = Vec::new();
         for object in group {
@@ -613,7 +631,7 @@ impl<'a> Fetcher<'a> {
                 None => unreachable!("size_of checked every object"),
             }
         }
-        let mut requests = Vec::new();
+        let mut ranges = Vec::new();
         for (pack, mut members) in by_pack {
             members.sort_by_key(|(_, range)| range.start);
             let mut current: Option<(Range<u64>, Vec<Slice>)> = None;
@@ -628,61 +646,80 @@ impl<'a> Fetcher<'a> {
                         inside.push((object, range));
                     }
                     _ => {
-                        if let Some(done) = current.take() {
-                            requests.push((pack, done));
+                        if let Some((span, inside)) = current.take() {
+                            ranges.push((pack, span, inside));
                         }
                         current = Some((range.clone(), vec![(object, range)]));
                     }
                 }
             }
-            requests.extend(current.map(|done| (pack, done)));
+            ranges.extend(current.map(|(span, inside)| (pack, span, inside)));
         }
-        let from_packs: Vec<Arrivals> =
-            self.remote.block_on(
-                futures::stream::iter(requests.into_iter().map(
-                    |(pack, (span, inside))| async move {
-                        let bytes = client
-                            .get_range(&layout::pack_key(&pack), span.clone())
-                            .await?;
-                        Ok(inside
-                            .into_iter()
-                            .map(|(object, range)| {
-                                let at = (range.start - span.start) as usize;
-                                let len = (range.end - range.start) as usize;
-                                (object, Received::Bytes(bytes[at..at + len].to_vec()))
-                            })
-                            .collect())
-                    },
-                ))
-                .buffer_unordered(client.jobs)
-                .collect(),
-            );
-        let store = &self.ws.store;
-        let whole: Vec<Result<(ObjectKey, Received)>> = self.remote.block_on(
-            futures::stream::iter(loose.into_iter().map(|((kind, id), size)| async move {
-                let key = layout::object_key(kind, &id);
-                if size <= IN_MEMORY_LOOSE {
-                    let bytes = client.get(&key, size).await?.ok_or_else(|| {
-                        client.error(format!("{key} disappeared while it was being read"))
-                    })?;
-                    return Ok(((kind, id), Received::Bytes(bytes.to_vec())));
-                }
-                let mut temp = store.temp_file()?;
-                client.get_to_file(&key, size, temp.as_file_mut()).await?;
-                Ok(((kind, id), into_memory_unless_streamable(kind, &id, temp)?))
-            }))
-            .buffer_unordered((client.jobs / 4).max(2))
-            .collect(),
-        );
-        let mut out = Vec::new();
-        for part in from_packs {
-            out.extend(part?);
-        }
-        for one in whole {
-            out.push(one?);
-        }
-        Ok(out)
+        Plan { ranges, loose }
     }
+
+    /// Starts downloading a group on the remote's runtime; its bytes are awaited later.
+    fn start_download(&self, group: Vec<ObjectKey>) -> tokio::task::JoinHandle<Arrivals> {
+        let plan = self.plan(group);
+        let client = self.remote.client.clone();
+        let store = self.ws.store.clone();
+        self.remote.runtime.spawn(download(client, store, plan))
+    }
+}
+
+/// The requests that fetch one group of objects.
+struct Plan {
+    /// Per request: the pack, the byte range read, and the objects inside it.
+    ranges: Vec<(Hash, Range<u64>, Vec<Slice>)>,
+    loose: Vec<(ObjectKey, u64)>,
+}
+
+/// Runs a plan, many requests at once.
+async fn download(client: Client, store: Store, plan: Plan) -> Arrivals {
+    let client = &client;
+    let from_packs: Vec<Arrivals> = futures::stream::iter(plan.ranges.into_iter().map(
+        |(pack, span, inside)| async move {
+            let bytes = client
+                .get_range(&layout::pack_key(&pack), span.clone())
+                .await?;
+            Ok(inside
+                .into_iter()
+                .map(|(object, range)| {
+                    let at = (range.start - span.start) as usize;
+                    let len = (range.end - range.start) as usize;
+                    (object, Received::Bytes(bytes[at..at + len].to_vec()))
+                })
+                .collect())
+        },
+    ))
+    .buffer_unordered(client.jobs)
+    .collect()
+    .await;
+    let store = &store;
+    let whole: Vec<Result<(ObjectKey, Received)>> =
+        futures::stream::iter(plan.loose.into_iter().map(|((kind, id), size)| async move {
+            let key = layout::object_key(kind, &id);
+            if size <= IN_MEMORY_LOOSE {
+                let bytes = client.get(&key, size).await?.ok_or_else(|| {
+                    client.error(format!("{key} disappeared while it was being read"))
+                })?;
+                return Ok(((kind, id), Received::Bytes(bytes.to_vec())));
+            }
+            let mut temp = store.temp_file()?;
+            client.get_to_file(&key, size, temp.as_file_mut()).await?;
+            Ok(((kind, id), into_memory_unless_streamable(kind, &id, temp)?))
+        }))
+        .buffer_unordered((client.jobs / 4).max(2))
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for part in from_packs {
+        out.extend(part?);
+    }
+    for one in whole {
+        out.push(one?);
+    }
+    Ok(out)
 }
 
 /// A large received object file stays a file when it can be verified by streaming (raw or

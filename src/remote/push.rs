@@ -264,12 +264,12 @@ impl<'a> Sender<'a> {
             Some(writer) => writer,
             None => self
                 .writer
-                .insert(PackWriter::new(Vec::new()).map_err(|e| memory_error(&e))?),
+                .insert(PackWriter::new(Vec::new()).expect(IN_MEMORY)),
         };
         let (header, payload) = bytes.split_at(crate::store::HEADER_LEN);
         writer
             .append(kind.code(), &id, header, payload)
-            .map_err(|e| memory_error(&e))?;
+            .expect(IN_MEMORY);
         if writer.size() >= REMOTE_PACK_BYTES {
             self.ship()?;
         }
@@ -281,7 +281,7 @@ impl<'a> Sender<'a> {
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        let (index, pack) = writer.finish_into().map_err(|e| memory_error(&e))?;
+        let (index, pack) = writer.finish_into().expect(IN_MEMORY);
         let permit = self
             .remote
             .block_on(Arc::clone(&self.in_flight).acquire_owned())
@@ -362,9 +362,5 @@ impl<'a> Sender<'a> {
     }
 }
 
-fn memory_error(e: &std::io::Error) -> crate::error::Error {
-    crate::error::Error::io(
-        "pack being sent",
-        std::io::Error::new(e.kind(), e.to_string()),
-    )
-}
+/// Packs being sent are built in memory, where writing cannot fail.
+const IN_MEMORY: &str = "writing to memory cannot fail";

@@ -571,7 +571,29 @@ fn hostile_listings_and_records_are_rejected(backend: &Backend) {
             "error: Remote origin: packs/{name} is damaged: its checksum does not match its content"
         ),
     );
+    // An index far larger than its pack could need.
+    std::fs::write(&index, vec![0u8; 1 << 20]).unwrap();
+    expect_failure(
+        &env,
+        "copy",
+        &["pull"],
+        &format!("error: Remote origin: packs/{name} is 1048576 bytes, too large for a pack of "),
+    );
     std::fs::write(&index, &good).unwrap();
+
+    // A pack cut short: what its index promises is not there.
+    let pack = index.with_extension("pack");
+    let whole = std::fs::read(&pack).unwrap();
+    std::fs::write(&pack, &whole[..whole.len() / 2]).unwrap();
+    let out = env.dv_in(&env.base().join("copy"), &["pull"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("error: Remote origin: "), "{out}");
+    let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
+    assert!(
+        store.list(dv::store::Kind::Blob).unwrap().is_empty(),
+        "nothing half-received was stored"
+    );
+    std::fs::write(&pack, &whole).unwrap();
 
     // A tag record with a name dv would never accept.
     plant(&remote, &format!("tags/..bad/{id}"), b"");
