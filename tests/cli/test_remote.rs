@@ -735,3 +735,26 @@ fn a_cloud_this_build_lacks_is_named_with_the_feature_to_build() {
         "{out}"
     );
 }
+
+#[test]
+fn s3_requests_are_signed_and_a_wrong_secret_is_refused() {
+    let Some(server) = s3_server() else {
+        return;
+    };
+    let (env, remote) = workspace(&Backend::S3(server));
+    env.penguins();
+    env.ok(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    let out = env.dv_env(&[("AWS_SECRET_ACCESS_KEY", "not-the-secret")], &["push"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("error: Remote origin: reading dv-remote.json failed: "),
+        "{out}"
+    );
+    assert!(
+        !remote.files.exists(),
+        "nothing was written with a bad signature"
+    );
+    env.ok(&["push"]);
+    assert!(remote.files.join("dv-remote.json").exists());
+}
