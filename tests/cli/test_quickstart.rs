@@ -28,7 +28,8 @@ fn the_readme_quickstart_runs() {
         "quickstart failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("Quickstart OK: penguins@raw came back byte for byte."),
+        stdout.contains("penguins@raw came back byte for byte.")
+            && stdout.contains("Quickstart OK: a clone gave penguins@cleaned back byte for byte."),
         "{stdout}"
     );
     assert!(stdout.contains("penguins@cleaned"), "{stdout}");
