@@ -79,6 +79,8 @@ fn checkout_in(
     confined: bool,
     progress: &dyn Progress,
 ) -> Result<CheckoutReport> {
+    // A retired version's data may already be gone: refused with the reason, whatever is left.
+    crate::lifecycle::ensure_usable(ws, &request.id)?;
     let version = ws
         .index
         .version(&request.id)?

@@ -204,6 +204,19 @@ pub enum Error {
     #[error("row scan stopped early")]
     StopIteration,
 
+    #[error("{message}")]
+    InvalidLifecycle { message: String },
+
+    #[error("Version {id} is retired ({at}: {reason}): its data may already be gone")]
+    Retired {
+        id: String,
+        reason: String,
+        at: String,
+    },
+
+    #[error("Version {id} is pinned by {}", pins.join(", "))]
+    PinnedVersion { id: String, pins: Vec<String> },
+
     #[error("There is no path {path} in version {version}")]
     PathNotInVersion { path: String, version: String },
 

@@ -32,6 +32,7 @@ pub mod fs_util;
 pub mod fsck;
 pub mod id;
 pub mod index;
+pub mod lifecycle;
 pub mod lineage;
 pub mod lock;
 pub mod materialize;

@@ -61,6 +61,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     };
     report.versions = fetched.versions;
     report.tags = fetched.tags;
+    report.lifecycle = fetched.lifecycle;
     report.conflicts = fetched.conflicts;
     super::remote::report(ui, "Cloned", &report, args.json, false)?;
     if !args.json {

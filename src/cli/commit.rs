@@ -76,6 +76,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     };
     let progress = ui.progress();
     let outcome = commit(&ws, &request, &progress)?;
+    super::warn_if_deprecated(ui, &ws, &outcome.version.inputs)?;
     let version = &outcome.version;
     if args.json {
         #[derive(serde::Serialize)]
@@ -89,6 +90,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             view: VersionView {
                 id: outcome.id,
                 version,
+                lifecycle: None,
             },
         });
     }

@@ -74,9 +74,22 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .into_iter()
         .filter(|c| graph.node(&c.id).is_some())
         .collect();
+    let states = dv::lifecycle::states(&ws)?;
     match format {
         Format::Text => {
             let mut text = render::text(&graph);
+            for node in &graph.nodes {
+                if let Some(status) = states.get(&node.id)
+                    && status.state != dv::lifecycle::State::Active
+                {
+                    text.push_str(&format!(
+                        "{}: {}{}\n",
+                        status.state.name(),
+                        node.id.short(super::SHORT_ID),
+                        super::lifecycle_detail(status)
+                    ));
+                }
+            }
             for consumer in &consumers {
                 let lock = consumer
                     .lock
@@ -102,6 +115,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 .map(|n| VersionView {
                     id: n.id,
                     version: &n.version,
+                    lifecycle: states.get(&n.id),
                 })
                 .collect(),
             edges: graph

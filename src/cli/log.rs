@@ -1,6 +1,7 @@
 //! `dv log [--dataset NAME] [--stage S] [-n N]`
 
 use dv::index::LogFilter;
+use dv::lifecycle::State;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
@@ -29,6 +30,10 @@ pub struct Args {
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     limit: Option<usize>,
 
+    /// Hide deprecated and retired versions
+    #[arg(long)]
+    active: bool,
+
     /// Print the versions as a JSON array
     #[arg(long)]
     json: bool,
@@ -51,11 +56,19 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         params,
         limit: args.limit,
     };
-    let versions = ws.index.log(&filter)?;
+    let states = dv::lifecycle::states(&ws)?;
+    let mut versions = ws.index.log(&filter)?;
+    if args.active {
+        versions.retain(|(id, _)| states.get(id).is_none_or(|s| s.state == State::Active));
+    }
     if args.json {
         let views: Vec<VersionView> = versions
             .iter()
-            .map(|(id, version)| VersionView { id: *id, version })
+            .map(|(id, version)| VersionView {
+                id: *id,
+                version,
+                lifecycle: states.get(id),
+            })
             .collect();
         return ui.json(&views);
     }
@@ -75,10 +88,16 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                     .replace('T', " "),
                 plural(v.files, "file"),
                 human_bytes(v.bytes),
-                v.message
-                    .clone()
-                    .or_else(|| v.transform.clone())
-                    .unwrap_or_default(),
+                {
+                    let note = v.message.clone().or_else(|| v.transform.clone());
+                    match states.get(id).map(|s| s.state) {
+                        Some(state) if state != State::Active => {
+                            let marker = format!("[{}]", state.name());
+                            note.map_or(marker.clone(), |n| format!("{marker} {n}"))
+                        }
+                        _ => note.unwrap_or_default(),
+                    }
+                },
             ]
         })
         .collect();

@@ -37,6 +37,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             .into_iter()
             .map(|(pin, _)| pin.id)
             .collect();
+    super::warn_if_deprecated(ui, &ws, &pinned)?;
     let ws = with_local_data(ui, ws, &pinned, dv::remote::Need::Data)?;
     let progress = ui.progress();
     let reports = dv::materialize::materialize(

@@ -9,6 +9,7 @@ mod error;
 mod fetch;
 mod fsck;
 mod init;
+mod lifecycle;
 mod lineage;
 mod log;
 mod materialize;
@@ -74,6 +75,10 @@ enum Command {
     Fetch(fetch::Args),
     Pull(pull::Args),
     Clone(clone::Args),
+    Deprecate(lifecycle::Deprecate),
+    Undeprecate(lifecycle::Undeprecate),
+    Retire(lifecycle::Retire),
+    Unretire(lifecycle::Unretire),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
@@ -111,6 +116,10 @@ pub fn main() -> ExitCode {
         Command::Fetch(args) => fetch::run(&ui, args),
         Command::Pull(args) => pull::run(&ui, args),
         Command::Clone(args) => clone::run(&ui, args),
+        Command::Deprecate(args) => lifecycle::deprecate(&ui, args),
+        Command::Undeprecate(args) => lifecycle::undeprecate(&ui, args),
+        Command::Retire(args) => lifecycle::retire(&ui, args),
+        Command::Unretire(args) => lifecycle::unretire(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,6 +154,11 @@ fn with_local_data(
     ids: &[VersionId],
     need: dv::remote::Need,
 ) -> Result<Workspace, CliError> {
+    if need == dv::remote::Need::Data {
+        for id in ids {
+            dv::lifecycle::ensure_usable(&ws, id)?;
+        }
+    }
     let mut missing = 0;
     for id in ids {
         missing += dv::remote::missing_of(&ws, id, need)?;
@@ -174,12 +188,54 @@ fn fetched(ui: &Ui, report: &dv::remote::TransferReport) {
     ));
 }
 
-/// A version as shown in JSON: its id first, then every recorded field.
+/// A version as shown in JSON: its id first, then every recorded field, then its lifecycle
+/// state when it is not simply active.
 #[derive(Serialize)]
 struct VersionView<'a> {
     id: VersionId,
     #[serde(flatten)]
     version: &'a Version,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<&'a dv::lifecycle::Status>,
+}
+
+/// ` since DATE (by AUTHOR): REASON; use ID instead` for a state that changed.
+fn lifecycle_detail(status: &dv::lifecycle::Status) -> String {
+    let Some(event) = &status.event else {
+        return String::new();
+    };
+    let mut out = format!(
+        " since {} (by {}): {}",
+        event.at.get(..10).unwrap_or(&event.at),
+        event.author,
+        event.reason.as_deref().unwrap_or("no reason given")
+    );
+    if let Some(other) = event.use_instead {
+        out.push_str(&format!("; use {} instead", other.short(SHORT_ID)));
+    }
+    out
+}
+
+/// Warns on stderr about each deprecated version a command is about to use, saying what to
+/// use instead.
+fn warn_if_deprecated(ui: &Ui, ws: &Workspace, ids: &[VersionId]) -> Result<(), CliError> {
+    for id in ids {
+        let status = dv::lifecycle::status(ws, id)?;
+        let (dv::lifecycle::State::Deprecated, Some(event)) = (status.state, status.event) else {
+            continue;
+        };
+        let instead = match event.use_instead {
+            Some(other) => format!("; use {} instead", other.short(SHORT_ID)),
+            None => String::new(),
+        };
+        ui.status(format!(
+            "warning: version {} is deprecated since {}: {}{instead}",
+            id.short(SHORT_ID),
+            event.at.get(..10).unwrap_or(&event.at),
+            event.reason.as_deref().unwrap_or("no reason given"),
+        ));
+    }
+    Ok(())
 }
 
 /// `dataset@stage`, the way versions are named in human output.

@@ -79,6 +79,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .rev
         .expect("clap requires REV without --list or --remove");
     let id = dv::revision::resolve_uri(&ws, &rev)?;
+    super::warn_if_deprecated(ui, &ws, &[id])?;
     let (pinned, change) = pin(&ws, &lock, &id, args.name.as_deref(), args.path.as_deref())?;
     if args.json {
         return ui.json(&pinned);

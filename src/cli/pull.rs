@@ -48,6 +48,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let mut report = dv::remote::pull(&ws, &remote, &ids, &args.paths, Need::Data, &progress)?;
     report.versions = fetched.versions;
     report.tags = fetched.tags;
+    report.lifecycle = fetched.lifecycle;
     report.conflicts = fetched.conflicts;
     super::remote::report(ui, "Pulled", &report, args.json, false)
 }

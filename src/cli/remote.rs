@@ -173,6 +173,9 @@ pub fn report(
         if report.tags > 0 {
             parts.push(plural(report.tags, "tag"));
         }
+        if report.lifecycle > 0 {
+            parts.push(plural(report.lifecycle, "lifecycle event"));
+        }
         let what = if parts.is_empty() {
             String::new()
         } else {

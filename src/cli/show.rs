@@ -56,6 +56,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .into_iter()
         .filter(|c| c.id == id)
         .collect();
+    let status = dv::lifecycle::status(&ws, &id)?;
+    let lifecycle = (status.state != dv::lifecycle::State::Active).then_some(&status);
     if args.json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -66,6 +68,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         let view = VersionView {
             id,
             version: &version,
+            lifecycle,
         };
         let out = Out {
             view,
@@ -110,15 +113,21 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             },
         ],
         vec!["tree".into(), version.tree.to_hex()],
-        vec![
-            "contents".into(),
-            format!(
-                "{}, {}",
-                plural(version.files, "file"),
-                human_bytes(version.bytes)
-            ),
-        ],
     ];
+    if let Some(status) = lifecycle {
+        rows.push(vec![
+            "state".into(),
+            format!("{}{}", status.state.name(), super::lifecycle_detail(status)),
+        ]);
+    }
+    rows.push(vec![
+        "contents".into(),
+        format!(
+            "{}, {}",
+            plural(version.files, "file"),
+            human_bytes(version.bytes)
+        ),
+    ]);
     for (i, input) in version.inputs.iter().enumerate() {
         let name = ws
             .index

@@ -6,6 +6,7 @@
 //! objects/KIND/ID         objects too large for a pack
 //! versions/ID             version objects (object files)
 //! tags/NAME/ID            "tag NAME names version ID": append-only records
+//! lifecycle/VERSION/ID    lifecycle events of a version (deprecated, retired...), by hash
 //! ```
 //!
 //! Every key a listing returns is parsed here; anything else is a remote dv did not write, and
@@ -23,6 +24,7 @@ pub const PACKS: &str = "packs";
 pub const OBJECTS: &str = "objects";
 pub const VERSIONS: &str = "versions";
 pub const TAGS: &str = "tags";
+pub const LIFECYCLE: &str = "lifecycle";
 
 pub fn pack_key(id: &Hash) -> String {
     format!("{PACKS}/{}.pack", id.to_hex())
@@ -42,6 +44,10 @@ pub fn version_key(id: &Hash) -> String {
 
 pub fn tag_key(name: &str, id: &Hash) -> String {
     format!("{TAGS}/{name}/{}", id.to_hex())
+}
+
+pub fn lifecycle_key(version: &Hash, event: &Hash) -> String {
+    format!("{LIFECYCLE}/{}/{}", version.to_hex(), event.to_hex())
 }
 
 /// A pack file or its index, from a key under `packs/`.
@@ -91,6 +97,13 @@ pub fn parse_tag_key(client: &Client, key: &str) -> Result<(String, Hash)> {
             crate::names::check("tag", name).ok()?;
             Some((name.to_string(), hex_id(hex)?))
         })
+        .ok_or_else(|| unexpected(client, key))
+}
+
+pub fn parse_lifecycle_key(client: &Client, key: &str) -> Result<(Hash, Hash)> {
+    key.strip_prefix("lifecycle/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(version, event)| Some((hex_id(version)?, hex_id(event)?)))
         .ok_or_else(|| unexpected(client, key))
 }
 

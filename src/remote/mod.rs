@@ -44,6 +44,8 @@ pub struct TransferReport {
     pub versions: u64,
     /// Tags created (on the remote for push, locally for fetch).
     pub tags: u64,
+    /// Lifecycle events (deprecations, retirements) moved.
+    pub lifecycle: u64,
     /// Tags that name one version here and another there: reported, never overwritten.
     pub conflicts: Vec<TagConflict>,
 }

@@ -98,6 +98,8 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
     let mut report = remote.report(false);
     report.versions = records.len() as u64;
 
+    report.lifecycle = fetch_lifecycle(ws, remote)?;
+
     // Tags: taken when the name is free here; a name that differs is a conflict, left alone.
     for (name, ids) in tags {
         let local = ws.index.tag(&name)?;
@@ -119,6 +121,51 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
     }
     progress.finish();
     Ok(report)
+}
+
+/// Brings the lifecycle events of local versions that are not here yet, each checked against
+/// its name before it is recorded. Returns how many arrived.
+fn fetch_lifecycle(ws: &Workspace, remote: &Remote) -> Result<u64> {
+    let client = &remote.client;
+    let listed = remote.block_on(client.list(layout::LIFECYCLE))?;
+    let mut wanted = Vec::new();
+    for item in listed {
+        let (version, event) = layout::parse_lifecycle_key(client, &item.key)?;
+        let local = ws
+            .dv_dir()
+            .join("lifecycle")
+            .join(version.to_hex())
+            .join(event.to_hex());
+        if ws.store.has(Kind::Version, &version) && !local.exists() {
+            wanted.push((version, event));
+        }
+    }
+    let received: Vec<Result<(Hash, Hash, bytes::Bytes)>> = remote.block_on(
+        futures::stream::iter(wanted.iter().map(|(version, event)| async move {
+            let key = layout::lifecycle_key(version, event);
+            let bytes = client
+                .get(&key, crate::lifecycle::MAX_EVENT_BYTES)
+                .await?
+                .ok_or_else(|| {
+                    client.error(format!("{key} disappeared while it was being read"))
+                })?;
+            Ok((*version, *event, bytes))
+        }))
+        .buffer_unordered(client.jobs)
+        .collect(),
+    );
+    let mut count = 0;
+    for item in received {
+        let (version, event, bytes) = item?;
+        crate::lifecycle::receive(ws, &VersionId(version), &event, &bytes).map_err(|reason| {
+            client.error(format!(
+                "{} is damaged, so it was not recorded: {reason}",
+                layout::lifecycle_key(&version, &event)
+            ))
+        })?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// What of a version must be local: its trees (to compare or verify a directory), its

@@ -166,11 +166,43 @@ pub fn push(
             }
         }
     }
+    report.lifecycle = push_lifecycle(ws, remote, &pushed)?;
     let counted = remote.report(true);
     report.requests = counted.requests;
     report.bytes = counted.bytes;
     progress.finish();
     Ok(report)
+}
+
+/// Sends the lifecycle events of the pushed versions the remote lacks (after the versions:
+/// an event never names a version the remote does not hold). Returns how many were sent.
+fn push_lifecycle(ws: &Workspace, remote: &Remote, pushed: &HashSet<VersionId>) -> Result<u64> {
+    let events = crate::lifecycle::recorded(ws, Some(pushed))?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let client = &remote.client;
+    let there: HashSet<(Hash, Hash)> = remote
+        .block_on(client.list(layout::LIFECYCLE))?
+        .iter()
+        .map(|listed| layout::parse_lifecycle_key(client, &listed.key))
+        .collect::<Result<_>>()?;
+    let missing: Vec<_> = events
+        .into_iter()
+        .filter(|(version, id, _)| !there.contains(&(version.0, *id)))
+        .collect();
+    let count = missing.len() as u64;
+    let sent: Vec<Result<()>> = remote.block_on(
+        futures::stream::iter(missing.into_iter().map(|(version, id, bytes)| async move {
+            client
+                .put(&layout::lifecycle_key(&version.0, &id), Bytes::from(bytes))
+                .await
+        }))
+        .buffer_unordered(client.jobs)
+        .collect(),
+    );
+    sent.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(count)
 }
 
 fn conflict(name: &str, local: &VersionId, there: &BTreeSet<Hash>) -> TagConflict {

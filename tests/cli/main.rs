@@ -14,6 +14,7 @@ mod test_errors;
 mod test_fsck;
 mod test_hardening;
 mod test_init;
+mod test_lifecycle;
 mod test_lineage;
 mod test_log_show;
 mod test_pin;

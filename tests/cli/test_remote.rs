@@ -249,7 +249,7 @@ fn a_second_push_sends_nothing(backend: &Backend) {
     assert_eq!(
         again,
         serde_json::json!({
-            "remote": "origin", "objects": 0, "bytes": 0, "versions": 0, "tags": 0,
+            "remote": "origin", "objects": 0, "bytes": 0, "versions": 0, "tags": 0, "lifecycle": 0,
             // The format marker, the version listing and the tag listing.
             "requests": 3, "conflicts": []
         })
@@ -645,6 +645,47 @@ fn tags_that_differ_are_conflicts_never_overwritten(backend: &Backend) {
     );
 }
 both!(tags_that_differ_are_conflicts_never_overwritten);
+
+fn lifecycle_events_travel_with_their_versions(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    env.penguins();
+    let id = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    env.ok(&["deprecate", &id, "--reason", "wrong labels"]);
+    let pushed = env.dv(&["push", "--json"]).json();
+    assert_eq!(number(&pushed, "lifecycle"), 1, "{pushed}");
+    let cloned = clone(&env, &remote, "copy", &["--no-data"]);
+    assert_eq!(number(&cloned, "lifecycle"), 1, "{cloned}");
+    let shown = ok_in(&env, "copy", &["show", &id, "--json"]).json();
+    assert_eq!(shown["lifecycle"]["state"], "deprecated");
+    assert_eq!(shown["lifecycle"]["reason"], "wrong labels");
+    // Retired elsewhere, then fetched here: the newest event decides.
+    ok_in(&env, "copy", &["retire", &id, "--reason", "replaced"]);
+    ok_in(&env, "copy", &["push"]);
+    let fetched = env.dv(&["fetch", "--json"]).json();
+    assert_eq!(number(&fetched, "lifecycle"), 1, "{fetched}");
+    let checkout = env.dv(&["checkout", &id, "--to", "../out"]);
+    assert_eq!(checkout.code, 1, "{checkout}");
+    assert!(checkout.stderr.contains("is retired ("), "{checkout}");
+    // A forged event on the remote is refused, not recorded.
+    let events = remote.files.join("lifecycle").join(&id);
+    let some = std::fs::read_dir(&events)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let forged = "2".repeat(64);
+    std::fs::copy(&some, events.join(&forged)).unwrap();
+    expect_failure(
+        &env,
+        "copy",
+        &["fetch"],
+        &format!(
+            "error: Remote origin: lifecycle/{id}/{forged} is damaged, so it was not recorded"
+        ),
+    );
+}
+both!(lifecycle_events_travel_with_their_versions);
 
 #[test]
 fn remote_settings_are_checked_and_never_hold_credentials() {

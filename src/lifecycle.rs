@@ -1,0 +1,375 @@
+//! Lifecycle states of versions: deprecated (usable, with a warning and a replacement), retired
+//! (its data may go; its record stays), or active again.
+//!
+//! A version is immutable, so its state lives beside it as events: small canonical JSON files
+//! `.dv/lifecycle/<version id>/<event id>`, each named by the blake3 hash of its bytes and never
+//! rewritten. The newest event (by time, then id) is the version's state. Events from two
+//! machines merge by union, as tags on a remote do: nothing is overwritten.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::id::{Hash, VersionId};
+use crate::workspace::Workspace;
+
+/// The format of a lifecycle event.
+const EVENT_FORMAT: u32 = 1;
+/// Largest event file dv reads.
+pub const MAX_EVENT_BYTES: u64 = 64 << 10;
+/// Longest reason kept.
+const MAX_REASON: usize = 4096;
+
+/// What a version is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Usable; the default without events, and what undeprecate and unretire return to.
+    Active,
+    /// Usable, but warned about wherever it is chosen, with what to use instead.
+    Deprecated,
+    /// Its data may be removed by gc; checking it out is refused.
+    Retired,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Deprecated => "deprecated",
+            State::Retired => "retired",
+        }
+    }
+}
+
+/// One change of state, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub format: u32,
+    pub version: VersionId,
+    pub state: State,
+    pub reason: Option<String>,
+    /// The version to use instead (deprecation).
+    #[serde(rename = "use")]
+    pub use_instead: Option<VersionId>,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub author: String,
+}
+
+impl Event {
+    /// The canonical bytes (fields in declaration order, no whitespace) and their hash.
+    pub fn encode(&self) -> (Vec<u8>, Hash) {
+        let bytes = serde_json::to_vec(self).expect("events serialize");
+        let id = Hash::of(&bytes);
+        (bytes, id)
+    }
+
+    /// Parses an event and checks it is exactly what its id and place say.
+    pub fn decode(bytes: &[u8], id: &Hash, version: &VersionId) -> Result<Event, String> {
+        let event: Event = serde_json::from_slice(bytes)
+            .map_err(|e| format!("it is not a lifecycle event: {e}"))?;
+        if event.format > EVENT_FORMAT {
+            return Err(format!(
+                "it has format {}, newer than this dv understands ({EVENT_FORMAT})",
+                event.format
+            ));
+        }
+        if event.version != *version {
+            return Err(format!("it is about version {}", event.version));
+        }
+        if event.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+            return Err("its reason is longer than 4096 bytes".into());
+        }
+        if chrono::DateTime::parse_from_rfc3339(&event.at).is_err() {
+            return Err(format!("its time {:?} is not RFC 3339", event.at));
+        }
+        let (canonical, actual) = event.encode();
+        if canonical != bytes || actual != *id {
+            return Err("its bytes are not the canonical event its name says".into());
+        }
+        Ok(event)
+    }
+}
+
+/// A version's current state and the event that set it (none: active, never changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub state: State,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventView>,
+}
+
+/// The parts of the deciding event shown to users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventView {
+    pub reason: Option<String>,
+    #[serde(rename = "use")]
+    pub use_instead: Option<VersionId>,
+    pub at: String,
+    pub author: String,
+}
+
+impl Status {
+    pub fn active() -> Status {
+        Status {
+            state: State::Active,
+            event: None,
+        }
+    }
+}
+
+fn events_dir(ws: &Workspace) -> PathBuf {
+    ws.dv_dir().join("lifecycle")
+}
+
+/// Every version's state that ever changed (versions missing from the map are active).
+/// A damaged event file is an error naming it: states are not guessed.
+pub fn states(ws: &Workspace) -> Result<HashMap<VersionId, Status>> {
+    let mut out = HashMap::new();
+    let dir = events_dir(ws);
+    let versions = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    for entry in versions {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let name = entry.file_name();
+        let Some(version) = name.to_str().and_then(|n| n.parse::<VersionId>().ok()) else {
+            continue;
+        };
+        let events = read_events(&entry.path(), &version)?;
+        if let Some(latest) = events
+            .into_iter()
+            .max_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)))
+        {
+            out.insert(version, status_of(latest.0));
+        }
+    }
+    Ok(out)
+}
+
+/// One version's state.
+pub fn status(ws: &Workspace, version: &VersionId) -> Result<Status> {
+    let dir = events_dir(ws).join(version.to_hex());
+    let events = read_events(&dir, version)?;
+    Ok(events
+        .into_iter()
+        .max_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)))
+        .map_or_else(Status::active, |(event, _)| status_of(event)))
+}
+
+fn status_of(event: Event) -> Status {
+    Status {
+        state: event.state,
+        event: Some(EventView {
+            reason: event.reason,
+            use_instead: event.use_instead,
+            at: event.at,
+            author: event.author,
+        }),
+    }
+}
+
+/// The events of one version, each checked against its name.
+fn read_events(dir: &Path, version: &VersionId) -> Result<Vec<(Event, Hash)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(Hash::from_hex)
+        else {
+            // Temporary files of a write in progress.
+            continue;
+        };
+        let bytes = crate::fs_util::read_bounded(&path, MAX_EVENT_BYTES)?.unwrap_or_default();
+        let event = Event::decode(&bytes, &id, version).map_err(|message| Error::Config {
+            path: path.clone(),
+            message,
+        })?;
+        out.push((event, id));
+    }
+    Ok(out)
+}
+
+/// Every recorded event of the versions in `versions` (all when `None`), as (version, event id,
+/// canonical bytes), for sending to a remote.
+pub fn recorded(
+    ws: &Workspace,
+    versions: Option<&std::collections::HashSet<VersionId>>,
+) -> Result<Vec<(VersionId, Hash, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let dir = events_dir(ws);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let Some(version) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<VersionId>().ok())
+        else {
+            continue;
+        };
+        if versions.is_some_and(|wanted| !wanted.contains(&version)) {
+            continue;
+        }
+        for (event, id) in read_events(&entry.path(), &version)? {
+            out.push((version, id, event.encode().0));
+        }
+    }
+    Ok(out)
+}
+
+/// Records an event received from elsewhere after checking it is exactly what its name says.
+pub fn receive(ws: &Workspace, version: &VersionId, id: &Hash, bytes: &[u8]) -> Result<(), String> {
+    let event = Event::decode(bytes, id, version)?;
+    record(ws, &event).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Records an event (durably; an identical one already there is left as it is).
+pub fn record(ws: &Workspace, event: &Event) -> Result<Hash> {
+    let (bytes, id) = event.encode();
+    let dir = events_dir(ws).join(event.version.to_hex());
+    let path = dir.join(id.to_hex());
+    if !path.exists() {
+        crate::fs_util::create_dirs(&dir)?;
+        crate::fs_util::write_atomic(&path, &bytes, "lifecycle")?;
+    }
+    Ok(id)
+}
+
+/// A new event for `version`, stamped with the clock and author dv records versions with.
+pub fn event(
+    version: VersionId,
+    state: State,
+    reason: Option<String>,
+    use_instead: Option<VersionId>,
+) -> Result<Event> {
+    if let Some(reason) = &reason
+        && reason.len() > MAX_REASON
+    {
+        return Err(Error::InvalidLifecycle {
+            message: "a reason is at most 4096 bytes".into(),
+        });
+    }
+    Ok(Event {
+        format: EVENT_FORMAT,
+        version,
+        state,
+        reason,
+        use_instead,
+        at: crate::provenance::timestamp()?,
+        author: crate::provenance::author(),
+    })
+}
+
+/// Fails with the reason and date when a version is retired: its data is not to be used.
+pub fn ensure_usable(ws: &Workspace, version: &VersionId) -> Result<()> {
+    let status = status(ws, version)?;
+    match (status.state, status.event) {
+        (State::Retired, Some(event)) => Err(Error::Retired {
+            id: version.to_hex(),
+            reason: event.reason.unwrap_or_else(|| "no reason given".into()),
+            at: event.at,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What a lifecycle command asks for.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Deprecate {
+        reason: String,
+        use_instead: Option<VersionId>,
+    },
+    Undeprecate,
+    /// `force`: even when a recorded consumer pins it.
+    Retire {
+        reason: String,
+        force: bool,
+    },
+    Unretire,
+}
+
+/// Changes a version's state, checking the change makes sense: a retired version is not
+/// deprecated, only a deprecated one is undeprecated and only a retired one unretired (while
+/// its data is all here), and a version pinned by a recorded consumer is retired only with
+/// `force`. Returns the state it had; `None` when it already was retired (nothing recorded).
+pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Option<State>> {
+    let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
+    let current = status(ws, &version)?.state;
+    let refuse = |message: String| Err(Error::InvalidLifecycle { message });
+    let event = match change {
+        Change::Deprecate { .. } if current == State::Retired => {
+            return refuse(format!(
+                "Version {version} is retired; `dv unretire` it before deprecating it"
+            ));
+        }
+        Change::Deprecate { use_instead, .. } if use_instead == Some(version) => {
+            return refuse("A version cannot be its own replacement".into());
+        }
+        Change::Deprecate {
+            reason,
+            use_instead,
+        } => event(version, State::Deprecated, Some(reason), use_instead)?,
+        Change::Undeprecate | Change::Unretire => {
+            let expected = match change {
+                Change::Undeprecate => State::Deprecated,
+                _ => State::Retired,
+            };
+            if current != expected {
+                return refuse(format!(
+                    "Version {version} is {}, not {}",
+                    current.name(),
+                    expected.name()
+                ));
+            }
+            if expected == State::Retired {
+                let missing = crate::remote::missing_of(ws, &version, crate::remote::Need::Data)?;
+                if missing > 0 {
+                    return refuse(format!(
+                        "Version {version} cannot be made active again: {missing} of its \
+                         objects are not here (gc may have removed them; `dv pull` fetches \
+                         them if a remote holds the version)"
+                    ));
+                }
+            }
+            event(version, State::Active, None, None)?
+        }
+        Change::Retire { .. } if current == State::Retired => return Ok(None),
+        Change::Retire { reason, force } => {
+            if !force {
+                let pins: Vec<String> = crate::pin::consumers(ws)?
+                    .into_iter()
+                    .filter(|c| c.id == version)
+                    .map(|c| format!("{} in {}", c.name, c.lock.display()))
+                    .collect();
+                if !pins.is_empty() {
+                    return Err(Error::PinnedVersion {
+                        id: version.to_hex(),
+                        pins,
+                    });
+                }
+            }
+            event(version, State::Retired, Some(reason), None)?
+        }
+    };
+    record(ws, &event)?;
+    Ok(Some(current))
+}
