@@ -49,6 +49,8 @@ pub fn commit(
     crate::names::check("dataset", &request.dataset)?;
     ws.check_stage(&request.stage)?;
     ws.remove_stale_temp_files()?;
+    // A gc that removes objects while this commit runs bumps the epoch (see below).
+    let gc_epoch = crate::gc::epoch(ws);
     let inputs = request
         .inputs
         .iter()
@@ -109,6 +111,12 @@ pub fn commit(
     };
 
     let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
+    // Objects this commit found already stored (and did not write) may have been garbage a
+    // concurrent gc removed: then check that everything the version needs is still here.
+    if crate::gc::epoch(ws) != gc_epoch {
+        let code: Vec<crate::id::Hash> = version.code.iter().map(|c| c.blob.0).collect();
+        crate::gc::check_complete(ws, &version.tree, &code)?;
+    }
     if let Some(existing_id) = ws.index.latest(&version.dataset, Some(&version.stage))?
         && let Some(existing) = ws.index.version(&existing_id)?
         && same_provenance(&existing, &version)

@@ -207,6 +207,16 @@ pub enum Error {
     #[error("{message}")]
     InvalidLifecycle { message: String },
 
+    #[error(
+        "Invalid duration \"{text}\": expected a number and a unit (s, m, h, d, w), such as 0s, 2h or 14d"
+    )]
+    InvalidDuration { text: String },
+
+    #[error(
+        "A dv gc that ran during this commit removed {missing} objects the new version needs; nothing was committed"
+    )]
+    RemovedDuringCommit { missing: usize },
+
     #[error("Version {id} is retired ({at}: {reason}): its data may already be gone")]
     Retired {
         id: String,

@@ -4,8 +4,8 @@
 //! In debug builds (the ones tests run), `DV_FAILPOINT=NAME[=ACTION][,NAME[=ACTION]...]` makes
 //! the step called NAME abort the process on the spot (`crash`, the default: no destructor
 //! runs, temporary files stay behind, as after `kill -9` or a power cut) or fail with an I/O
-//! error (`enospc`, `eio`), as a full or failing disk would. Release builds compile every point
-//! to nothing.
+//! error (`enospc`, `eio`), as a full or failing disk would, or wait there (`wait`) until the
+//! file `DV_FAILPOINT_RELEASE` names exists. Release builds compile every point to nothing.
 
 use std::io;
 
@@ -50,6 +50,14 @@ pub fn hit(what: &str, step: &str) -> io::Result<()> {
                 .is_some_and(|rest| rest == step);
             if matches {
                 match action {
+                    // Holds the process here until the file DV_FAILPOINT_RELEASE names exists:
+                    // lets a test run another command at exactly this step.
+                    "wait" => {
+                        let release = std::env::var_os("DV_FAILPOINT_RELEASE").unwrap_or_default();
+                        while !std::path::Path::new(&release).exists() {
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
+                    }
                     "enospc" => return Err(io::Error::from_raw_os_error(28)),
                     "eio" => return Err(io::Error::from_raw_os_error(5)),
                     _ => std::process::abort(),

@@ -27,6 +27,8 @@ pub enum Problem {
     /// Not in the store, but every version needing it is on the default remote, which holds
     /// all of each version it lists: fetched when needed, not a problem.
     NotLocal,
+    /// Not in the store because every version needing it is retired and gc removed it.
+    Collected,
 }
 
 /// A version and the path inside it that a damaged object holds.
@@ -77,11 +79,12 @@ impl FsckReport {
         self.problems() == 0
     }
 
-    /// Findings that are problems (objects that are only on the remote are not).
+    /// Findings that are problems (objects only on the remote, or collected with their
+    /// retired versions, are not).
     pub fn damage(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
-            .filter(|f| f.problem != Problem::NotLocal)
+            .filter(|f| !matches!(f.problem, Problem::NotLocal | Problem::Collected))
     }
 
     /// Reclassifies missing objects as not local when every version needing them is among
@@ -205,13 +208,26 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         }
     }
     report.damaged_tags = damaged.iter().map(|p| p.display().to_string()).collect();
+    // Data of retired versions may have been collected: missing is expected there.
+    let retired: HashSet<VersionId> = crate::lifecycle::states(ws)?
+        .into_iter()
+        .filter(|(_, status)| status.state == crate::lifecycle::State::Retired)
+        .map(|(id, _)| id)
+        .collect();
     report.findings = findings
         .into_iter()
         .map(|((kind, id), (problem, reason, mut affects))| {
             affects.sort();
             affects.dedup();
+            let collected = problem == Problem::Missing
+                && !affects.is_empty()
+                && affects.iter().all(|a| retired.contains(&a.version));
             Finding {
-                problem,
+                problem: if collected {
+                    Problem::Collected
+                } else {
+                    problem
+                },
                 kind: kind.name(),
                 id: id.to_hex(),
                 reason,
@@ -227,6 +243,7 @@ fn reason_for(problem: Problem) -> String {
         Problem::Missing => "it is not in the store".to_string(),
         Problem::Corrupt => "it cannot be read".to_string(),
         Problem::NotLocal => "it is on the remote".to_string(),
+        Problem::Collected => "its versions are retired and gc removed it".to_string(),
     }
 }
 

@@ -30,6 +30,7 @@ pub mod error;
 pub mod failpoint;
 pub mod fs_util;
 pub mod fsck;
+pub mod gc;
 pub mod id;
 pub mod index;
 pub mod lifecycle;

@@ -190,6 +190,7 @@ impl From<Error> for CliError {
             }
             Error::Retired { .. } => base.hinted("Use an active version (`dv log --active`), or `dv unretire REV` while its data is still here."),
             Error::PinnedVersion { .. } => base.hinted("Retiring it would break those lock files: pin another version there first, or add --force."),
+            Error::RemovedDuringCommit { .. } => base.hinted("Run the commit again: it stores what is missing."),
             Error::NoRemote => base.hinted("Add one with `dv remote add NAME URL` (a directory or s3://bucket/prefix)."),
             Error::UnknownRemote { ref known, .. } if known.is_empty() => base.hinted("There are no remotes; add one with `dv remote add NAME URL`."),
             Error::UnknownRemote { ref known, .. } => base.hinted(format!("Remotes: {}.", list(known))),

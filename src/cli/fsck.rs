@@ -67,7 +67,22 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             text.push_str(&format!("damaged tag file {tag}\n"));
         }
         ui.out(text)?;
-        let elsewhere = report.findings.len() - report.damage().count();
+        let count = |problem| {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.problem == problem)
+                .count()
+        };
+        let elsewhere = count(dv::fsck::Problem::NotLocal);
+        let collected = count(dv::fsck::Problem::Collected);
+        if collected > 0 {
+            ui.status(format!(
+                "{} of retired versions {} removed by gc, as intended.",
+                plural(collected as u64, "object"),
+                if collected == 1 { "was" } else { "were" },
+            ));
+        }
         if let Some(remote) = remote.filter(|_| elsewhere > 0) {
             ui.status(format!(
                 "{} not fetched yet {} on remote {remote}, which holds every version needing them.",

@@ -8,6 +8,7 @@ mod diff;
 mod error;
 mod fetch;
 mod fsck;
+mod gc;
 mod init;
 mod lifecycle;
 mod lineage;
@@ -79,6 +80,7 @@ enum Command {
     Undeprecate(lifecycle::Undeprecate),
     Retire(lifecycle::Retire),
     Unretire(lifecycle::Unretire),
+    Gc(gc::Args),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
@@ -120,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Undeprecate(args) => lifecycle::undeprecate(&ui, args),
         Command::Retire(args) => lifecycle::retire(&ui, args),
         Command::Unretire(args) => lifecycle::unretire(&ui, args),
+        Command::Gc(args) => gc::run(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

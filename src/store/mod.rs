@@ -167,6 +167,41 @@ impl Store {
         }
     }
 
+    /// Every pack file with its index, as loaded now (re-reading the pack directory).
+    pub fn pack_files(&self) -> Result<Vec<(PathBuf, PackIndex)>> {
+        Ok(self
+            .reload_packs()?
+            .packs
+            .iter()
+            .map(|pack| (pack.path.clone(), pack.index.clone()))
+            .collect())
+    }
+
+    /// Removes a pack whose objects are all garbage or stored elsewhere: its index first (a
+    /// pack without an index is indexed by scanning it), then the pack, then the directory is
+    /// synced. Readers that still hold it open keep reading it.
+    pub fn remove_pack(&self, pack: &Path) -> Result<()> {
+        let index = pack.with_extension("idx");
+        for path in [&index, &pack.to_path_buf()] {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+                _ => {}
+            }
+        }
+        crate::fs_util::sync_dir(&self.root.join(PACK_DIR))?;
+        self.reload_packs()?;
+        Ok(())
+    }
+
+    /// Removes a loose object file.
+    pub fn remove_loose(&self, kind: Kind, id: &Hash) -> Result<()> {
+        let path = self.object_path(kind, id);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+            _ => Ok(()),
+        }
+    }
+
     /// The objects [`Store::with_overlay`] added (none for a plain store).
     pub fn overlay_objects(&self) -> Arc<Overlay> {
         self.overlay.clone().unwrap_or_default()
@@ -856,7 +891,18 @@ impl Store {
         let Some((pack, slot)) = set.find(kind.code(), id) else {
             return Ok(None);
         };
-        let mut bytes = pack.read_slot(slot).map_err(|e| read_error(kind, id, e))?;
+        let mut bytes = match pack.read_slot(slot) {
+            Ok(bytes) => bytes,
+            // A concurrent gc may have repacked it: look in the packs as they are now.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let now = self.reload_packs()?;
+                return match now.find(kind.code(), id) {
+                    Some((other, _)) if other.path != pack.path => self.open_packed(kind, id, &now),
+                    _ => Ok(None),
+                };
+            }
+            Err(e) => return Err(read_error(kind, id, e)),
+        };
         let header = Header::read(&mut bytes.as_slice()).map_err(|e| read_error(kind, id, e))?;
         check_kind(kind, id, &header)?;
         bytes.drain(..object_file::HEADER_LEN);
@@ -1092,6 +1138,13 @@ impl Batch<'_> {
             self.store
                 .publish(kind, id, Some(self), |out| out.write_all(object_file))
         }
+    }
+
+    /// Appends an object file to this batch's pack even though the store holds it already:
+    /// repacking copies live objects out of a pack that is about to be removed.
+    pub fn copy_object_file(&self, kind: Kind, id: &Hash, object_file: &[u8]) -> Result<()> {
+        let (header, payload) = object_file.split_at(object_file::HEADER_LEN);
+        self.append_to_pack(kind, id, header, payload)
     }
 
     /// Stores a verified object file received into a temporary file of [`Store::temp_file`].

@@ -82,6 +82,7 @@ impl Record {
 }
 
 /// The sorted table of one pack, kept as its encoded records so loading is one read.
+#[derive(Clone)]
 pub struct PackIndex {
     pack_id: Hash,
     records: Vec<u8>,

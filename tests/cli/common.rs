@@ -129,8 +129,14 @@ impl TestEnv {
 
     /// Starts dv in the workspace without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_env(&[], args)
+    }
+
+    /// Starts dv in the workspace with extra environment variables, without waiting for it.
+    pub fn spawn_env(&self, vars: &[(&str, &str)], args: &[&str]) -> std::process::Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dv"));
         self.prepare(&mut command, &self.root(), args);
+        command.envs(vars.iter().copied());
         command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -12,6 +12,7 @@ mod test_diff;
 mod test_diff_rows;
 mod test_errors;
 mod test_fsck;
+mod test_gc;
 mod test_hardening;
 mod test_init;
 mod test_lifecycle;

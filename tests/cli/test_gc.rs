@@ -1,0 +1,247 @@
+//! `dv gc`: removes what no live version needs, never anything else.
+
+use crate::common::TestEnv;
+use crate::describe::describe;
+
+/// Incompressible bytes, the same on every run.
+fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+/// Two versions of one dataset sharing `shared.bin`; the first alone holds `old.bin`.
+fn two_versions(env: &TestEnv) -> (String, String) {
+    env.write("data/shared.bin", noise("shared", 200_000));
+    env.write("data/old.bin", noise("old", 300_000));
+    let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    std::fs::remove_file(env.root().join("data/old.bin")).unwrap();
+    env.write("data/new.bin", noise("new", 100_000));
+    let second = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    (first, second)
+}
+
+fn has_blob(env: &TestEnv, content: &[u8]) -> bool {
+    env.store()
+        .has(dv::store::Kind::Blob, &dv::Hash::of(content))
+}
+
+#[test]
+fn gc_removes_only_what_retired_versions_alone_held_and_the_dry_run_says_exactly_that() {
+    let env = TestEnv::new();
+    let (first, second) = two_versions(&env);
+    let kept = describe(&env.root().join("data"));
+    // Nothing is garbage while every version is live.
+    let none = env.dv(&["gc", "--grace", "0s", "--json"]).json();
+    assert_eq!(none["garbage_objects"], 0, "{none}");
+    env.ok(&["retire", &first, "--reason", "old survey"]);
+    // Young objects are never removed.
+    let young = env.dv(&["gc", "--json"]).json();
+    assert_eq!(young["removed_objects"], 0, "{young}");
+    assert_eq!(young["young_objects"], young["garbage_objects"], "{young}");
+    let dry = env.dv(&["gc", "--grace", "0s", "--json"]).json();
+    assert_eq!(dry["pruned"], false);
+    // The old file and the first version's tree.
+    assert_eq!(dry["removed_objects"], 2, "{dry}");
+    assert!(dry["removed_bytes"].as_u64().unwrap() >= 300_000, "{dry}");
+    assert!(
+        has_blob(&env, &noise("old", 300_000)),
+        "a dry run removes nothing"
+    );
+    let real = env.dv(&["gc", "--grace", "0s", "--prune", "--json"]).json();
+    assert_eq!(real["removed_objects"], dry["removed_objects"], "{real}");
+    assert_eq!(real["removed_bytes"], dry["removed_bytes"], "{real}");
+    assert_eq!(real["pruned"], true);
+    assert!(!has_blob(&env, &noise("old", 300_000)));
+    assert!(has_blob(&env, &noise("shared", 200_000)));
+    // The live version is intact; the retired one's record and lineage stay.
+    env.ok(&["checkout", &second, "--to", "../out"]);
+    assert_eq!(describe(&env.base().join("out")), kept);
+    let show = env.ok(&["show", &first]);
+    assert!(show.contains("retired since"), "{show}");
+    let checkout = env.dv(&["checkout", &first, "--to", "../gone"]);
+    assert_eq!(checkout.code, 1, "{checkout}");
+    assert!(checkout.stderr.contains("is retired ("), "{checkout}");
+    let fsck = env.dv(&["fsck"]);
+    assert_eq!(fsck.code, 0, "{fsck}");
+    assert!(fsck.stderr.contains("of retired versions w"), "{fsck}");
+    // Its data is gone, so it cannot be made active again.
+    let unretire = env.dv(&["unretire", &first]);
+    assert_eq!(unretire.code, 1, "{unretire}");
+    assert!(
+        unretire.stderr.contains("cannot be made active again"),
+        "{unretire}"
+    );
+    // A second gc finds nothing more.
+    let again = env.dv(&["gc", "--grace", "0s", "--prune", "--json"]).json();
+    assert_eq!(again["removed_objects"], 0, "{again}");
+}
+
+#[test]
+fn tagged_or_pinned_versions_are_never_collected() {
+    let env = TestEnv::new();
+    let (first, _) = two_versions(&env);
+    env.ok(&["tag", &first, "keep"]);
+    env.ok(&["retire", &first, "--reason", "old"]);
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    assert!(
+        has_blob(&env, &noise("old", 300_000)),
+        "a tagged version's data stays"
+    );
+    env.ok(&["tag", "--delete", "keep"]);
+    env.ok(&["unretire", &first]);
+    env.ok(&["pin", &first, "--as", "train", "--path", "train"]);
+    env.ok(&["retire", &first, "--reason", "old", "--force"]);
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    assert!(
+        has_blob(&env, &noise("old", 300_000)),
+        "a pinned version's data stays"
+    );
+    env.ok(&["unretire", &first]);
+    env.ok(&["materialize"]);
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn repacking_keeps_every_live_object_readable() {
+    let env = TestEnv::new();
+    // One pack mostly garbage: a large retired file beside a small live one.
+    env.write("data/small.txt", "live\n");
+    env.write("data/big.bin", noise("big", 900_000));
+    let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["tag", &first, "unused"]);
+    std::fs::remove_file(env.root().join("data/big.bin")).unwrap();
+    let second = env.id(&["commit", "data", "-d", "d", "-s", "cleaned", "-q"]);
+    env.ok(&["tag", "--delete", "unused"]);
+    env.ok(&["retire", &first, "--reason", "old"]);
+    let report = env.dv(&["gc", "--grace", "0s", "--prune", "--json"]).json();
+    assert!(
+        report["packs_rewritten"].as_u64().unwrap() + report["packs_removed"].as_u64().unwrap()
+            >= 1,
+        "{report}"
+    );
+    env.ok(&["checkout", &second, "--to", "../out"]);
+    assert_eq!(
+        std::fs::read(env.base().join("out/small.txt")).unwrap(),
+        b"live\n"
+    );
+    assert_eq!(env.dv(&["fsck"]).code, 0);
+}
+
+#[test]
+fn gc_killed_at_any_point_leaves_a_consistent_store() {
+    for point in ["gc.repacked", "gc.pack-removed", "gc.loose-removed"] {
+        let env = TestEnv::new();
+        env.write("data/small.txt", "live\n");
+        env.write("data/big.bin", noise("big", 900_000));
+        let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+        if point == "gc.loose-removed" {
+            // A loose object: a directory listing larger than a pack entry, even compressed
+            // (40,000 names that do not compress much), held by a retired version alone once
+            // the directory moves on.
+            let wide = env.root().join("wide");
+            std::fs::create_dir_all(&wide).unwrap();
+            for i in 0..40_000u32 {
+                let name = blake3::hash(&i.to_le_bytes()).to_hex();
+                std::fs::write(wide.join(name.as_str()), b"").unwrap();
+            }
+            let wide_version = env.id(&["commit", "wide", "-d", "wide", "-s", "raw", "-q"]);
+            std::fs::write(wide.join("one-more"), b"").unwrap();
+            env.ok(&["commit", "wide", "-d", "wide", "-s", "raw", "-q"]);
+            env.ok(&["retire", &wide_version, "--reason", "old"]);
+        }
+        std::fs::remove_file(env.root().join("data/big.bin")).unwrap();
+        let second = env.id(&["commit", "data", "-d", "d", "-s", "cleaned", "-q"]);
+        env.ok(&["retire", &first, "--reason", "old"]);
+        let out = env.dv_env(
+            &[("DV_FAILPOINT", point)],
+            &["gc", "--grace", "0s", "--prune"],
+        );
+        assert_eq!(out.code, -1, "gc did not stop at {point}:\n{out}");
+        assert_eq!(env.dv(&["fsck"]).code, 0, "fsck after a crash at {point}");
+        env.ok(&["checkout", &second, "--to", "../out"]);
+        assert_eq!(
+            std::fs::read(env.base().join("out/small.txt")).unwrap(),
+            b"live\n"
+        );
+        env.ok(&["gc", "--grace", "0s", "--prune"]);
+        assert_eq!(env.dv(&["fsck"]).code, 0, "fsck after the rerun at {point}");
+        assert!(!has_blob(&env, &noise("big", 900_000)), "{point}");
+    }
+}
+
+#[test]
+fn a_commit_running_during_gc_loses_nothing() {
+    let env = TestEnv::new();
+    let (first, _) = two_versions(&env);
+    env.ok(&["retire", &first, "--reason", "old"]);
+    env.write("more/a.bin", noise("in flight", 150_000));
+    let release = env.base().join("release");
+    let wait = [
+        ("DV_FAILPOINT", "batch.renamed=wait"),
+        ("DV_FAILPOINT_RELEASE", release.to_str().unwrap()),
+    ];
+    // With the default grace, the commit's fresh objects survive a gc that runs between
+    // writing them and publishing the version.
+    let held = env.spawn_env(&wait, &["commit", "more", "-d", "more", "-s", "raw", "-q"]);
+    while !has_blob(&env, &noise("in flight", 150_000)) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["gc", "--prune"]);
+    std::fs::write(&release, b"").unwrap();
+    let out = held.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["checkout", "more", "--to", "../kept"]);
+    assert_eq!(
+        std::fs::read(env.base().join("kept/a.bin")).unwrap(),
+        noise("in flight", 150_000)
+    );
+
+    // With no grace at all, the gc removes them: the commit notices and commits nothing.
+    std::fs::remove_file(&release).unwrap();
+    env.write("late/b.bin", noise("late", 150_000));
+    let held = env.spawn_env(&wait, &["commit", "late", "-d", "late", "-s", "raw", "-q"]);
+    while !has_blob(&env, &noise("late", 150_000)) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["gc", "--prune", "--grace", "0s"]);
+    std::fs::write(&release, b"").unwrap();
+    let out = held.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: A dv gc that ran during this commit removed 1 objects the new version needs; nothing was committed"),
+        "{stderr}"
+    );
+    assert!(
+        env.dv(&["resolve", "late"]).code != 0,
+        "no version names missing data"
+    );
+    env.ok(&["commit", "late", "-d", "late", "-s", "raw", "-q"]);
+    env.ok(&["checkout", "late", "--to", "../late-out"]);
+    assert_eq!(
+        std::fs::read(env.base().join("late-out/b.bin")).unwrap(),
+        noise("late", 150_000)
+    );
+    assert_eq!(env.dv(&["fsck"]).code, 0);
+}
+
+#[test]
+fn bad_durations_are_refused() {
+    let env = TestEnv::new();
+    let out = env.dv(&["gc", "--grace", "3 days"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "error: Invalid duration \"3 days\": expected a number and a unit (s, m, h, d, w), such as 0s, 2h or 14d"
+        ),
+        "{out}"
+    );
+}
