@@ -207,6 +207,9 @@ pub enum Error {
     #[error("{message}")]
     InvalidLifecycle { message: String },
 
+    #[error("Version {id} is still needed, so it was not forgotten")]
+    ForgetRefused { id: String, dependents: Vec<String> },
+
     #[error(
         "Invalid duration \"{text}\": expected a number and a unit (s, m, h, d, w), such as 0s, 2h or 14d"
     )]

@@ -373,3 +373,138 @@ pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Opti
     record(ws, &event)?;
     Ok(Some(current))
 }
+
+/// A retention policy, like restic's `forget --keep-*`: per dataset and stage, the newest
+/// `keep_last` versions stay; of the others, those older than `older_than` (all when `None`)
+/// are selected. Tagged versions, versions a recorded lock file pins, and versions already
+/// retired are never selected.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    pub keep_last: usize,
+    pub dataset: Option<String>,
+    pub stage: Option<String>,
+    pub older_than: Option<std::time::Duration>,
+}
+
+/// The versions a policy would retire, oldest first within each dataset and stage.
+pub fn select(ws: &Workspace, policy: &Policy) -> Result<Vec<(VersionId, crate::object::Version)>> {
+    let filter = crate::index::LogFilter {
+        dataset: policy.dataset.clone(),
+        stage: policy.stage.clone(),
+        ..Default::default()
+    };
+    let states = states(ws)?;
+    let tagged: std::collections::HashSet<VersionId> =
+        ws.index.tags()?.into_iter().map(|(_, id)| id).collect();
+    let pinned: std::collections::HashSet<VersionId> = crate::pin::consumers(ws)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let cutoff = match policy.older_than {
+        Some(age) => {
+            let age = chrono::Duration::from_std(age).map_err(|_| Error::InvalidLifecycle {
+                message: "--older-than is too long".into(),
+            })?;
+            Some(chrono::Utc::now() - age)
+        }
+        None => None,
+    };
+    // Newest first, as the log lists them.
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut selected = Vec::new();
+    for (id, version) in ws.index.log(&filter)? {
+        let rank = seen
+            .entry((version.dataset.clone(), version.stage.clone()))
+            .or_default();
+        *rank += 1;
+        if *rank <= policy.keep_last || tagged.contains(&id) || pinned.contains(&id) {
+            continue;
+        }
+        if states.get(&id).is_some_and(|s| s.state == State::Retired) {
+            continue;
+        }
+        let old_enough = cutoff.is_none_or(|cutoff| {
+            chrono::DateTime::parse_from_rfc3339(&version.created_at)
+                .is_ok_and(|created| created < cutoff)
+        });
+        if old_enough {
+            selected.push((id, version));
+        }
+    }
+    selected.reverse();
+    Ok(selected)
+}
+
+/// What forgetting a version would break: newer versions made from it, tags naming it, lock
+/// files pinning it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Dependents {
+    pub children: Vec<VersionId>,
+    pub tags: Vec<String>,
+    pub pins: Vec<String>,
+}
+
+impl Dependents {
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.tags.is_empty() && self.pins.is_empty()
+    }
+
+    /// One line per thing that breaks.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .children
+            .iter()
+            .map(|id| format!("version {id} was made from it (its lineage would end there)"))
+            .collect();
+        out.extend(
+            self.tags
+                .iter()
+                .map(|t| format!("tag {t} names it (it is deleted)")),
+        );
+        out.extend(
+            self.pins
+                .iter()
+                .map(|p| format!("pin {p} (materialize would fail)")),
+        );
+        out
+    }
+}
+
+/// Removes a version's record: its object, its index row, its lifecycle events, and the tags
+/// naming it. Refused while anything depends on it unless `force`; returns what it broke. Its
+/// data goes with the next `dv gc` (nothing else reaching it).
+pub fn forget(ws: &Workspace, id: &VersionId, force: bool) -> Result<Dependents> {
+    let dependents = Dependents {
+        children: ws.index.children(id)?,
+        tags: ws
+            .index
+            .tags()?
+            .into_iter()
+            .filter(|(_, tagged)| tagged == id)
+            .map(|(name, _)| name)
+            .collect(),
+        pins: crate::pin::consumers(ws)?
+            .into_iter()
+            .filter(|c| c.id == *id)
+            .map(|c| format!("{} in {}", c.name, c.lock.display()))
+            .collect(),
+    };
+    if !dependents.is_empty() && !force {
+        return Err(Error::ForgetRefused {
+            id: id.to_hex(),
+            dependents: dependents.describe(),
+        });
+    }
+    for tag in &dependents.tags {
+        crate::refs::delete_tag(ws, tag)?;
+    }
+    let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
+    ws.store.remove_loose(crate::store::Kind::Version, &id.0)?;
+    ws.index.remove_version(id)?;
+    let events = events_dir(ws).join(id.to_hex());
+    match std::fs::remove_dir_all(&events) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&events, e)),
+        _ => {}
+    }
+    Ok(dependents)
+}

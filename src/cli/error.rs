@@ -190,6 +190,8 @@ impl From<Error> for CliError {
             }
             Error::Retired { .. } => base.hinted("Use an active version (`dv log --active`), or `dv unretire REV` while its data is still here."),
             Error::PinnedVersion { .. } => base.hinted("Retiring it would break those lock files: pin another version there first, or add --force."),
+            Error::ForgetRefused { ref dependents, .. } => CliError { details: dependents.clone(), ..base }
+                .hinted("Retire it instead (its record stays), or add --force to forget it anyway."),
             Error::RemovedDuringCommit { .. } => base.hinted("Run the commit again: it stores what is missing."),
             Error::NoRemote => base.hinted("Add one with `dv remote add NAME URL` (a directory or s3://bucket/prefix)."),
             Error::UnknownRemote { ref known, .. } if known.is_empty() => base.hinted("There are no remotes; add one with `dv remote add NAME URL`."),

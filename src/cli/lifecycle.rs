@@ -1,7 +1,7 @@
 //! `dv deprecate REV --reason TEXT [--use REV2]`, `dv undeprecate REV`,
 //! `dv retire REV --reason TEXT [--force]`, `dv unretire REV`
 
-use dv::lifecycle::{Change, State};
+use dv::lifecycle::{Change, Policy, State};
 
 use super::error::CliError;
 use super::ui::Ui;
@@ -20,15 +20,51 @@ pub struct Deprecate {
     use_instead: Option<String>,
 }
 
-/// Mark a version retired: its record stays (lineage, provenance), its data may be removed
+/// Mark a version retired (its record stays, its data may be removed by gc), or retire by a
+/// policy: per dataset and stage, all but the newest N
 #[derive(clap::Args)]
 pub struct Retire {
+    /// The version (or use --keep-last)
+    #[arg(required_unless_present = "keep_last", conflicts_with = "keep_last")]
+    rev: Option<String>,
+    /// Why (shown when someone asks for its data); required for one version
+    #[arg(long, value_name = "TEXT", required_unless_present = "keep_last")]
+    reason: Option<String>,
+    /// Retire it even though a recorded lock file pins it
+    #[arg(long, conflicts_with = "keep_last")]
+    force: bool,
+    /// Policy: keep the newest N versions of each dataset and stage, retire the others
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+    /// Policy: only this dataset
+    #[arg(long, short, requires = "keep_last")]
+    dataset: Option<String>,
+    /// Policy: only this stage
+    #[arg(long, short, requires = "keep_last")]
+    stage: Option<String>,
+    /// Policy: only versions older than this (such as 30d, 12w)
+    #[arg(long, value_name = "DURATION", requires = "keep_last")]
+    older_than: Option<String>,
+    /// Policy: keep tagged versions (always: a tagged version is never selected)
+    #[arg(long, requires = "keep_last")]
+    keep_tagged: bool,
+    /// Policy: keep versions a recorded lock file pins (always: they are never selected)
+    #[arg(long, requires = "keep_last")]
+    keep_pinned: bool,
+    /// Policy: list what would be retired, change nothing
+    #[arg(long, requires = "keep_last")]
+    dry_run: bool,
+    /// Policy: print the selected versions as JSON
+    #[arg(long, requires = "keep_last")]
+    json: bool,
+}
+
+/// Remove a version's record altogether (refused while anything depends on it)
+#[derive(clap::Args)]
+pub struct Forget {
     /// The version
     rev: String,
-    /// Why (shown when someone asks for its data)
-    #[arg(long, value_name = "TEXT")]
-    reason: String,
-    /// Retire it even though a recorded lock file pins it
+    /// Forget it even though newer versions, tags or pins depend on it (says what breaks)
     #[arg(long)]
     force: bool,
 }
@@ -63,11 +99,99 @@ pub fn deprecate(ui: &Ui, args: Deprecate) -> Result<(), CliError> {
 
 pub fn retire(ui: &Ui, args: Retire) -> Result<(), CliError> {
     let ws = open_workspace()?;
-    let change = Change::Retire {
-        reason: args.reason,
-        force: args.force,
+    let Some(keep_last) = args.keep_last else {
+        let change = Change::Retire {
+            reason: args.reason.expect("clap requires --reason with REV"),
+            force: args.force,
+        };
+        let rev = args.rev.expect("clap requires REV without --keep-last");
+        return apply(ui, &ws, &rev, change, "retired");
     };
-    apply(ui, &ws, &args.rev, change, "retired")
+    if let Some(stage) = &args.stage {
+        ws.check_stage(stage)?;
+    }
+    let policy = Policy {
+        keep_last,
+        dataset: args.dataset,
+        stage: args.stage,
+        older_than: args
+            .older_than
+            .as_deref()
+            .map(dv::gc::parse_duration)
+            .transpose()?,
+    };
+    let selected = dv::lifecycle::select(&ws, &policy)?;
+    let reason = args.reason.unwrap_or_else(|| {
+        let mut text = format!("retention policy: keep the last {keep_last}");
+        if let Some(age) = &args.older_than {
+            text.push_str(&format!(", retire those older than {age}"));
+        }
+        text
+    });
+    if !args.dry_run {
+        for (id, _) in &selected {
+            dv::lifecycle::change(
+                &ws,
+                *id,
+                Change::Retire {
+                    reason: reason.clone(),
+                    force: false,
+                },
+            )?;
+        }
+    }
+    if args.json {
+        let ids: Vec<serde_json::Value> = selected
+            .iter()
+            .map(|(id, v)| {
+                serde_json::json!({ "id": id, "dataset": v.dataset, "stage": v.stage, "created_at": v.created_at })
+            })
+            .collect();
+        return ui.json(&serde_json::json!({ "dry_run": args.dry_run, "retired": ids }));
+    }
+    let mut text = String::new();
+    for (id, version) in &selected {
+        text.push_str(&format!(
+            "{} {}  {}  {}\n",
+            if args.dry_run {
+                "would retire"
+            } else {
+                "retired"
+            },
+            id.short(SHORT_ID),
+            dataset_at_stage(version),
+            version
+                .created_at
+                .get(..16)
+                .unwrap_or(&version.created_at)
+                .replace('T', " ")
+        ));
+    }
+    ui.out(text)?;
+    ui.status(format!(
+        "{} {}.",
+        if args.dry_run {
+            "Would retire"
+        } else {
+            "Retired"
+        },
+        super::ui::plural(selected.len() as u64, "version")
+    ));
+    Ok(())
+}
+
+pub fn forget(ui: &Ui, args: Forget) -> Result<(), CliError> {
+    let ws = open_workspace()?;
+    let id = dv::revision::resolve(&ws, &args.rev)?;
+    let broke = dv::lifecycle::forget(&ws, &id, args.force)?;
+    for line in broke.describe() {
+        ui.status(format!("warning: {line}"));
+    }
+    ui.status(format!(
+        "Forgot version {}; `dv gc --prune` removes the data nothing else needs.",
+        id.short(SHORT_ID)
+    ));
+    Ok(())
 }
 
 pub fn undeprecate(ui: &Ui, args: Undeprecate) -> Result<(), CliError> {

@@ -80,6 +80,7 @@ enum Command {
     Undeprecate(lifecycle::Undeprecate),
     Retire(lifecycle::Retire),
     Unretire(lifecycle::Unretire),
+    Forget(lifecycle::Forget),
     Gc(gc::Args),
 }
 
@@ -122,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::Undeprecate(args) => lifecycle::undeprecate(&ui, args),
         Command::Retire(args) => lifecycle::retire(&ui, args),
         Command::Unretire(args) => lifecycle::unretire(&ui, args),
+        Command::Forget(args) => lifecycle::forget(&ui, args),
         Command::Gc(args) => gc::run(&ui, args),
     };
     match result {

@@ -191,6 +191,15 @@ impl Index {
     }
 
     /// Records a version and its inputs (idempotent).
+    /// Removes a version's row and its input edges (`dv forget`; its object goes first).
+    pub fn remove_version(&self, id: &VersionId) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM versions WHERE id = ?1", [id.to_hex()])?;
+        tx.execute("DELETE FROM inputs WHERE child = ?1", [id.to_hex()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn insert_version(&self, id: &VersionId, version: &Version) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         insert_version_in(&tx, id, version)?;

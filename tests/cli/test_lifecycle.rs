@@ -217,3 +217,129 @@ fn lifecycle_events_are_canonical_and_a_tampered_one_is_an_error() {
         "{out}"
     );
 }
+
+/// Five versions of d@raw, oldest first, each a different file content.
+fn five_versions(env: &TestEnv) -> Vec<String> {
+    (0..5)
+        .map(|i| {
+            env.write("data/file.txt", format!("version {i}\n"));
+            env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"])
+        })
+        .collect()
+}
+
+#[test]
+fn a_retention_policy_keeps_the_newest_tagged_and_pinned_and_the_dry_run_is_exact() {
+    let env = TestEnv::new();
+    let ids = five_versions(&env);
+    env.write("other/x.txt", "x\n");
+    env.ok(&["commit", "other", "-d", "other", "-s", "raw", "-q"]);
+    env.ok(&["tag", &ids[1], "keep-me"]);
+    env.ok(&["pin", &ids[2], "--as", "train", "--path", "train"]);
+    let args = [
+        "retire",
+        "--keep-last",
+        "1",
+        "--dataset",
+        "d",
+        "--keep-tagged",
+        "--keep-pinned",
+    ];
+    let dry = env
+        .dv(&[&args[..], &["--dry-run", "--json"]].concat())
+        .json();
+    let selected: Vec<&str> = dry["retired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(selected, [ids[0].as_str(), ids[3].as_str()], "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert!(
+        !env.ok(&["log"]).contains("[retired]"),
+        "a dry run changes nothing"
+    );
+    let real = env.dv(&[&args[..], &["--json"]].concat()).json();
+    assert_eq!(real["retired"], dry["retired"]);
+    let active = env.ok(&["log", "--active"]);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            active.contains(&id[..12]),
+            [1, 2, 4].contains(&i),
+            "{i}: {active}"
+        );
+    }
+    assert!(active.contains("other@raw"), "{active}");
+    let reason = env.dv(&["show", &ids[0], "--json"]).json();
+    assert_eq!(
+        reason["lifecycle"]["reason"],
+        "retention policy: keep the last 1"
+    );
+    // Run again: nothing left to select; an age limit selects only what is old enough.
+    let again = env
+        .dv(&[&args[..], &["--dry-run", "--json"]].concat())
+        .json();
+    assert_eq!(again["retired"], serde_json::json!([]));
+    let young = env
+        .dv(&[
+            "retire",
+            "--keep-last",
+            "0",
+            "--older-than",
+            "10000d",
+            "--dry-run",
+            "--json",
+        ])
+        .json();
+    assert_eq!(young["retired"], serde_json::json!([]));
+}
+
+#[test]
+fn forget_is_refused_while_something_depends_on_it_and_says_what_force_breaks() {
+    let env = TestEnv::new();
+    let (raw, cleaned) = two_versions(&env);
+    env.ok(&["tag", &raw, "first"]);
+    let refused = env.dv(&["forget", &raw]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "error: Version {raw} is still needed, so it was not forgotten\n  \
+             version {cleaned} was made from it (its lineage would end there)\n  \
+             tag first names it (it is deleted)\n\
+             hint: Retire it instead (its record stays), or add --force to forget it anyway.\n"
+        )
+    );
+    let forced = env.dv(&["forget", &raw, "--force"]);
+    assert_eq!(forced.code, 0, "{forced}");
+    assert!(
+        forced
+            .stderr
+            .contains(&format!("warning: version {cleaned} was made from it")),
+        "{forced}"
+    );
+    assert!(!env.ok(&["log"]).contains(&raw[..12]));
+    assert_ne!(
+        env.dv(&["resolve", "first"]).code,
+        0,
+        "its tag went with it"
+    );
+    assert_eq!(env.dv(&["resolve", &raw]).code, 1);
+    // The newer version and its own data are untouched; the forgotten data goes with gc.
+    env.ok(&["checkout", &cleaned, "--to", "../out"]);
+    let lineage = env.ok(&["lineage", &cleaned]);
+    assert!(lineage.contains(&cleaned[..12]), "{lineage}");
+    env.ok(&["reindex"]);
+    assert!(
+        !env.ok(&["log"]).contains(&raw[..12]),
+        "reindex does not bring it back"
+    );
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    let fsck = env.dv(&["fsck"]);
+    assert_eq!(fsck.code, 0, "{fsck}");
+    // An unused version is forgotten without --force.
+    env.write("solo/a.txt", "a\n");
+    let solo = env.id(&["commit", "solo", "-d", "solo", "-s", "raw", "-q"]);
+    env.ok(&["forget", &solo]);
+}
