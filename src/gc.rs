@@ -117,30 +117,41 @@ fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
 }
 
 /// The objects reachable from `starts` that are here, and how many reachable ones are not.
-fn reach(store: &Store, mut stack: Vec<(Kind, Hash)>) -> Result<(HashSet<(Kind, Hash)>, usize)> {
-    let mut seen: HashSet<(Kind, Hash)> = HashSet::new();
+/// A tree reached as a version's directory brings its entries; a tree reached only as the
+/// delta base of another is needed for its bytes alone, not for what it lists.
+fn reach(store: &Store, starts: Vec<(Kind, Hash)>) -> Result<(HashSet<(Kind, Hash)>, usize)> {
+    let mut live: HashSet<(Kind, Hash)> = HashSet::new();
+    let mut walked: HashSet<Hash> = HashSet::new();
     let mut missing = 0;
-    while let Some((kind, id)) = stack.pop() {
-        if !seen.insert((kind, id)) {
-            continue;
+    let mut stack: Vec<(Kind, Hash, bool)> =
+        starts.into_iter().map(|(k, id)| (k, id, true)).collect();
+    while let Some((kind, id, listed)) = stack.pop() {
+        let first = live.insert((kind, id));
+        if first {
+            if !store.has(kind, &id) {
+                missing += 1;
+                continue;
+            }
+            // Chunks and delta bases: needed for their bytes.
+            stack.extend(
+                store
+                    .dependencies(kind, &id)?
+                    .into_iter()
+                    .map(|(k, base)| (k, base, false)),
+            );
         }
-        if !store.has(kind, &id) {
-            missing += 1;
-            continue;
-        }
-        stack.extend(store.dependencies(kind, &id)?);
-        if kind == Kind::Tree {
+        if kind == Kind::Tree && listed && store.has(kind, &id) && walked.insert(id) {
             for entry in store.tree(&TreeId(id))?.entries {
                 let kind = if entry.kind == EntryKind::Tree {
                     Kind::Tree
                 } else {
                     Kind::Blob
                 };
-                stack.push((kind, entry.id));
+                stack.push((kind, entry.id, true));
             }
         }
     }
-    Ok((seen, missing))
+    Ok((live, missing))
 }
 
 fn modified(path: &Path) -> Result<SystemTime> {

@@ -68,24 +68,22 @@ pub fn push(
 
     progress.begin("pushing", 0, Unit::Bytes);
     let mut sender = Sender::new(remote, progress);
+    // A tree reached as a version's directory brings its entries; one reached only as the
+    // delta base of another is sent for its bytes alone.
     let mut seen = HashSet::new();
-    let mut stack: Vec<(Kind, Hash)> = Vec::new();
+    let mut listed_trees = HashSet::new();
+    let mut stack: Vec<(Kind, Hash, bool)> = Vec::new();
     for (_, version) in &missing {
-        stack.push((Kind::Tree, version.tree.0));
-        stack.extend(version.code.iter().map(|code| (Kind::Blob, code.blob.0)));
+        stack.push((Kind::Tree, version.tree.0, true));
+        stack.extend(
+            version
+                .code
+                .iter()
+                .map(|code| (Kind::Blob, code.blob.0, true)),
+        );
     }
-    while let Some((kind, id)) = stack.pop() {
-        if !seen.insert((kind, id)) {
-            continue;
-        }
-        let raw = ws.store.raw_object(kind, &id)?;
-        match &raw {
-            RawObject::Bytes(bytes) => {
-                stack.extend(Store::object_file_dependencies(kind, &id, bytes)?)
-            }
-            RawObject::File { .. } => stack.extend(ws.store.dependencies(kind, &id)?),
-        }
-        if kind == Kind::Tree {
+    while let Some((kind, id, listed)) = stack.pop() {
+        if kind == Kind::Tree && listed && listed_trees.insert(id) {
             let tree = Tree::decode(&ws.store.get_bytes(kind, &id)?, &TreeId(id))?;
             stack.extend(tree.entries.iter().map(|entry| {
                 let kind = if entry.kind == EntryKind::Tree {
@@ -93,9 +91,18 @@ pub fn push(
                 } else {
                     Kind::Blob
                 };
-                (kind, entry.id)
+                (kind, entry.id, true)
             }));
         }
+        if !seen.insert((kind, id)) {
+            continue;
+        }
+        let raw = ws.store.raw_object(kind, &id)?;
+        let needs = match &raw {
+            RawObject::Bytes(bytes) => Store::object_file_dependencies(kind, &id, bytes)?,
+            RawObject::File { .. } => ws.store.dependencies(kind, &id)?,
+        };
+        stack.extend(needs.into_iter().map(|(k, base)| (k, base, false)));
         if !catalog.has(kind, &id) {
             sender.add(kind, id, raw)?;
         }

@@ -245,3 +245,29 @@ fn bad_durations_are_refused() {
         "{out}"
     );
 }
+
+#[test]
+fn a_directory_kept_only_as_a_delta_base_does_not_keep_its_files() {
+    let env = TestEnv::new();
+    // Directories large enough that the second version stores them as deltas of the first.
+    for i in 0..300 {
+        env.write(&format!("data/sub/file-{i:04}.txt"), format!("row {i}\n"));
+    }
+    env.write("data/sub/replaced.bin", noise("before", 50_000));
+    let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.write("data/sub/replaced.bin", noise("after", 50_000));
+    let second = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["retire", &first, "--reason", "old"]);
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    assert!(
+        !has_blob(&env, &noise("before", 50_000)),
+        "only the old tree listed it"
+    );
+    assert!(has_blob(&env, &noise("after", 50_000)));
+    env.ok(&["checkout", &second, "--to", "../out"]);
+    assert_eq!(
+        describe(&env.base().join("out")),
+        describe(&env.root().join("data"))
+    );
+    assert_eq!(env.dv(&["fsck"]).code, 0);
+}
