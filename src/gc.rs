@@ -8,9 +8,9 @@
 //! objects before it publishes its version, and they survive it.
 //!
 //! Removing is dry-run by default. With `prune`, under the workspace lock: loose garbage files
-//! are deleted; a pack holding no live object is deleted; a pack whose live share is below
-//! [`REPACK_BELOW`] is rewritten with only its live objects (the new pack is durable before the
-//! old one is deleted, so a crash at any point loses nothing). `.dv/gc-epoch` is bumped first,
+//! are deleted; a pack holding no live object is deleted; a pack with more garbage than
+//! [`GcOptions::max_unused`] allows is rewritten with only its live objects (the new pack is
+//! durable before the old one is deleted, so a crash at any point loses nothing). `.dv/gc-epoch` is bumped first,
 //! so a commit that began before the gc checks, under the same lock, that every object its new
 //! version needs is still there; the stat cache (which vouches that files are stored) is
 //! dropped when anything was removed.
@@ -28,8 +28,9 @@ use crate::object::tree::{EntryKind, TreeSource};
 use crate::store::{Kind, RawObject, Store};
 use crate::workspace::Workspace;
 
-/// A pack whose live objects hold less than this share of its bytes is rewritten.
-pub const REPACK_BELOW: f64 = 0.5;
+/// By default a pack is rewritten once more than this share of its bytes is garbage (as
+/// restic's `prune --max-unused`).
+pub const DEFAULT_MAX_UNUSED: f64 = 0.10;
 /// The default grace period: nothing younger is removed.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 
@@ -39,6 +40,9 @@ pub struct GcOptions {
     /// Delete; otherwise only report what would go.
     pub prune: bool,
     pub grace: Duration,
+    /// A pack with a larger share of garbage bytes is rewritten; 0 rewrites any pack holding
+    /// garbage, 1 only deletes packs that hold nothing live.
+    pub max_unused: f64,
 }
 
 /// What a gc found and did.
@@ -207,7 +211,7 @@ pub fn gc(ws: &Workspace, options: GcOptions) -> Result<GcReport> {
             report.young_objects += garbage.len() as u64;
             continue;
         }
-        let rewrite = live_bytes == 0 || (live_bytes as f64) < REPACK_BELOW * total as f64;
+        let rewrite = live_bytes == 0 || garbage_bytes as f64 > options.max_unused * total as f64;
         if !rewrite {
             continue;
         }

@@ -15,6 +15,10 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "1d")]
     grace: String,
 
+    /// Rewrite packs with more than this percentage of garbage bytes (0-100)
+    #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    max_unused: u8,
+
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -28,6 +32,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         dv::gc::GcOptions {
             prune: args.prune,
             grace,
+            max_unused: f64::from(args.max_unused) / 100.0,
         },
     )?;
     if args.json {
@@ -57,7 +62,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let left = report.garbage_objects - report.removed_objects;
     if left > 0 {
         ui.status(format!(
-            "{} no live version needs {} kept: {} younger than {}, the rest in packs still mostly live.",
+            "{} no live version needs {} kept: {} younger than {}, the rest in packs with at most --max-unused garbage.",
             plural(left, "object"),
             if left == 1 { "is" } else { "are" },
             report.young_objects,
