@@ -1,11 +1,12 @@
 //! Garbage collection: removing the objects no live version needs, never anything else.
 //!
 //! **Live** is everything reachable from a version that is not retired, from a tagged or
-//! pinned version (retired or not), and from a version a directory of the workspace holds: its
-//! trees, files and code files, and the chunks and delta bases they are rebuilt from. Version
-//! records are never removed (that is `dv forget`'s), so lineage and provenance stay. Nothing
-//! younger than the grace period is removed: a commit running in another process writes its
-//! objects before it publishes its version, and they survive it.
+//! pinned version (retired or not), and from a version a directory of the workspace holds (or
+//! an interrupted checkout was writing there): its trees, files and code files, and the chunks
+//! and delta bases they are rebuilt from. Version records are never removed (that is `dv
+//! forget`'s), so lineage and provenance stay. Nothing younger than the grace period is
+//! removed: a commit running in another process writes its objects before it publishes its
+//! version, and they survive it.
 //!
 //! Removing is dry-run by default. With `prune`, under the workspace lock: loose garbage files
 //! are deleted; a pack holding no live object is deleted; a pack with more garbage than
@@ -97,11 +98,11 @@ fn roots(ws: &Workspace) -> Result<Vec<VersionId>> {
     }
     keep.extend(ws.index.tags()?.into_iter().map(|(_, id)| id));
     keep.extend(crate::pin::consumers(ws)?.into_iter().map(|c| c.id));
-    keep.extend(
-        crate::worktree::load(ws)?
-            .into_values()
-            .map(|tracked| tracked.version),
-    );
+    // A directory's version, and the one an interrupted checkout was writing there.
+    for tracked in crate::worktree::load(ws)?.into_values() {
+        keep.insert(tracked.version);
+        keep.extend(tracked.checking_out);
+    }
     let mut roots: Vec<VersionId> = keep.into_iter().collect();
     roots.sort();
     Ok(roots)
