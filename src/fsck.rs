@@ -87,18 +87,18 @@ impl FsckReport {
             .filter(|f| !matches!(f.problem, Problem::NotLocal | Problem::Collected))
     }
 
-    /// Reclassifies missing objects as not local when every version needing them is among
-    /// `on_remote` (the versions the default remote lists).
-    pub fn mark_on_remote(&mut self, on_remote: &HashSet<VersionId>) {
+    /// Reclassifies missing objects as `to` when every version needing them is in `versions`:
+    /// on the default remote (not local) or retired (collected by gc).
+    pub fn reclassify_missing(&mut self, versions: &HashSet<VersionId>, to: Problem) {
         for finding in &mut self.findings {
             if finding.problem == Problem::Missing
                 && !finding.affects.is_empty()
                 && finding
                     .affects
                     .iter()
-                    .all(|a| on_remote.contains(&a.version))
+                    .all(|a| versions.contains(&a.version))
             {
-                finding.problem = Problem::NotLocal;
+                finding.problem = to;
             }
         }
     }
@@ -219,15 +219,8 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         .map(|((kind, id), (problem, reason, mut affects))| {
             affects.sort();
             affects.dedup();
-            let collected = problem == Problem::Missing
-                && !affects.is_empty()
-                && affects.iter().all(|a| retired.contains(&a.version));
             Finding {
-                problem: if collected {
-                    Problem::Collected
-                } else {
-                    problem
-                },
+                problem,
                 kind: kind.name(),
                 id: id.to_hex(),
                 reason,
@@ -235,6 +228,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             }
         })
         .collect();
+    report.reclassify_missing(&retired, Problem::Collected);
     Ok(report)
 }
 

@@ -25,7 +25,6 @@ use serde::Serialize;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{Hash, TreeId, VersionId};
 use crate::lifecycle::State;
-use crate::object::tree::{EntryKind, TreeSource};
 use crate::store::{Kind, RawObject, Store};
 use crate::workspace::Workspace;
 
@@ -121,41 +120,19 @@ fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
     Ok(reach(&ws.store, starts)?.0)
 }
 
-/// The objects reachable from `starts` that are here, and how many reachable ones are not.
-/// A tree reached as a version's directory brings its entries; a tree reached only as the
-/// delta base of another is needed for its bytes alone, not for what it lists.
+/// The objects reachable from `starts` that are here, and how many reachable ones are not
+/// (see [`crate::reach`] for what an object brings with it).
 fn reach(store: &Store, starts: Vec<(Kind, Hash)>) -> Result<(HashSet<(Kind, Hash)>, usize)> {
-    let mut live: HashSet<(Kind, Hash)> = HashSet::new();
-    let mut walked: HashSet<Hash> = HashSet::new();
+    let mut live = HashSet::new();
     let mut missing = 0;
-    let mut stack: Vec<(Kind, Hash, bool)> =
-        starts.into_iter().map(|(k, id)| (k, id, true)).collect();
-    while let Some((kind, id, listed)) = stack.pop() {
-        let first = live.insert((kind, id));
-        if first {
-            if !store.has(kind, &id) {
-                missing += 1;
-                continue;
-            }
-            // Chunks and delta bases: needed for their bytes.
-            stack.extend(
-                store
-                    .dependencies(kind, &id)?
-                    .into_iter()
-                    .map(|(k, base)| (k, base, false)),
-            );
+    crate::reach::walk(store, starts, |kind, id| {
+        if !store.has(kind, id) {
+            missing += 1;
+            return Ok(None);
         }
-        if kind == Kind::Tree && listed && store.has(kind, &id) && walked.insert(id) {
-            for entry in store.tree(&TreeId(id))?.entries {
-                let kind = if entry.kind == EntryKind::Tree {
-                    Kind::Tree
-                } else {
-                    Kind::Blob
-                };
-                stack.push((kind, entry.id, true));
-            }
-        }
-    }
+        live.insert((kind, *id));
+        store.dependencies(kind, id).map(Some)
+    })?;
     Ok((live, missing))
 }
 

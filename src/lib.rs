@@ -43,6 +43,7 @@ pub mod params;
 pub mod pin;
 pub mod progress;
 pub mod provenance;
+pub mod reach;
 pub mod refs;
 pub mod remote;
 pub mod revision;

@@ -27,7 +27,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         && !ui.offline
         && let Some((name, versions)) = dv::remote::default_remote_versions(&ws)?
     {
-        report.mark_on_remote(&versions);
+        report.reclassify_missing(&versions, dv::fsck::Problem::NotLocal);
         remote = Some(name);
     }
     if args.json {

@@ -164,6 +164,11 @@ fn with_local_data(
             dv::lifecycle::ensure_usable(&ws, id)?;
         }
     }
+    // Without a remote nothing can be fetched: the walk below is skipped (it reads every tree
+    // again), and missing data is reported by the command itself.
+    if dv::remote::Remotes::load(&ws.dv_dir())?.default.is_none() {
+        return Ok(ws);
+    }
     let mut missing = 0;
     for id in ids {
         missing += dv::remote::missing_of(&ws, id, need)?;

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use rayon::prelude::*;
@@ -70,9 +71,10 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
     let mut records = Vec::new();
     for item in received {
         let (id, bytes) = item?;
-        let view = ws
-            .store
-            .with_overlay(Overlay::from([((Kind::Version, id), bytes.clone())]));
+        let view = ws.store.with_overlay(Arc::new(Overlay::from([(
+            (Kind::Version, id),
+            bytes.clone(),
+        )])));
         let version = view
             .get_bytes(Kind::Version, &id)
             .and_then(|content| Version::decode(&content, &VersionId(id)))
@@ -622,8 +624,8 @@ impl<'a> Fetcher<'a> {
                 Received::File(temp) => files.push((object, temp)),
             }
         }
-        let view = self.ws.store.with_overlay(overlay);
-        let overlay = view.overlay_objects();
+        let overlay = Arc::new(overlay);
+        let view = self.ws.store.with_overlay(Arc::clone(&overlay));
         overlay.par_iter().try_for_each(|((kind, id), _)| {
             let verified = view.read(*kind, id).and_then(|mut reader| {
                 io::copy(&mut reader, &mut io::sink())

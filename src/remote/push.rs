@@ -19,9 +19,8 @@ use super::catalog::Catalog;
 use super::layout;
 use super::{Remote, TagConflict, TransferReport};
 use crate::error::Result;
-use crate::id::{Hash, TreeId, VersionId};
+use crate::id::{Hash, VersionId};
 use crate::object::Version;
-use crate::object::tree::{EntryKind, Tree};
 use crate::progress::{Progress, Unit};
 use crate::store::{Kind, MAX_PACKED_OBJECT, PackIndex, PackWriter, RawObject, Store};
 use crate::workspace::Workspace;
@@ -68,45 +67,21 @@ pub fn push(
 
     progress.begin("pushing", 0, Unit::Bytes);
     let mut sender = Sender::new(remote, progress);
-    // A tree reached as a version's directory brings its entries; one reached only as the
-    // delta base of another is sent for its bytes alone.
-    let mut seen = HashSet::new();
-    let mut listed_trees = HashSet::new();
-    let mut stack: Vec<(Kind, Hash, bool)> = Vec::new();
-    for (_, version) in &missing {
-        stack.push((Kind::Tree, version.tree.0, true));
-        stack.extend(
-            version
-                .code
-                .iter()
-                .map(|code| (Kind::Blob, code.blob.0, true)),
-        );
-    }
-    while let Some((kind, id, listed)) = stack.pop() {
-        if kind == Kind::Tree && listed && listed_trees.insert(id) {
-            let tree = Tree::decode(&ws.store.get_bytes(kind, &id)?, &TreeId(id))?;
-            stack.extend(tree.entries.iter().map(|entry| {
-                let kind = if entry.kind == EntryKind::Tree {
-                    Kind::Tree
-                } else {
-                    Kind::Blob
-                };
-                (kind, entry.id, true)
-            }));
-        }
-        if !seen.insert((kind, id)) {
-            continue;
-        }
-        let raw = ws.store.raw_object(kind, &id)?;
-        let needs = match &raw {
-            RawObject::Bytes(bytes) => Store::object_file_dependencies(kind, &id, bytes)?,
-            RawObject::File { .. } => ws.store.dependencies(kind, &id)?,
+    let starts = missing.iter().flat_map(|(_, version)| {
+        std::iter::once((Kind::Tree, version.tree.0))
+            .chain(version.code.iter().map(|code| (Kind::Blob, code.blob.0)))
+    });
+    crate::reach::walk(&ws.store, starts, |kind, id| {
+        let raw = ws.store.raw_object(kind, id)?;
+        let parts = match &raw {
+            RawObject::Bytes(bytes) => Store::object_file_dependencies(kind, id, bytes)?,
+            RawObject::File { .. } => ws.store.dependencies(kind, id)?,
         };
-        stack.extend(needs.into_iter().map(|(k, base)| (k, base, false)));
-        if !catalog.has(kind, &id) {
-            sender.add(kind, id, raw)?;
+        if !catalog.has(kind, id) {
+            sender.add(kind, *id, raw)?;
         }
-    }
+        Ok(Some(parts))
+    })?;
     for index in sender.finish(&mut catalog)? {
         if let Some(cache) = &cache {
             super::catalog::remember_index(cache, &index);

@@ -160,9 +160,9 @@ impl Store {
 
     /// The same store, also seeing `objects` as if they were stored: reading one through it
     /// verifies it (and the chunks and bases it is rebuilt from) before it is written for real.
-    pub fn with_overlay(&self, objects: Overlay) -> Store {
+    pub fn with_overlay(&self, objects: Arc<Overlay>) -> Store {
         Store {
-            overlay: Some(Arc::new(objects)),
+            overlay: Some(objects),
             ..self.clone()
         }
     }
@@ -200,11 +200,6 @@ impl Store {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(&path, e)),
             _ => Ok(()),
         }
-    }
-
-    /// The objects [`Store::with_overlay`] added (none for a plain store).
-    pub fn overlay_objects(&self) -> Arc<Overlay> {
-        self.overlay.clone().unwrap_or_default()
     }
 
     /// The object file of a stored object, exactly as stored.

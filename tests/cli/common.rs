@@ -255,3 +255,13 @@ impl TestEnv {
         );
     }
 }
+
+/// Incompressible bytes, the same on every run.
+pub fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}

@@ -1,17 +1,7 @@
 //! `dv gc`: removes what no live version needs, never anything else.
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, noise};
 use crate::describe::describe;
-
-/// Incompressible bytes, the same on every run.
-fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
-    out
-}
 
 /// Two versions of one dataset sharing `shared.bin`; the first alone holds `old.bin`.
 fn two_versions(env: &TestEnv) -> (String, String) {
@@ -270,4 +260,29 @@ fn a_directory_kept_only_as_a_delta_base_does_not_keep_its_files() {
         describe(&env.root().join("data"))
     );
     assert_eq!(env.dv(&["fsck"]).code, 0);
+}
+
+#[test]
+fn an_interrupted_checkout_keeps_the_data_it_was_writing() {
+    let env = TestEnv::new();
+    let (first, second) = two_versions(&env);
+    // Killed while writing the first version back into data/: its data is still needed there.
+    let out = env.dv_env(
+        &[("DV_FAILPOINT", "checkout.first-file")],
+        &["checkout", &first],
+    );
+    assert_eq!(out.code, -1, "{out}");
+    env.ok(&["tag", &second, "keep"]);
+    env.ok(&["retire", &first, "--reason", "old"]);
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    assert!(
+        has_blob(&env, &noise("old", 300_000)),
+        "the interrupted checkout's data stays"
+    );
+    env.ok(&["unretire", &first]);
+    env.ok(&["checkout", &first]);
+    assert_eq!(
+        std::fs::read(env.root().join("data/old.bin")).unwrap(),
+        noise("old", 300_000)
+    );
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{Output, TestEnv};
+use crate::common::{Output, TestEnv, noise};
 use crate::describe::describe;
 
 /// A local S3-compatible server the suite runs against (see `tests/run.sh`).
@@ -144,16 +144,6 @@ fn clone(env: &TestEnv, remote: &Remote, dir: &str, extra: &[&str]) -> Value {
 fn ok_in(env: &TestEnv, dir: &str, args: &[&str]) -> Output {
     let out = env.dv_in(&env.base().join(dir), args);
     assert_eq!(out.code, 0, "dv {args:?} in {dir} failed:\n{out}");
-    out
-}
-
-/// Incompressible bytes, the same on every run.
-fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
     out
 }
 
