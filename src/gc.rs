@@ -86,8 +86,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         .ok_or_else(bad)
 }
 
-/// The versions whose data is live: not retired, or tagged, pinned or checked out.
-fn roots(ws: &Workspace) -> Result<Vec<VersionId>> {
+/// The versions whose data is live: not retired, or tagged, pinned or checked out. These are
+/// also the versions a clone or a pull brings data for.
+pub fn live_versions(ws: &Workspace) -> Result<Vec<VersionId>> {
     let states = crate::lifecycle::states(ws)?;
     let mut keep: HashSet<VersionId> = HashSet::new();
     for (id, _) in ws.index.log(&crate::index::LogFilter::default())? {
@@ -146,7 +147,7 @@ fn modified(path: &Path) -> Result<SystemTime> {
 pub fn gc(ws: &Workspace, options: GcOptions) -> Result<GcReport> {
     let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
     let store = &ws.store;
-    let roots = roots(ws)?;
+    let roots = live_versions(ws)?;
     let live = mark(ws, &roots)?;
     let cutoff = SystemTime::now()
         .checked_sub(options.grace)

@@ -129,6 +129,14 @@ fn events_dir(ws: &Workspace) -> PathBuf {
 /// Every version's state that ever changed (versions missing from the map are active).
 /// A damaged event file is an error naming it: states are not guessed.
 pub fn states(ws: &Workspace) -> Result<HashMap<VersionId, Status>> {
+    states_from(ws, |_, _| true)
+}
+
+/// The states the events `counts` accepts give (a remote's states, from the events it holds).
+pub fn states_from(
+    ws: &Workspace,
+    counts: impl Fn(&VersionId, &Hash) -> bool,
+) -> Result<HashMap<VersionId, Status>> {
     let mut out = HashMap::new();
     let dir = events_dir(ws);
     let versions = match std::fs::read_dir(&dir) {
@@ -145,6 +153,7 @@ pub fn states(ws: &Workspace) -> Result<HashMap<VersionId, Status>> {
         let events = read_events(&entry.path(), &version)?;
         if let Some(latest) = events
             .into_iter()
+            .filter(|(_, id)| counts(&version, id))
             .max_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)))
         {
             out.insert(version, status_of(latest.0));

@@ -51,12 +51,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let mut report = if args.no_data {
         fetched.clone()
     } else {
-        let ids: Vec<dv::VersionId> = ws
-            .index
-            .log(&Default::default())?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        // Retired versions' data may be gone from the remote: only live versions come.
+        let ids = dv::gc::live_versions(&ws)?;
         dv::remote::pull(&ws, &remote, &ids, &[], Need::Data, &progress)?
     };
     report.versions = fetched.versions;

@@ -1,4 +1,4 @@
-//! `dv gc [--prune] [--grace DURATION] [--json]`
+//! `dv gc [--remote NAME] [--prune] [--grace DURATION] [--json]`
 
 use super::error::CliError;
 use super::open_workspace;
@@ -19,6 +19,15 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     max_unused: u8,
 
+    /// Collect on this remote instead of here (its retired versions' data, by the lifecycle
+    /// events pushed to it)
+    #[arg(long, value_name = "NAME")]
+    remote: Option<String>,
+
+    /// Requests to run at once on the remote (default: DV_REMOTE_JOBS, else 16)
+    #[arg(long, short, value_name = "N", requires = "remote", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -27,14 +36,34 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let grace = dv::gc::parse_duration(&args.grace)?;
-    let report = dv::gc::gc(
-        &ws,
-        dv::gc::GcOptions {
-            prune: args.prune,
-            grace,
-            max_unused: f64::from(args.max_unused) / 100.0,
-        },
-    )?;
+    let options = dv::gc::GcOptions {
+        prune: args.prune,
+        grace,
+        max_unused: f64::from(args.max_unused) / 100.0,
+    };
+    let (report, again) = match &args.remote {
+        None => (dv::gc::gc(&ws, options)?, "dv gc --prune".to_string()),
+        Some(name) => {
+            let remote = dv::remote::Remote::open(&ws, Some(name), false)?
+                .with_jobs(args.jobs.map(usize::from));
+            let report = dv::remote::gc(&ws, &remote, options, &ui.progress())?;
+            if args.json {
+                return ui.json(&report);
+            }
+            if report.leftovers_removed > 0 {
+                ui.status(format!(
+                    "{} {} left by an interrupted push or gc.",
+                    if report.gc.pruned {
+                        "Removed"
+                    } else {
+                        "Would remove"
+                    },
+                    plural(report.leftovers_removed, "file")
+                ));
+            }
+            (report.gc, format!("dv gc --remote {name} --prune"))
+        }
+    };
     if args.json {
         return ui.json(&report);
     }
@@ -70,7 +99,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         ));
     }
     if !report.pruned && report.removed_objects > 0 {
-        ui.status("Run `dv gc --prune` to remove them.");
+        ui.status(format!("Run `{again}` to remove them."));
     }
     Ok(())
 }

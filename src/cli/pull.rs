@@ -35,15 +35,17 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let progress = ui.progress();
     let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
     let ids: Vec<dv::VersionId> = if revs.is_empty() {
-        ws.index
-            .log(&Default::default())?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+        // Retired versions' data may be gone from the remote: only live versions come.
+        dv::gc::live_versions(&ws)?
     } else {
-        revs.iter()
+        let ids: Vec<dv::VersionId> = revs
+            .iter()
             .map(|rev| dv::revision::resolve(&ws, rev))
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            dv::lifecycle::ensure_usable(&ws, id)?;
+        }
+        ids
     };
     let mut report = dv::remote::pull(&ws, &remote, &ids, &args.paths, Need::Data, &progress)?;
     report.versions = fetched.versions;

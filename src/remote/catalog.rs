@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use futures::StreamExt;
 
@@ -32,7 +33,20 @@ pub enum Place {
 #[derive(Default)]
 pub struct Catalog {
     packed: HashMap<(Kind, Hash), (Hash, PackSlot)>,
-    loose: HashMap<(Kind, Hash), u64>,
+    loose: HashMap<(Kind, Hash), Stored>,
+    /// Every usable pack, with its index (gc weighs each pack's contents).
+    pub(super) packs: Vec<(PackIndex, Stored)>,
+    /// Pack files without their index and indexes without their pack (an interrupted push or
+    /// gc): never read, removed by gc.
+    pub(super) orphans: Vec<Listed>,
+}
+
+/// The size of a remote file and when it was last written (by the remote's clock); for a pack,
+/// the later of its pack file and its index.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stored {
+    pub size: u64,
+    pub modified: SystemTime,
 }
 
 impl Catalog {
@@ -44,35 +58,49 @@ impl Catalog {
             futures::try_join!(client.list(layout::PACKS), client.list(layout::OBJECTS))
         })?;
         let mut catalog = Catalog::default();
-        for Listed { key, size } in objects {
+        for Listed {
+            key,
+            size,
+            modified,
+        } in objects
+        {
             let (kind, id) = layout::parse_object_key(client, &key)?;
-            catalog.loose.insert((kind, id), size);
+            catalog.loose.insert((kind, id), Stored { size, modified });
         }
-        let mut pack_sizes = HashMap::new();
-        let mut indexed = Vec::new();
-        for Listed { key, size } in packs {
-            match layout::parse_pack_key(client, &key)? {
-                PackFile::Pack(id) => {
-                    pack_sizes.insert(id, size);
-                }
-                PackFile::Index(id) => indexed.push((id, size)),
-            }
+        let mut pack_files = HashMap::new();
+        let mut indexes = HashMap::new();
+        for listed in packs {
+            match layout::parse_pack_key(client, &listed.key)? {
+                PackFile::Pack(id) => pack_files.insert(id, listed),
+                PackFile::Index(id) => indexes.insert(id, listed),
+            };
         }
         // A pack whose index is missing (an interrupted push) is not used: its objects are
         // sent again in another pack.
-        let wanted: Vec<(Hash, u64, u64)> = indexed
-            .into_iter()
-            .filter_map(|(id, index_size)| pack_sizes.get(&id).map(|size| (id, *size, index_size)))
-            .collect();
-        let loaded: Vec<Result<PackIndex>> = remote.block_on(
-            futures::stream::iter(wanted.iter().map(|(id, pack_size, index_size)| {
-                load_index(remote, cache, *id, *pack_size, *index_size)
+        let mut wanted = Vec::new();
+        for (id, index) in indexes {
+            match pack_files.remove(&id) {
+                Some(pack) => wanted.push((id, pack, index)),
+                None => catalog.orphans.push(index),
+            }
+        }
+        catalog.orphans.extend(pack_files.into_values());
+        let loaded: Vec<Result<(PackIndex, Stored)>> = remote.block_on(
+            futures::stream::iter(wanted.iter().map(|(id, pack, index)| async move {
+                let loaded = load_index(remote, cache, *id, pack.size, index.size).await?;
+                let stored = Stored {
+                    size: pack.size,
+                    modified: pack.modified.max(index.modified),
+                };
+                Ok((loaded, stored))
             }))
             .buffer_unordered(client.jobs)
             .collect(),
         );
-        for index in loaded {
-            catalog.add_pack(&index?);
+        for item in loaded {
+            let (index, stored) = item?;
+            catalog.add_pack(&index);
+            catalog.packs.push((index, stored));
         }
         Ok(catalog)
     }
@@ -90,7 +118,13 @@ impl Catalog {
 
     /// Records a loose object this process just uploaded.
     pub fn add_loose(&mut self, kind: Kind, id: Hash, size: u64) {
-        self.loose.insert((kind, id), size);
+        let modified = SystemTime::now();
+        self.loose.insert((kind, id), Stored { size, modified });
+    }
+
+    /// The loose objects, with their sizes and ages.
+    pub(super) fn loose(&self) -> impl Iterator<Item = (&(Kind, Hash), &Stored)> {
+        self.loose.iter()
     }
 
     pub fn has(&self, kind: Kind, id: &Hash) -> bool {
@@ -106,7 +140,7 @@ impl Catalog {
         }
         self.loose
             .get(&(kind, *id))
-            .map(|size| Place::Loose { size: *size })
+            .map(|stored| Place::Loose { size: stored.size })
     }
 }
 
@@ -157,6 +191,11 @@ pub fn remember_index(cache: &Path, index: &PackIndex) {
         &index.encode(),
         "pack-index",
     );
+}
+
+/// Drops a removed pack's index from the cache.
+pub fn forget_index(cache: &Path, id: &Hash) {
+    let _ = std::fs::remove_file(cache_path(cache, id));
 }
 
 /// Parses a remote pack index and checks it describes the pack `id` of `pack_size` bytes.

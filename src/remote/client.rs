@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -93,11 +93,13 @@ pub struct Client {
     pub jobs: usize,
 }
 
-/// One key of a listing, relative to the remote's root, with its size.
+/// One key of a listing, relative to the remote's root, with its size and when it was last
+/// written (by the remote's clock).
 #[derive(Clone, Debug)]
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    pub modified: SystemTime,
 }
 
 impl Client {
@@ -184,6 +186,7 @@ impl Client {
             out.push(Listed {
                 key: meta.location.to_string(),
                 size: meta.size,
+                modified: SystemTime::from(meta.last_modified),
             });
         }
         // A listing returns up to 1000 keys per request.
@@ -276,6 +279,25 @@ impl Client {
             .map_err(|e| self.failed("writing", key, e))?;
         self.stats.sent(1, len);
         Ok(())
+    }
+
+    /// Writes a small bookkeeping object (a lock): a request, but no payload to report.
+    pub async fn put_control(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&Key::from(key), PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| self.failed("writing", key, e))?;
+        self.stats.sent(1, 0);
+        Ok(())
+    }
+
+    /// Deletes an object; one that is already gone is not an error (a rerun after a crash).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        match self.store.delete(&Key::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.failed("deleting", key, e)),
+        }
     }
 
     /// Writes a large in-memory object in parts uploaded in parallel.

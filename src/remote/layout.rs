@@ -7,6 +7,7 @@
 //! versions/ID             version objects (object files)
 //! tags/NAME/ID            "tag NAME names version ID": append-only records
 //! lifecycle/VERSION/ID    lifecycle events of a version (deprecated, retired...), by hash
+//! locks/ID                who is writing: a push (shared) or a pruning gc (exclusive)
 //! ```
 //!
 //! Every key a listing returns is parsed here; anything else is a remote dv did not write, and
@@ -25,6 +26,7 @@ pub const OBJECTS: &str = "objects";
 pub const VERSIONS: &str = "versions";
 pub const TAGS: &str = "tags";
 pub const LIFECYCLE: &str = "lifecycle";
+pub const LOCKS: &str = "locks";
 
 pub fn pack_key(id: &Hash) -> String {
     format!("{PACKS}/{}.pack", id.to_hex())
@@ -48,6 +50,10 @@ pub fn tag_key(name: &str, id: &Hash) -> String {
 
 pub fn lifecycle_key(version: &Hash, event: &Hash) -> String {
     format!("{LIFECYCLE}/{}/{}", version.to_hex(), event.to_hex())
+}
+
+pub fn lock_key(id: &Hash) -> String {
+    format!("{LOCKS}/{}", id.to_hex())
 }
 
 /// A pack file or its index, from a key under `packs/`.
@@ -104,6 +110,12 @@ pub fn parse_lifecycle_key(client: &Client, key: &str) -> Result<(Hash, Hash)> {
     key.strip_prefix("lifecycle/")
         .and_then(|rest| rest.split_once('/'))
         .and_then(|(version, event)| Some((hex_id(version)?, hex_id(event)?)))
+        .ok_or_else(|| unexpected(client, key))
+}
+
+pub fn parse_lock_key(client: &Client, key: &str) -> Result<Hash> {
+    key.strip_prefix("locks/")
+        .and_then(hex_id)
         .ok_or_else(|| unexpected(client, key))
 }
 

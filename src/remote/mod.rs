@@ -13,15 +13,19 @@
 mod catalog;
 mod client;
 pub mod config;
+mod gc;
 mod layout;
+mod lock;
 mod pull;
 mod push;
+mod ranges;
 
 use serde::Serialize;
 
 pub use catalog::Catalog;
 pub use client::{Client, Tuning};
 pub use config::{Location, RemoteSpec, Remotes};
+pub use gc::{RemoteGcReport, gc};
 pub use pull::{
     Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
 };

@@ -10,7 +10,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,6 +20,7 @@ use super::catalog::{Catalog, Place};
 use super::client::Client;
 use super::layout;
 use super::push::list_records;
+use super::ranges;
 use super::{Remote, Remotes, TagConflict, TransferReport};
 use crate::error::{Error, Result};
 use crate::id::{Hash, TreeId, VersionId};
@@ -32,10 +32,6 @@ use crate::workspace::Workspace;
 
 /// Objects fetched (and verified, and made durable) together, by their size on the remote.
 const GROUP_BYTES: u64 = 64 << 20;
-/// Neighbouring objects of a pack closer than this are read in one request.
-const MERGE_GAP: u64 = 256 << 10;
-/// The longest single ranged read.
-const MAX_REQUEST: u64 = 16 << 20;
 /// Loose objects larger than this are received into a file rather than memory.
 const IN_MEMORY_LOOSE: u64 = 64 << 20;
 /// The largest version object a remote may send.
@@ -350,8 +346,6 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
 
 /// An object: its kind and id.
 type ObjectKey = (Kind, Hash);
-/// Where an object's file lies inside a remote pack.
-type Slice = (ObjectKey, Range<u64>);
 
 /// A received object and the chunks or bases it still waits for.
 type Waiting = (Received, Vec<ObjectKey>);
@@ -668,43 +662,21 @@ impl<'a> Fetcher<'a> {
     /// Plans a group's download: ranged reads of packs (neighbours merged), loose objects
     /// whole.
     fn plan(&self, group: Vec<ObjectKey>) -> Plan {
-        let mut by_pack: HashMap<Hash, Vec<Slice>> = HashMap::new();
+        let mut packed = Vec::new();
         let mut loose = Vec::new();
         for object in group {
             match self.catalog.place(object.0, &object.1) {
-                Some(Place::Packed { pack, slot }) => by_pack
-                    .entry(pack)
-                    .or_default()
-                    .push((object, slot.offset..slot.offset + slot.length)),
+                Some(Place::Packed { pack, slot }) => {
+                    packed.push((pack, object, slot.offset..slot.offset + slot.length))
+                }
                 Some(Place::Loose { size }) => loose.push((object, size)),
                 None => unreachable!("size_of checked every object"),
             }
         }
-        let mut ranges = Vec::new();
-        for (pack, mut members) in by_pack {
-            members.sort_by_key(|(_, range)| range.start);
-            let mut current: Option<(Range<u64>, Vec<Slice>)> = None;
-            for (object, range) in members {
-                match &mut current {
-                    Some((span, inside))
-                        if range.start >= span.end
-                            && range.start - span.end <= MERGE_GAP
-                            && range.end - span.start <= MAX_REQUEST =>
-                    {
-                        span.end = range.end;
-                        inside.push((object, range));
-                    }
-                    _ => {
-                        if let Some((span, inside)) = current.take() {
-                            ranges.push((pack, span, inside));
-                        }
-                        current = Some((range.clone(), vec![(object, range)]));
-                    }
-                }
-            }
-            ranges.extend(current.map(|(span, inside)| (pack, span, inside)));
+        Plan {
+            ranges: ranges::merge(packed),
+            loose,
         }
-        Plan { ranges, loose }
     }
 
     /// Starts downloading a group on the remote's runtime; its bytes are awaited later.
@@ -718,31 +690,16 @@ impl<'a> Fetcher<'a> {
 
 /// The requests that fetch one group of objects.
 struct Plan {
-    /// Per request: the pack, the byte range read, and the objects inside it.
-    ranges: Vec<(Hash, Range<u64>, Vec<Slice>)>,
+    ranges: Vec<ranges::Request<ObjectKey>>,
     loose: Vec<(ObjectKey, u64)>,
 }
 
 /// Runs a plan, many requests at once.
 async fn download(client: Client, store: Store, plan: Plan) -> Arrivals {
     let client = &client;
-    let from_packs: Vec<Arrivals> = futures::stream::iter(plan.ranges.into_iter().map(
-        |(pack, span, inside)| async move {
-            let bytes = client
-                .get_range(&layout::pack_key(&pack), span.clone())
-                .await?;
-            Ok(inside
-                .into_iter()
-                .map(|(object, range)| {
-                    let at = (range.start - span.start) as usize;
-                    let len = (range.end - range.start) as usize;
-                    (object, Received::Bytes(bytes[at..at + len].to_vec()))
-                })
-                .collect())
-        },
-    ))
-    .buffer_unordered(client.jobs)
-    .collect()
+    let from_packs = ranges::read(client, plan.ranges, |object, bytes| {
+        (object, Received::Bytes(bytes.to_vec()))
+    })
     .await;
     let store = &store;
     let whole: Vec<Result<(ObjectKey, Received)>> =
@@ -761,10 +718,7 @@ async fn download(client: Client, store: Store, plan: Plan) -> Arrivals {
         .buffer_unordered((client.jobs / 4).max(2))
         .collect()
         .await;
-    let mut out = Vec::new();
-    for part in from_packs {
-        out.extend(part?);
-    }
+    let mut out = from_packs?;
     for one in whole {
         out.push(one?);
     }

@@ -51,6 +51,8 @@ pub fn push(
         let json = serde_json::to_vec(&marker).expect("the marker serializes");
         remote.block_on(client.put(layout::MARKER, Bytes::from(json)))?;
     }
+    // Shared with other pushes; a pruning gc waits for it (and this push for a gc).
+    let lock = super::lock::RemoteLock::acquire(remote, "push", false)?;
     let (remote_versions, remote_tags) = list_records(remote)?;
     let versions = chosen_versions(ws, selection)?;
     let missing: Vec<&(VersionId, Version)> = versions
@@ -89,7 +91,8 @@ pub fn push(
         catalog.add_pack(&index);
     }
 
-    // Version records, once everything they name is there.
+    // Version records, once everything they name is there (and still there: no gc ran).
+    lock.check_held()?;
     let records: Vec<(Hash, Vec<u8>)> = missing
         .iter()
         .map(|(id, _)| match ws.store.raw_object(Kind::Version, &id.0)? {
@@ -149,6 +152,7 @@ pub fn push(
         }
     }
     report.lifecycle = push_lifecycle(ws, remote, &pushed)?;
+    drop(lock);
     let counted = remote.report(true);
     report.requests = counted.requests;
     report.bytes = counted.bytes;
@@ -242,7 +246,7 @@ fn chosen_versions(ws: &Workspace, selection: &Selection) -> Result<Vec<(Version
 }
 
 /// Packs objects into memory and uploads each full pack while the next one fills.
-struct Sender<'a> {
+pub(super) struct Sender<'a> {
     remote: &'a Remote,
     progress: &'a dyn Progress,
     writer: Option<PackWriter<Vec<u8>>>,
@@ -253,7 +257,7 @@ struct Sender<'a> {
 }
 
 impl<'a> Sender<'a> {
-    fn new(remote: &'a Remote, progress: &'a dyn Progress) -> Self {
+    pub(super) fn new(remote: &'a Remote, progress: &'a dyn Progress) -> Self {
         Sender {
             remote,
             progress,
@@ -265,7 +269,7 @@ impl<'a> Sender<'a> {
         }
     }
 
-    fn add(&mut self, kind: Kind, id: Hash, raw: RawObject) -> Result<()> {
+    pub(super) fn add(&mut self, kind: Kind, id: Hash, raw: RawObject) -> Result<()> {
         self.objects += 1;
         let bytes = match raw {
             RawObject::Bytes(bytes) if bytes.len() as u64 <= MAX_PACKED_OBJECT => bytes,
@@ -322,7 +326,7 @@ impl<'a> Sender<'a> {
     }
 
     /// Uploads the last pack and the large objects; returns the indexes of the packs sent.
-    fn finish(mut self, catalog: &mut Catalog) -> Result<Vec<PackIndex>> {
+    pub(super) fn finish(mut self, catalog: &mut Catalog) -> Result<Vec<PackIndex>> {
         self.ship()?;
         let uploads = std::mem::take(&mut self.uploads);
         let mut indexes = Vec::new();

@@ -34,6 +34,10 @@ pub use verify::VerifiedReader;
 
 use pack::{Pack, PackSet, Slot};
 
+/// How many leading bytes of an object file name what it is rebuilt from (its header, and a
+/// delta's base), unless it is a chunk list.
+pub const DEPENDENCY_PREFIX: usize = object_file::HEADER_LEN + delta::PREFIX_LEN;
+
 /// The directory of pack files inside the store.
 const PACK_DIR: &str = "pack";
 
@@ -255,6 +259,21 @@ impl Store {
         let header = Header::read(&mut &object_file[..]).map_err(|e| read_error(kind, id, e))?;
         check_kind(kind, id, &header)?;
         dependencies_in(kind, id, header, &object_file[object_file::HEADER_LEN..])
+    }
+
+    /// What an object is rebuilt from, read from the first [`DEPENDENCY_PREFIX`] bytes of its
+    /// object file; `None` for a chunk list, whose whole file is needed.
+    pub fn prefix_dependencies(
+        kind: Kind,
+        id: &Hash,
+        prefix: &[u8],
+    ) -> Result<Option<Vec<(Kind, Hash)>>> {
+        let header = Header::read(&mut &prefix[..]).map_err(|e| read_error(kind, id, e))?;
+        check_kind(kind, id, &header)?;
+        if header.encoding == Encoding::Chunks && kind == Kind::Blob {
+            return Ok(None);
+        }
+        dependencies_in(kind, id, header, &prefix[object_file::HEADER_LEN..]).map(Some)
     }
 
     /// The same store for a command that only reads: nothing is written, not even a repaired

@@ -240,8 +240,9 @@ fn a_second_push_sends_nothing(backend: &Backend) {
         again,
         serde_json::json!({
             "remote": "origin", "objects": 0, "bytes": 0, "versions": 0, "tags": 0, "lifecycle": 0,
-            // The format marker, the version listing and the tag listing.
-            "requests": 3, "conflicts": []
+            // The format marker, the lock (written, listed, removed), the version listing
+            // and the tag listing.
+            "requests": 6, "conflicts": []
         })
     );
 }
@@ -479,8 +480,14 @@ fn plant(remote: &Remote, key: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Runs dv in a directory below the base (`.`: the workspace) and requires it to fail with
+/// `message`.
 fn expect_failure(env: &TestEnv, dir: &str, args: &[&str], message: &str) {
-    let out = env.dv_in(&env.base().join(dir), args);
+    let dir = match dir {
+        "." => env.root(),
+        below => env.base().join(below),
+    };
+    let out = env.dv_in(&dir, args);
     assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr.contains(message),
@@ -789,3 +796,347 @@ fn s3_requests_are_signed_and_a_wrong_secret_is_refused() {
     env.ok(&["push"]);
     assert!(remote.files.join("dv-remote.json").exists());
 }
+
+/// Versions on a remote for gc: `cleaned` shares most chunks of its large file with `raw`;
+/// `kept` is tagged; `raw`, `kept` and `gone` are retired and pushed so.
+struct Retired {
+    raw: String,
+    cleaned: String,
+    kept: String,
+    gone: String,
+    gone_blob: dv::Hash,
+}
+
+fn retired_history(env: &TestEnv) -> Retired {
+    env.penguins();
+    let mut big = noise("big", 3 << 20);
+    env.write("data/big.bin", &big);
+    let raw = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    big[1 << 20..(1 << 20) + 100].fill(7);
+    env.write("data/big.bin", &big);
+    let cleaned = env.id(&[
+        "commit", "data", "-d", "penguins", "-s", "cleaned", "--from", &raw, "-q",
+    ]);
+    env.write("keep/k.bin", noise("kept", 200_000));
+    let kept = env.id(&["commit", "keep", "-d", "kept", "-s", "raw", "-q"]);
+    env.ok(&["tag", &kept, "keeper"]);
+    let gone_bytes = noise("gone", 300_000);
+    env.write("gone/g.bin", &gone_bytes);
+    let gone = env.id(&["commit", "gone", "-d", "gone", "-s", "raw", "-q"]);
+    for id in [&raw, &kept, &gone] {
+        env.ok(&["retire", id, "--reason", "superseded"]);
+    }
+    env.ok(&["push"]);
+    Retired {
+        raw,
+        cleaned,
+        kept,
+        gone,
+        gone_blob: blob_id(&gone_bytes),
+    }
+}
+
+/// The report of `dv gc --remote origin` with `extra` options.
+fn remote_gc(env: &TestEnv, extra: &[&str]) -> Value {
+    let mut args = vec!["gc", "--remote", "origin", "--json"];
+    args.extend_from_slice(extra);
+    let out = env.dv(&args);
+    assert_eq!(
+        out.code, 0,
+        "dv {args:?} failed:
+{out}"
+    );
+    let mut report = out.json();
+    // Requests differ between a dry run and a real one (the lock, the deletions).
+    report.as_object_mut().unwrap().remove("requests");
+    report
+}
+
+fn remote_gc_removes_only_what_retired_versions_alone_need(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let v = retired_history(&env);
+    // Everything is younger than the default grace period: nothing goes.
+    let young = remote_gc(&env, &[]);
+    assert_eq!(number(&young, "removed_objects"), 0, "{young}");
+    assert!(number(&young, "garbage_objects") >= 3, "{young}");
+    assert_eq!(
+        number(&young, "young_objects"),
+        number(&young, "garbage_objects")
+    );
+    assert_eq!(
+        number(&young, "live_versions"),
+        2,
+        "cleaned and the tagged one"
+    );
+
+    assert!(remote_holds(&remote, dv::store::Kind::Blob, &v.gone_blob));
+    // A dry run says exactly what a real one does.
+    let planned = remote_gc(&env, &["--grace", "0s", "--max-unused", "0"]);
+    let mut done = remote_gc(&env, &["--grace", "0s", "--max-unused", "0", "--prune"]);
+    assert_eq!(done["pruned"], true);
+    done["pruned"] = Value::Bool(false);
+    assert_eq!(planned, done);
+    assert!(number(&done, "removed_objects") >= 3, "{done}");
+    let after = remote_gc(&env, &["--grace", "0s", "--max-unused", "0"]);
+    assert_eq!(number(&after, "garbage_objects"), 0, "{after}");
+
+    // A clone gets back every live version byte for byte, and the tagged retired one.
+    clone(&env, &remote, "copy", &[]);
+    ok_in(
+        &env,
+        "copy",
+        &["checkout", &v.cleaned, "--to", "../cleaned"],
+    );
+    assert_eq!(
+        describe(&env.base().join("cleaned")),
+        describe(&env.root().join("data"))
+    );
+    ok_in(&env, "copy", &["unretire", &v.kept]);
+    ok_in(&env, "copy", &["checkout", "keeper", "--to", "../kept"]);
+    assert_eq!(
+        describe(&env.base().join("kept")),
+        describe(&env.root().join("keep"))
+    );
+    // The retired versions' own data is gone; their records and lineage stay.
+    expect_failure(
+        &env,
+        "copy",
+        &["checkout", &v.gone, "--to", "../gone"],
+        "is retired (",
+    );
+    expect_failure(
+        &env,
+        "copy",
+        &["unretire", &v.gone],
+        "cannot be made active again: 1 of its objects are not here",
+    );
+    assert!(!remote_holds(&remote, dv::store::Kind::Blob, &v.gone_blob));
+    let lineage = ok_in(&env, "copy", &["lineage", &v.cleaned, "--json"]).json();
+    assert!(lineage.to_string().contains(&v.raw), "{lineage}");
+    ok_in(&env, "copy", &["fsck"]);
+}
+both!(remote_gc_removes_only_what_retired_versions_alone_need);
+
+/// Whether the remote's files hold an object (in a pack its index lists, or on its own).
+fn remote_holds(remote: &Remote, kind: dv::store::Kind, id: &dv::Hash) -> bool {
+    let packs = std::fs::read_dir(remote.files.join("packs")).unwrap();
+    let packed = packs.map(|e| e.unwrap().path()).any(|path| {
+        path.extension().is_some_and(|e| e == "idx")
+            && dv::store::PackIndex::decode(&std::fs::read(&path).unwrap())
+                .unwrap()
+                .find(kind.code(), id)
+                .is_some()
+    });
+    packed
+        || remote
+            .files
+            .join("objects")
+            .join(kind.name())
+            .join(id.to_hex())
+            .exists()
+}
+
+/// Waits until the remote lists a lock (a command holding one reached its failpoint).
+fn wait_for_lock(remote: &Remote) {
+    let locks = remote.files.join("locks");
+    for _ in 0..1500 {
+        if std::fs::read_dir(&locks).is_ok_and(|mut entries| entries.next().is_some()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("no lock appeared in {}", locks.display());
+}
+
+fn a_pruning_gc_and_a_push_never_run_together(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let v = retired_history(&env);
+    let release = env.base().join("release");
+    let release_var = release.display().to_string();
+
+    // A push holding its lock (stopped after its first pack): gc waits for it.
+    env.write("more/m.bin", noise("more", 100_000));
+    let more = env.id(&["commit", "more", "-d", "more", "-s", "raw", "-q"]);
+    let push = env.spawn_env(
+        &[
+            ("DV_FAILPOINT", "push.pack-sent=wait"),
+            ("DV_FAILPOINT_RELEASE", &release_var),
+        ],
+        &["push"],
+    );
+    wait_for_lock(&remote);
+    expect_failure(
+        &env,
+        ".",
+        &["gc", "--remote", "origin", "--prune", "--grace", "0s"],
+        "error: Remote origin: it is locked by a push from ",
+    );
+    // A dry run takes no lock.
+    remote_gc(&env, &["--grace", "0s"]);
+    std::fs::write(&release, "").unwrap();
+    let out = push.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&release).unwrap();
+
+    // A gc holding its lock (stopped between marking and sweeping): pushes wait for it.
+    env.write("later/l.bin", noise("later", 100_000));
+    let later = env.id(&["commit", "later", "-d", "later", "-s", "raw", "-q"]);
+    let gc = env.spawn_env(
+        &[
+            ("DV_FAILPOINT", "remote-gc.marked=wait"),
+            ("DV_FAILPOINT_RELEASE", &release_var),
+        ],
+        &["gc", "--remote", "origin", "--prune", "--grace", "0s"],
+    );
+    wait_for_lock(&remote);
+    let refused = env.dv(&["push"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("error: Remote origin: it is locked by a gc from ")
+            && refused.stderr.contains(": push cannot run beside it."),
+        "{refused}"
+    );
+    std::fs::write(&release, "").unwrap();
+    let out = gc.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["push"]);
+
+    clone(&env, &remote, "copy", &[]);
+    for (id, dir) in [(&v.cleaned, "data"), (&more, "more"), (&later, "later")] {
+        ok_in(
+            &env,
+            "copy",
+            &["checkout", id, "--to", &format!("../out-{dir}")],
+        );
+        assert_eq!(
+            describe(&env.base().join(format!("out-{dir}"))),
+            describe(&env.root().join(dir))
+        );
+    }
+    ok_in(&env, "copy", &["fsck"]);
+}
+both!(a_pruning_gc_and_a_push_never_run_together);
+
+/// Plants a lock as another machine's dv would leave it, last written `age` ago.
+fn plant_lock(remote: &Remote, operation: &str, exclusive: bool, age: std::time::Duration) {
+    let key = format!("locks/{}", "ab".repeat(32));
+    let holder = serde_json::json!({
+        "exclusive": exclusive, "operation": operation, "host": "elsewhere", "pid": 42,
+        "started": "2026-01-02T03:04:05Z"
+    });
+    plant(remote, &key, holder.to_string().as_bytes());
+    let file = std::fs::File::options()
+        .write(true)
+        .open(remote.files.join(&key))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+fn locks_of_others_are_respected_until_stale(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    env.penguins();
+    env.ok(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    let minute = std::time::Duration::from_secs(60);
+
+    // Another machine's gc, confirmed a minute ago: a push waits for it.
+    plant_lock(&remote, "gc", true, minute);
+    env.write("data/extra.csv", "a,b\n1,2\n");
+    env.ok(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    expect_failure(
+        &env,
+        ".",
+        &["push"],
+        "error: Remote origin: it is locked by a gc from elsewhere (process 42, started \
+         2026-01-02T03:04:05Z), last confirmed ",
+    );
+    // Another machine's push: pushes share, a pruning gc waits.
+    plant_lock(&remote, "push", false, minute);
+    env.ok(&["push"]);
+    expect_failure(
+        &env,
+        ".",
+        &["gc", "--remote", "origin", "--prune"],
+        "error: Remote origin: it is locked by a push from elsewhere (process 42",
+    );
+    // Not confirmed for two hours: its dv died; the lock is ignored and removed.
+    plant_lock(&remote, "gc", true, 120 * minute);
+    env.ok(&["gc", "--remote", "origin", "--prune"]);
+    let locks = std::fs::read_dir(remote.files.join("locks"))
+        .unwrap()
+        .count();
+    assert_eq!(locks, 0, "the stale lock and gc's own are gone");
+    // A key under locks/ that dv never writes is reported, not guessed at.
+    plant(&remote, "locks/not-a-lock", b"{}");
+    expect_failure(
+        &env,
+        ".",
+        &["push"],
+        "error: Remote origin: its listing holds \"locks/not-a-lock\", which dv never writes there",
+    );
+}
+both!(locks_of_others_are_respected_until_stale);
+
+fn a_remote_gc_killed_at_any_step_loses_nothing(backend: &Backend) {
+    for point in [
+        "remote-gc.marked",
+        "remote-gc.repacked",
+        "remote-gc.index-removed",
+    ] {
+        let (env, remote) = workspace(backend);
+        let v = retired_history(&env);
+        let args = [
+            "gc",
+            "--remote",
+            "origin",
+            "--prune",
+            "--grace",
+            "0s",
+            "--max-unused",
+            "0",
+        ];
+        let killed = env.dv_env(&[("DV_FAILPOINT", point)], &args);
+        assert_eq!(killed.code, -1, "{point}: gc did not stop there:\n{killed}");
+        // Every live version still comes back whole, from a fresh clone.
+        let copy = format!("copy-{}", point.replace('.', "-"));
+        clone(&env, &remote, &copy, &[]);
+        ok_in(&env, &copy, &["checkout", &v.cleaned, "--to", "../cleaned"]);
+        assert_eq!(
+            describe(&env.base().join("cleaned")),
+            describe(&env.root().join("data")),
+            "{point}"
+        );
+        // The killed gc's lock is its own machine's dead process's: the rerun goes on, and
+        // leaves nothing behind.
+        let rerun = remote_gc(&env, &["--grace", "0s", "--max-unused", "0", "--prune"]);
+        if point == "remote-gc.index-removed" {
+            assert_eq!(number(&rerun, "leftovers_removed"), 1, "{point}: {rerun}");
+        }
+        let after = remote_gc(&env, &["--grace", "0s", "--max-unused", "0"]);
+        assert_eq!(number(&after, "garbage_objects"), 0, "{point}: {after}");
+        assert_eq!(number(&after, "leftovers_removed"), 0, "{point}: {after}");
+        std::fs::remove_dir_all(env.base().join("cleaned")).unwrap();
+        clone(&env, &remote, "again", &[]);
+        ok_in(
+            &env,
+            "again",
+            &["checkout", &v.cleaned, "--to", "../cleaned"],
+        );
+        ok_in(&env, "again", &["unretire", "keeper"]);
+        ok_in(&env, "again", &["checkout", "keeper", "--to", "../kept"]);
+        std::fs::remove_dir_all(env.base().join("kept")).unwrap();
+        ok_in(&env, "again", &["fsck"]);
+    }
+}
+both!(a_remote_gc_killed_at_any_step_loses_nothing);
