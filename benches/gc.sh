@@ -11,6 +11,11 @@
 # `dv gc --prune --grace 0s`. The fresh store replays only the kept versions (checked out from
 # the first workspace and committed in order), so "left / fresh" near 1 means gc removed what
 # only the retired versions held and nothing else.
+#
+# Remote gc: every version is pushed to a directory remote (and to a local s3s-fs server when
+# tests/run.sh has installed one) before the retirement, the retirement is pushed, and
+# `dv gc --remote NAME --prune --grace 0s` is measured the same way: time, peak RSS, requests,
+# and the remote's size after against the fresh store.
 set -euo pipefail
 data="$(cd "$1" && pwd)"
 dv="$(realpath "$2")"
@@ -38,7 +43,38 @@ PY
   ids+=("$("$dv" commit data -d bench -s raw -q)")
 done
 keep=$((versions / 2))
+
+# Remotes, holding every version before the retirement.
+remotes=(dir)
+"$dv" remote add dir "$work/remote-dir" -q
+s3s="${DV_TOOLS_DIR:-$HOME/.cache/dv-tools}/bin/s3s-fs"
+if [ -x "$s3s" ]; then
+  mkdir -p "$work/s3/bench"
+  port=$((20000 + RANDOM % 40000))
+  "$s3s" --host 127.0.0.1 --port "$port" --access-key benchkey --secret-key benchsecret \
+    "$work/s3" >/dev/null 2>&1 &
+  s3pid=$!
+  trap 'kill $s3pid 2>/dev/null; rm -rf "$work"' EXIT
+  sleep 1
+  export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret
+  "$dv" remote add s3 s3://bench/r --endpoint "http://127.0.0.1:$port" --allow-http \
+    --path-style --region us-east-1 -q
+  remotes+=(s3)
+fi
+for remote in "${remotes[@]}"; do "$dv" push "$remote" -q; done
 "$dv" retire --keep-last "$keep" -q
+for remote in "${remotes[@]}"; do "$dv" push "$remote" -q; done
+remote_files() {
+  case "$1" in dir) echo "$work/remote-dir" ;; s3) echo "$work/s3/bench/r" ;; esac
+}
+declare -A remote_before remote_after remote_time
+for remote in "${remotes[@]}"; do
+  remote_before[$remote]=$(size "$(remote_files "$remote")")
+  /usr/bin/time -f "%e %M" -o "$work/time" \
+    "$dv" gc --remote "$remote" --prune --grace 0s --json >"$work/gc-$remote.json"
+  remote_time[$remote]="$(cat "$work/time")"
+  remote_after[$remote]=$(size "$(remote_files "$remote")")
+done
 before=$(size .dv/objects)
 /usr/bin/time -f "%e %M" -o "$work/time" "$dv" gc --prune --grace 0s --json >"$work/gc.json"
 read -r seconds rss <"$work/time"
@@ -58,3 +94,10 @@ echo "gc --prune: ${seconds} s, peak RSS $((rss / 1024)) MiB"
 grep -E '"(garbage_objects|removed_objects|removed_bytes|packs_removed|packs_rewritten|live_objects)"' "$work/gc.json" | tr -d ' ,'
 echo "store before $((before / 1048576)) MiB, after $((after / 1048576)) MiB, reclaimed $(((before - after) / 1048576)) MiB"
 echo "fresh store of the kept versions only: $((fresh / 1048576)) MiB; after / fresh = $(echo "scale=3; $after / $fresh" | bc)"
+for remote in "${remotes[@]}"; do
+  read -r seconds rss <<<"${remote_time[$remote]}"
+  echo "gc --remote $remote --prune: ${seconds} s, peak RSS $((rss / 1024)) MiB"
+  grep -E '"(removed_objects|removed_bytes|packs_removed|packs_rewritten|requests)"' \
+    "$work/gc-$remote.json" | tr -d ' ,' | paste -sd' '
+  echo "  remote before $((remote_before[$remote] / 1048576)) MiB, after $((remote_after[$remote] / 1048576)) MiB; after / fresh = $(echo "scale=3; ${remote_after[$remote]} / $fresh" | bc)"
+done

@@ -15,6 +15,9 @@ use crate::id::Hash;
 const MERGE_GAP: u64 = 256 << 10;
 /// The longest single ranged read.
 const MAX_REQUEST: u64 = 16 << 20;
+/// At most this many bytes of spans are being received at once (in MiB), whatever the
+/// parallelism: many small reads run together, a few large ones take turns.
+const IN_FLIGHT_MIB: u32 = 64;
 
 /// One ranged read of a pack and the pieces it brings.
 pub struct Request<T> {
@@ -66,9 +69,15 @@ pub async fn read<T, R>(
     take: impl Fn(T, &[u8]) -> R,
 ) -> Result<Vec<R>> {
     let take = &take;
+    let budget = &tokio::sync::Semaphore::new(IN_FLIGHT_MIB as usize);
     let done: Vec<Result<Vec<R>>> =
         futures::stream::iter(requests.into_iter().map(|request| async move {
             let Request { pack, span, pieces } = request;
+            let mib = (span.end - span.start).div_ceil(1 << 20).max(1);
+            let _permit = budget
+                .acquire_many(mib.min(u64::from(IN_FLIGHT_MIB)) as u32)
+                .await
+                .expect("the budget is never closed");
             let bytes = client
                 .get_range(&layout::pack_key(&pack), span.clone())
                 .await?;
