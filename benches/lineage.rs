@@ -10,13 +10,13 @@ use std::time::Instant;
 use dv::Workspace;
 use dv::lineage::{Direction, lineage};
 use dv::object::Version;
-use dv::object::version::VERSION_FORMAT;
+use dv::object::version::VERSION_FORMAT_PLAIN;
 use dv::store::Kind;
 use dv::{TreeId, VersionId};
 
 fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Version {
     Version {
-        format: VERSION_FORMAT,
+        format: VERSION_FORMAT_PLAIN,
         dataset: dataset.into(),
         stage: stage.into(),
         tree: TreeId(dv::Hash::of(format!("tree {n}").as_bytes())),
@@ -34,6 +34,7 @@ fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Vers
         created_at: format!("2026-01-01T00:00:00.{n:06}Z"),
         files: 1,
         bytes: 1,
+        run: None,
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's quickstart: a workspace, two prep stages with provenance, the log, an exact
-# checkout of the first version, and sharing it through a remote (a directory here; an
-# s3://bucket/prefix works the same). Runs in a temporary directory; needs `dv` on PATH.
+# The README's quickstart: a workspace, a three-step pipeline run by `dv run` (each stage's
+# command, params, code, interpreter and logs recorded), a rerun proving a stage reproduces, an
+# exact checkout, and sharing through a remote (a directory here; an s3://bucket/prefix works the
+# same). Runs in a temporary directory; needs `dv` and `python3` on PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -10,15 +11,21 @@ cd "$work"
 
 dv init
 cp -R "$here/fixtures/penguins" raw
+cp -R "$here/fixtures/pipeline" pipeline
 dv commit raw --dataset penguins --stage raw -m "Palmer penguins sample"
 
-"$here/fixtures/clean.sh" raw cleaned
-dv commit cleaned --dataset penguins --stage cleaned --from penguins@raw \
-  --transform "fixtures/clean.sh raw cleaned" --code "$here/fixtures/clean.sh" \
-  --param drop=NA -m "drop rows with missing values"
+# Each stage is a command: dv puts its input in place, runs it, and commits what it wrote.
+dv run -d penguins -s cleaned --from penguins@raw --param missing=NA --out cleaned \
+  -m "drop rows with missing values" -- python3 pipeline/clean.py
+dv run -d penguins -s labeled --from penguins@cleaned --param threshold=4000 --out labeled \
+  -- python3 pipeline/label.py
+dv run -d penguins -s training-ready --from penguins@labeled --param test_every=4 --out ready \
+  -- python3 pipeline/split.py
 
 dv log
-dv show penguins@cleaned
+dv show penguins@training-ready
+dv lineage penguins@training-ready
+dv rerun penguins@training-ready    # runs the recorded command again: "reproduced: identical"
 
 dv checkout penguins@raw --to restored
 diff -r raw restored && echo "penguins@raw came back byte for byte."

@@ -595,9 +595,19 @@ pub fn checkout_code(
         kind: "version",
         id: id.to_hex(),
     })?;
+    write_code_files(ws, &version.code, dir, force)
+}
+
+/// Writes code files into `dir` as [`checkout_code`] does.
+pub fn write_code_files(
+    ws: &Workspace,
+    files: &[crate::object::CodeFile],
+    dir: &Path,
+    force: bool,
+) -> Result<Vec<PathBuf>> {
     let dir = ConfinedDir::open_or_create(&crate::fs_util::absolute(dir)?)?;
     let mut planned = Vec::new();
-    for code in &version.code {
+    for code in files {
         let recorded = Path::new(&code.path);
         let safe = recorded.is_relative()
             && recorded

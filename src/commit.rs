@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
-use crate::object::version::VERSION_FORMAT;
-use crate::object::{CodeFile, Version};
+use crate::object::version::{VERSION_FORMAT, VERSION_FORMAT_PLAIN};
+use crate::object::{CodeBase, CodeFile, RunRecord, Version};
 use crate::progress::Progress;
 use crate::snapshot::{Mode, snapshot};
 use crate::store::Kind;
@@ -25,9 +25,20 @@ pub struct CommitRequest {
     /// Revisions of the input versions, first one first.
     pub inputs: Vec<String>,
     pub transform: Option<String>,
+    /// Code files to read and record.
     pub code: Vec<PathBuf>,
+    /// Code files already stored (a replayed run's), recorded after `code`.
+    pub stored_code: Vec<CodeFile>,
     pub params: Map<String, Value>,
     pub message: Option<String>,
+    /// How `dv run` made the data.
+    pub run: Option<RunRecord>,
+    /// The code's git state when it is known (a replay's: the recorded one); otherwise it is
+    /// read from the repository holding the first code file, or the current directory.
+    pub code_revision: Option<crate::object::CodeRevision>,
+    /// Snapshot `path` from outside the workspace (a replay's scratch directory) and record it
+    /// as committed from this workspace path; no directory of the workspace tracks it.
+    pub recorded_path: Option<String>,
 }
 
 /// What a commit did.
@@ -56,8 +67,19 @@ pub fn commit(
         .iter()
         .map(|rev| revision::resolve(ws, rev))
         .collect::<Result<Vec<_>>>()?;
-    let (abs, rel) = ws.relative(&request.path)?;
-    let code = store_code_files(ws, &request.code)?;
+    let (abs, rel, cache_key) = match &request.recorded_path {
+        Some(recorded) => (
+            crate::fs_util::absolute(&request.path)?,
+            recorded.clone(),
+            None,
+        ),
+        None => {
+            let (abs, rel) = ws.relative(&request.path)?;
+            (abs, rel.clone(), Some(rel))
+        }
+    };
+    let mut code = store_code_files(ws, &request.code)?;
+    code.extend(request.stored_code.iter().cloned());
     // The git repository of the first code file, or of the current directory.
     let code_dir = request
         .code
@@ -65,7 +87,10 @@ pub fn commit(
         .and_then(|file| file.parent())
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let code_revision = provenance::code_revision(code_dir);
+    let code_revision = match &request.code_revision {
+        Some(known) => Some(known.clone()),
+        None => provenance::code_revision(code_dir),
+    };
     let created_at = provenance::timestamp()?;
 
     // Delta bases: the stage's previous version first (the closest in content), then the
@@ -81,7 +106,14 @@ pub fn commit(
     {
         previous.push(version.tree);
     }
-    let snap = match snapshot(ws, &abs, Some(&rel), Mode::Store, &previous, progress) {
+    let snap = match snapshot(
+        ws,
+        &abs,
+        cache_key.as_deref(),
+        Mode::Store,
+        &previous,
+        progress,
+    ) {
         Err(Error::PathNotFound { .. }) => {
             return Err(Error::PathNotFound {
                 path: request.path.clone(),
@@ -90,7 +122,10 @@ pub fn commit(
         other => other?,
     };
     let version = Version {
-        format: VERSION_FORMAT,
+        format: match request.run {
+            Some(_) => VERSION_FORMAT,
+            None => VERSION_FORMAT_PLAIN,
+        },
         dataset: request.dataset.clone(),
         stage: request.stage.clone(),
         tree: snap.root,
@@ -108,13 +143,14 @@ pub fn commit(
         created_at,
         files: snap.files,
         bytes: snap.bytes,
+        run: request.run.clone(),
     };
 
     let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
     // Objects this commit found already stored (and did not write) may have been garbage a
     // concurrent gc removed: then check that everything the version needs is still here.
     if crate::gc::epoch(ws) != gc_epoch {
-        let code: Vec<crate::id::Hash> = version.code.iter().map(|c| c.blob.0).collect();
+        let code: Vec<crate::id::Hash> = version.blobs().map(|blob| blob.0).collect();
         crate::gc::check_complete(ws, &version.tree, &code)?;
     }
     if let Some(existing_id) = ws.index.latest(&version.dataset, Some(&version.stage))?
@@ -122,7 +158,9 @@ pub fn commit(
         && same_provenance(&existing, &version)
         && same_content(ws, &existing.tree, &version.tree)?
     {
-        worktree::record(ws, &rel, Tracked::at(&version.dataset, existing_id))?;
+        if cache_key.is_some() {
+            worktree::record(ws, &rel, Tracked::at(&version.dataset, existing_id))?;
+        }
         return Ok(CommitOutcome {
             id: existing_id,
             version: existing,
@@ -140,7 +178,9 @@ pub fn commit(
     crate::failpoint::hit("version", "indexed").map_err(|e| Error::io(&pending, e))?;
     std::fs::remove_file(&pending).map_err(|e| Error::io(&pending, e))?;
     crate::failpoint::hit("pending", "removed").map_err(|e| Error::io(&pending, e))?;
-    worktree::record(ws, &rel, Tracked::at(&version.dataset, id))?;
+    if cache_key.is_some() {
+        worktree::record(ws, &rel, Tracked::at(&version.dataset, id))?;
+    }
     Ok(CommitOutcome {
         id,
         version,
@@ -198,19 +238,43 @@ fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> 
                 ));
             }
             let stored = batch.put_file(file, None)?;
-            let path = match ws.relative(file) {
-                Ok((_, rel)) => rel,
-                Err(_) => crate::fs_util::absolute(file)?
-                    .to_string_lossy()
-                    .into_owned(),
-            };
+            let (path, base) = code_location(ws, file)?;
             Ok(CodeFile {
                 path,
                 blob: BlobId(stored.id),
                 size: stored.size,
+                base,
             })
         })
         .collect::<Result<Vec<_>>>()?;
     batch.finish()?;
     Ok(code)
+}
+
+/// Where a code file is recorded: relative to the workspace, else to its git repository, else
+/// by its name alone. A machine's absolute path means nothing elsewhere and leaks once shared.
+pub fn code_location(ws: &Workspace, file: &Path) -> Result<(String, CodeBase)> {
+    let abs = crate::fs_util::absolute(file)?;
+    if abs.starts_with(ws.root()) {
+        return Ok((ws.relative(file)?.1, CodeBase::Workspace));
+    }
+    let canonical = abs.canonicalize().map_err(|e| Error::io(&abs, e))?;
+    let relative_to = |root: &Path| {
+        let rel = canonical.strip_prefix(root).ok()?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/")).filter(|rel| !rel.is_empty())
+    };
+    if let Some(rel) = canonical
+        .parent()
+        .and_then(provenance::repository_root)
+        .and_then(|root| relative_to(&root))
+    {
+        return Ok((rel, CodeBase::Repository));
+    }
+    let name = abs
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("code")
+        .to_string();
+    Ok((name, CodeBase::Elsewhere))
 }

@@ -220,6 +220,28 @@ pub enum Error {
     )]
     RemovedDuringCommit { missing: usize },
 
+    #[error("The command {program:?} was not found{}", if *recorded { " (it is what the version recorded)" } else { "" })]
+    CommandNotFound { program: String, recorded: bool },
+
+    #[error("The command exited with status {status}: nothing was committed (run {run})")]
+    RunFailed { status: i32, run: String },
+
+    #[error("The command changed its inputs, so nothing was committed (run {run})")]
+    InputsModified { files: Vec<String>, run: String },
+
+    #[error("--out {} holds files dv has not stored; the command must start from an empty output", path.display())]
+    OutputNotEmpty { path: PathBuf },
+
+    #[error("Cannot run: {message}")]
+    RunSetup { message: String },
+
+    #[error("Version {id} was not made by `dv run`: it records no command to run again")]
+    NoRunRecord {
+        id: String,
+        dataset: String,
+        stage: String,
+    },
+
     #[error("Version {id} is retired ({at}: {reason}): its data may already be gone")]
     Retired {
         id: String,

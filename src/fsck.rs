@@ -187,12 +187,22 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
                 .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
             entry.2.push(affected(display_path(&path)));
         }
-        for code in &version.code {
-            for (kind, object, problem) in walker.problems(Kind::Blob, &code.blob.0) {
+        let beside = version
+            .code
+            .iter()
+            .map(|code| (format!("code:{}", code.path), code.blob))
+            .chain(
+                version
+                    .run_files()
+                    .into_iter()
+                    .map(|(name, file)| (format!("run:{name}"), file.blob)),
+            );
+        for (label, blob) in beside {
+            for (kind, object, problem) in walker.problems(Kind::Blob, &blob.0) {
                 let entry = findings
                     .entry((kind, object))
                     .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
-                entry.2.push(affected(format!("code:{}", code.path)));
+                entry.2.push(affected(label.clone()));
             }
         }
     }

@@ -115,7 +115,7 @@ fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
     for id in roots {
         if let Some(version) = ws.index.version(id)? {
             starts.push((Kind::Tree, version.tree.0));
-            starts.extend(version.code.iter().map(|c| (Kind::Blob, c.blob.0)));
+            starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
         }
     }
     Ok(reach(&ws.store, starts)?.0)

@@ -47,6 +47,7 @@ pub mod reach;
 pub mod refs;
 pub mod remote;
 pub mod revision;
+pub mod run;
 pub mod snapshot;
 pub mod status;
 pub mod store;

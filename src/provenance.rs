@@ -47,6 +47,13 @@ pub fn host() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// The root of the git repository (its working tree) containing `dir`.
+pub fn repository_root(dir: &Path) -> Option<std::path::PathBuf> {
+    let dir = dir.canonicalize().ok()?;
+    let repo = gix::discover(&dir).ok()?;
+    repo.workdir()?.canonicalize().ok()
+}
+
 /// The git state of the repository containing `dir`, or `None` outside a git repository.
 ///
 /// Dirty means a tracked file differs from HEAD or the index, or an untracked (not ignored)

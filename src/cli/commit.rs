@@ -73,6 +73,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         code: args.code,
         params,
         message: args.message,
+        ..CommitRequest::default()
     };
     let progress = ui.progress();
     let outcome = commit(&ws, &request, &progress)?;

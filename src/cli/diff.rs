@@ -77,7 +77,7 @@ struct DiffView<'a> {
 
 /// The row diff of one file, or why it could not be made.
 #[derive(Serialize)]
-struct RowView {
+pub(super) struct RowView {
     path: String,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     diff: Option<RowDiff>,
@@ -253,7 +253,7 @@ fn short_json(value: &serde_json::Value) -> String {
     }
 }
 
-fn render(
+pub(super) fn render(
     provenance: &BTreeMap<&'static str, ValueChange>,
     params: &ParamsDiff,
     files: &FileDiff,
@@ -366,7 +366,7 @@ fn render(
 /// with a working directory (its files are hashed, not stored).
 /// Makes the stored sides of the tabular files a row diff reads local (only those), fetching
 /// them from the default remote when needed.
-fn rows_local(
+pub(super) fn rows_local(
     ui: &Ui,
     ws: dv::Workspace,
     files: &FileDiff,
@@ -401,7 +401,7 @@ fn rows_local(
     Ok(ws)
 }
 
-fn row_diffs(
+pub(super) fn row_diffs(
     ws: &dv::Workspace,
     files: &FileDiff,
     dir: Option<&std::path::Path>,
@@ -444,7 +444,7 @@ fn row_diffs(
         .collect()
 }
 
-fn render_rows(rows: &[RowView]) -> String {
+pub(super) fn render_rows(rows: &[RowView]) -> String {
     let mut text = String::new();
     for view in rows {
         let Some(diff) = &view.diff else { continue };

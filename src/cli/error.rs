@@ -192,6 +192,22 @@ impl From<Error> for CliError {
             Error::PinnedVersion { .. } => base.hinted("Retiring it would break those lock files: pin another version there first, or add --force."),
             Error::ForgetRefused { ref dependents, .. } => CliError { details: dependents.clone(), ..base }
                 .hinted("Retire it instead (its record stays), or add --force to forget it anyway."),
+            Error::CommandNotFound { recorded: true, .. } => base.hinted("Install the program the version was made with (`dv show REV` shows the command and interpreter), then run it again."),
+            Error::CommandNotFound { .. } => base.hinted("Check the command's spelling, or give the program's path (for example ./clean.sh)."),
+            Error::RunFailed { .. } => base.hinted("Its output and error log are kept: `dv runs --failed` shows them."),
+            Error::InputsModified { ref files, .. } => {
+                let mut details: Vec<String> = files.iter().take(10).cloned().collect();
+                if files.len() > 10 {
+                    details.push(format!("... and {} more", files.len() - 10));
+                }
+                CliError { details, ..base }.hinted(
+                    "A transform must write only into --out. Restore the inputs with `dv checkout REV --force`.",
+                )
+            }
+            Error::OutputNotEmpty { .. } => base.hinted("Commit or move what is there, or choose an empty or missing directory."),
+            Error::NoRunRecord { ref dataset, ref stage, .. } => base.hinted(format!(
+                "Make the next {dataset}@{stage} with `dv run -d {dataset} -s {stage} ... -- COMMAND` to record how it is made."
+            )),
             Error::RemovedDuringCommit { .. } => base.hinted("Run the commit again: it stores what is missing."),
             Error::NoRemote => base.hinted("Add one with `dv remote add NAME URL` (a directory or s3://bucket/prefix)."),
             Error::UnknownRemote { ref known, .. } if known.is_empty() => base.hinted("There are no remotes; add one with `dv remote add NAME URL`."),

@@ -20,6 +20,7 @@ mod push;
 mod reindex;
 mod remote;
 mod resolve;
+mod run;
 mod show;
 mod status;
 mod tag;
@@ -82,6 +83,9 @@ enum Command {
     Unretire(lifecycle::Unretire),
     Forget(lifecycle::Forget),
     Gc(gc::Args),
+    Run(run::Args),
+    Runs(run::RunsArgs),
+    Rerun(run::RerunArgs),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
@@ -125,6 +129,9 @@ pub fn main() -> ExitCode {
         Command::Unretire(args) => lifecycle::unretire(&ui, args),
         Command::Forget(args) => lifecycle::forget(&ui, args),
         Command::Gc(args) => gc::run(&ui, args),
+        Command::Run(args) => run::run(&ui, args),
+        Command::Runs(args) => run::runs(&ui, args),
+        Command::Rerun(args) => run::rerun(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

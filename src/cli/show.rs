@@ -23,6 +23,10 @@ pub struct Args {
     #[arg(long, conflicts_with = "files")]
     code: bool,
 
+    /// Print what the command wrote to stdout and stderr when `dv run` made the version
+    #[arg(long, conflicts_with_all = ["files", "code"])]
+    log: bool,
+
     /// Print the version as JSON
     #[arg(long)]
     json: bool,
@@ -46,6 +50,10 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if args.code {
         let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
         return show_code(ui, &ws, &version, args.json);
+    }
+    if args.log {
+        let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
+        return show_log(ui, &ws, &version, args.json);
     }
     let ws = if args.files {
         with_local_data(ui, ws, &[id], dv::remote::Need::Trees)?
@@ -145,6 +153,35 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     }
     if let Some(transform) = &version.transform {
         rows.push(vec!["transform".into(), transform.clone()]);
+    }
+    if let Some(run) = &version.run {
+        rows.push(vec![
+            "ran".into(),
+            format!(
+                "{} for {:.2} s in {}, exit {} ({}; `dv show --log` for its output)",
+                run.started_at.get(..19).unwrap_or(&run.started_at),
+                run.duration_ms as f64 / 1000.0,
+                if run.workdir.is_empty() {
+                    "."
+                } else {
+                    &run.workdir
+                },
+                run.exit_status,
+                run.os
+            ),
+        ]);
+        if let Some(interpreter) = &run.interpreter {
+            rows.push(vec![
+                "interpreter".into(),
+                format!("{} {}", interpreter.program, interpreter.version),
+            ]);
+        }
+        for (i, (name, value)) in run.env.iter().enumerate() {
+            rows.push(vec![
+                if i == 0 { "env".into() } else { String::new() },
+                format!("{name}={value}"),
+            ]);
+        }
     }
     for (i, code) in version.code.iter().enumerate() {
         rows.push(vec![
@@ -289,4 +326,30 @@ fn show_code(
         ui.out_bytes(bytes)?;
     }
     Ok(())
+}
+
+fn show_log(
+    ui: &Ui,
+    ws: &dv::Workspace,
+    version: &dv::object::Version,
+    json: bool,
+) -> Result<(), CliError> {
+    let Some(run) = &version.run else {
+        return Err(CliError::user(
+            "This version was not made by `dv run`: no output was captured",
+        )
+        .hinted("Make versions with `dv run ... -- COMMAND` to keep their logs."));
+    };
+    let read = |blob: &dv::id::BlobId| ws.store.get_bytes(dv::store::Kind::Blob, &blob.0);
+    let (stdout, stderr) = (read(&run.stdout.blob)?, read(&run.stderr.blob)?);
+    if json {
+        return ui.json(&serde_json::json!({
+            "stdout": String::from_utf8_lossy(&stdout),
+            "stderr": String::from_utf8_lossy(&stderr),
+        }));
+    }
+    ui.out("==> stdout <==\n")?;
+    ui.out_bytes(&stdout)?;
+    ui.out("==> stderr <==\n")?;
+    ui.out_bytes(&stderr)
 }

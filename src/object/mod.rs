@@ -7,4 +7,6 @@ pub mod tree;
 pub mod version;
 
 pub use tree::{Entry, EntryKind, Tree, TreeSource};
-pub use version::{CodeFile, CodeRevision, Version};
+pub use version::{
+    CodeBase, CodeFile, CodeRevision, Interpreter, LogFile, RunInput, RunRecord, Version,
+};

@@ -14,8 +14,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId, VersionId};
 
-/// The version encoding this dv writes and the newest it reads.
-pub const VERSION_FORMAT: u32 = 1;
+/// The version encoding this dv writes and the newest it reads: 2 for a version made by
+/// `dv run` (it carries a run record), 1 for every other (so their ids never change).
+pub const VERSION_FORMAT: u32 = 2;
+/// The encoding of a version without a run record.
+pub const VERSION_FORMAT_PLAIN: u32 = 1;
 
 /// One version and its provenance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,13 +49,93 @@ pub struct Version {
     pub created_at: String,
     pub files: u64,
     pub bytes: u64,
+    /// How `dv run` made it: the command, its environment and its logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRecord>,
 }
 
 /// A transform code file recorded at commit time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeFile {
-    /// Path relative to the workspace root when inside it, else as given.
+    /// Path relative to [`CodeFile::base`]. (Versions written before bases existed may hold
+    /// an absolute path for code outside the workspace.)
     pub path: String,
+    pub blob: BlobId,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "CodeBase::is_workspace")]
+    pub base: CodeBase,
+}
+
+/// What a code file's path is relative to: never a machine's absolute path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeBase {
+    /// The workspace root.
+    #[default]
+    Workspace,
+    /// The root of the git repository holding the file (outside the workspace).
+    Repository,
+    /// Neither: only the file name is kept.
+    Elsewhere,
+}
+
+impl CodeBase {
+    fn is_workspace(&self) -> bool {
+        *self == CodeBase::Workspace
+    }
+}
+
+/// How `dv run` produced a version: enough to run it again and to say what differed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The exact command line (no shell).
+    pub argv: Vec<String>,
+    /// The directory it ran in, relative to the workspace root (`""` for the root).
+    pub workdir: String,
+    /// Where each input was placed for the command, in the order of `Version::inputs`.
+    pub inputs: Vec<RunInput>,
+    /// Where the workspace root lies in the code's git repository (`""` at its root), when
+    /// code files are recorded relative to the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_in_repository: Option<String>,
+    pub exit_status: i32,
+    /// RFC 3339 in UTC with microseconds.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: u64,
+    /// Operating system and architecture, e.g. `linux-x86_64`.
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<Interpreter>,
+    /// Variables the user asked to record (`--record-env`), with their values.
+    pub env: std::collections::BTreeMap<String, String>,
+    pub stdout: LogFile,
+    pub stderr: LogFile,
+}
+
+/// One input of a run: the name the command saw it by, and where it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInput {
+    pub name: String,
+    pub id: VersionId,
+    /// Relative to the workspace root.
+    pub path: String,
+}
+
+/// The interpreter a command ran under (`python3 script.py`), when dv recognises it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interpreter {
+    pub program: String,
+    pub version: String,
+    /// For Python: the installed distributions (`name==version` lines, sorted), stored as a
+    /// file of the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<LogFile>,
+}
+
+/// A captured output or environment listing stored with the version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogFile {
     pub blob: BlobId,
     pub size: u64,
 }
@@ -117,6 +200,25 @@ impl Version {
         serde_json::to_vec(self).expect("a version always serializes")
     }
 
+    /// Every file the version holds beside its tree: code files, and a run's logs and package
+    /// listing. What gc keeps, push sends and fsck checks with the tree.
+    pub fn blobs(&self) -> impl Iterator<Item = BlobId> + '_ {
+        let run = self.run_files().into_iter().map(|(_, file)| file.blob);
+        self.code.iter().map(|code| code.blob).chain(run)
+    }
+
+    /// The files a run record names: its logs and package listing, by name.
+    pub fn run_files(&self) -> Vec<(&'static str, LogFile)> {
+        let Some(run) = &self.run else {
+            return Vec::new();
+        };
+        let mut files = vec![("stdout", run.stdout), ("stderr", run.stderr)];
+        if let Some(packages) = run.interpreter.as_ref().and_then(|i| i.packages) {
+            files.push(("packages", packages));
+        }
+        files
+    }
+
     /// The id of this version.
     pub fn id(&self) -> VersionId {
         VersionId(Hash::of(&self.encode()))
@@ -153,6 +255,46 @@ impl Version {
         crate::names::check("stage", &self.stage).map_err(|e| e.to_string())?;
         if !self.path.is_empty() {
             crate::names::check_relative_path("its path", &self.path)?;
+        }
+        for code in &self.code {
+            if code.base != CodeBase::Workspace {
+                crate::names::check_relative_path("its code file", &code.path)?;
+            }
+        }
+        if let Some(run) = &self.run {
+            // Rerun places files at these paths: each must stay inside its scratch directory.
+            if self.format < VERSION_FORMAT {
+                return Err("it carries a run record but claims version format 1".into());
+            }
+            let paths = std::iter::once(("its run's directory", &run.workdir))
+                .chain(run.inputs.iter().map(|i| ("its run's input", &i.path)))
+                .chain(
+                    run.workspace_in_repository
+                        .iter()
+                        .map(|p| ("its workspace's place in the repository", p)),
+                );
+            for (what, path) in paths {
+                if !path.is_empty() {
+                    crate::names::check_relative_path(what, path)?;
+                }
+            }
+            for code in &self.code {
+                if code.base == CodeBase::Workspace {
+                    crate::names::check_relative_path("its code file", &code.path)?;
+                }
+            }
+            if run.argv.is_empty() {
+                return Err("its run record has no command".into());
+            }
+            if run.inputs.len() != self.inputs.len()
+                || run
+                    .inputs
+                    .iter()
+                    .zip(&self.inputs)
+                    .any(|(r, id)| r.id != *id)
+            {
+                return Err("its run's inputs are not its inputs".into());
+            }
         }
         Ok(())
     }

@@ -226,7 +226,7 @@ fn mark(
             id: id.to_hex(),
         })?;
         starts.push((Kind::Tree, version.tree.0));
-        starts.extend(version.code.iter().map(|code| (Kind::Blob, code.blob.0)));
+        starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
     }
     let mut listed = Vec::new();
     crate::reach::walk(&ws.store, starts, |kind, id| {

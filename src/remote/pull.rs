@@ -196,7 +196,7 @@ pub fn pull(
             fetcher.walk(id, &version, paths, &mut blobs)?;
         }
         if paths.is_empty() && need != Need::Trees {
-            blobs.extend(version.code.iter().map(|code| code.blob.0));
+            blobs.extend(version.blobs().map(|blob| blob.0));
         }
     }
     if need != Need::Trees {
@@ -317,9 +317,8 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
     let mut seen = HashSet::new();
     if need != Need::Trees {
         missing += version
-            .code
-            .iter()
-            .filter(|code| !store.has(Kind::Blob, &code.blob.0))
+            .blobs()
+            .filter(|blob| !store.has(Kind::Blob, &blob.0))
             .count();
     }
     if need == Need::Code {

@@ -71,7 +71,7 @@ pub fn push(
     let mut sender = Sender::new(remote, progress);
     let starts = missing.iter().flat_map(|(_, version)| {
         std::iter::once((Kind::Tree, version.tree.0))
-            .chain(version.code.iter().map(|code| (Kind::Blob, code.blob.0)))
+            .chain(version.blobs().map(|blob| (Kind::Blob, blob.0)))
     });
     crate::reach::walk(&ws.store, starts, |kind, id| {
         let raw = ws.store.raw_object(kind, id)?;

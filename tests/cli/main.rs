@@ -26,6 +26,7 @@ mod test_remote;
 mod test_revisions;
 mod test_robustness;
 mod test_roundtrip;
+mod test_run;
 mod test_status;
 mod test_tag;
 mod test_upgrade;

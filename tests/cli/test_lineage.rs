@@ -617,7 +617,9 @@ fn the_code_revision_is_read_from_the_real_git_repository() {
         clean["code_revision"],
         serde_json::json!({"commit": head, "branch": "main", "dirty": false})
     );
-    assert_eq!(clean["code"][0]["path"], "$TEST_ENV/repo/clean.py");
+    // Outside the workspace, a code file is named by its path in its repository.
+    assert_eq!(clean["code"][0]["path"], "clean.py");
+    assert_eq!(clean["code"][0]["base"], "repository");
 
     std::fs::write(repo.join("clean.py"), "print('v2')\n").unwrap();
     let dirty = env

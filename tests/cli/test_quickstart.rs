@@ -33,4 +33,8 @@ fn the_readme_quickstart_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("penguins@cleaned"), "{stdout}");
+    assert!(
+        stdout.contains("reproduced: identical ("),
+        "the rerun of the last stage: {stdout}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use dv::checkout::{CheckoutRequest, checkout};
 use dv::object::Version;
-use dv::object::version::VERSION_FORMAT;
+use dv::object::version::VERSION_FORMAT_PLAIN as VERSION_FORMAT;
 use dv::progress::NoProgress;
 use dv::store::Kind;
 use dv::{Hash, TreeId, VersionId};
@@ -29,6 +29,7 @@ fn hostile_version(ws: &dv::Workspace, tree_bytes: &[u8]) -> VersionId {
         created_at: "2026-01-01T00:00:00.000000Z".into(),
         files: 1,
         bytes: 5,
+        run: None,
     };
     let id = VersionId(
         ws.store

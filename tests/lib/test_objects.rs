@@ -144,13 +144,13 @@ fn a_tree_in_any_but_its_canonical_encoding_is_refused() {
 #[test]
 fn a_version_from_a_newer_format_is_refused() {
     let id = dv::VersionId(Hash::of(b"v"));
-    let err = dv::object::Version::decode(br#"{"format": 2}"#, &id)
+    let err = dv::object::Version::decode(br#"{"format": 3}"#, &id)
         .unwrap_err()
         .to_string();
     assert_eq!(
         err,
         format!(
-            "version object {id} is corrupt: it uses version format 2, newer than this dv understands (1); upgrade dv"
+            "version object {id} is corrupt: it uses version format 3, newer than this dv understands (2); upgrade dv"
         )
     );
 }
@@ -182,6 +182,7 @@ fn version_encoding_is_pinned_byte_for_byte() {
             path: "clean.py".into(),
             blob: dv::BlobId(Hash::of(b"code")),
             size: 42,
+            base: Default::default(),
         }],
         params,
         code_revision: Some(CodeRevision {
@@ -196,6 +197,7 @@ fn version_encoding_is_pinned_byte_for_byte() {
         created_at: "2026-01-02T03:04:05.000000Z".into(),
         files: 3,
         bytes: 18446744073709551615,
+        run: None,
     };
     let expected = format!(
         concat!(
@@ -221,6 +223,141 @@ fn version_encoding_is_pinned_byte_for_byte() {
     assert_eq!(version.id().0, Hash::of(expected.as_bytes()));
     let decoded = Version::decode(expected.as_bytes(), &version.id()).unwrap();
     assert_eq!(decoded.encode(), expected.as_bytes());
+}
+
+/// A version made by `dv run` (format 2): its run record and code bases, byte for byte; and
+/// the run paths a rerun places files at are checked like any path from elsewhere.
+#[test]
+fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
+    use dv::VersionId;
+    use dv::object::{CodeBase, CodeFile, Interpreter, LogFile, RunInput, RunRecord, Version};
+    let log = |seed: &[u8], size| LogFile {
+        blob: dv::BlobId(Hash::of(seed)),
+        size,
+    };
+    let input = VersionId(Hash::of(b"input"));
+    let version = Version {
+        format: 2,
+        dataset: "penguins".into(),
+        stage: "cleaned".into(),
+        tree: dv::TreeId(Hash::of(b"tree")),
+        path: "data/clean".into(),
+        single_file: false,
+        inputs: vec![input],
+        transform: Some("python3 clean.py".into()),
+        code: vec![CodeFile {
+            path: "scripts/clean.py".into(),
+            blob: dv::BlobId(Hash::of(b"code")),
+            size: 42,
+            base: CodeBase::Repository,
+        }],
+        params: Default::default(),
+        code_revision: None,
+        message: None,
+        author: "tester".into(),
+        host: "testhost".into(),
+        dv_version: "0.1.0".into(),
+        created_at: "2026-01-02T03:04:05.000000Z".into(),
+        files: 1,
+        bytes: 2,
+        run: Some(RunRecord {
+            argv: vec!["python3".into(), "../scripts/clean.py".into()],
+            workdir: "data".into(),
+            inputs: vec![RunInput {
+                name: "penguins".into(),
+                id: input,
+                path: "data/raw".into(),
+            }],
+            workspace_in_repository: Some("ws".into()),
+            exit_status: 0,
+            started_at: "2026-01-02T03:04:04.000000Z".into(),
+            ended_at: "2026-01-02T03:04:05.000000Z".into(),
+            duration_ms: 1000,
+            os: "linux-x86_64".into(),
+            interpreter: Some(Interpreter {
+                program: "python".into(),
+                version: "3.11.7".into(),
+                packages: Some(log(b"packages", 9)),
+            }),
+            env: [("LANG".to_string(), "C".to_string())].into(),
+            stdout: log(b"out", 3),
+            stderr: log(b"err", 0),
+        }),
+    };
+    let h = |seed: &[u8]| Hash::of(seed).to_hex();
+    let expected = format!(
+        concat!(
+            r#"{{"format":2,"dataset":"penguins","stage":"cleaned","tree":"{tree}","#,
+            r#""path":"data/clean","single_file":false,"inputs":["{input}"],"#,
+            r#""transform":"python3 clean.py","#,
+            r#""code":[{{"path":"scripts/clean.py","blob":"{code}","size":42,"base":"repository"}}],"#,
+            r#""params":{{}},"code_revision":null,"message":null,"author":"tester","#,
+            r#""host":"testhost","dv_version":"0.1.0","created_at":"2026-01-02T03:04:05.000000Z","#,
+            r#""files":1,"bytes":2,"run":{{"argv":["python3","../scripts/clean.py"],"#,
+            r#""workdir":"data","inputs":[{{"name":"penguins","id":"{input}","path":"data/raw"}}],"#,
+            r#""workspace_in_repository":"ws","exit_status":0,"#,
+            r#""started_at":"2026-01-02T03:04:04.000000Z","ended_at":"2026-01-02T03:04:05.000000Z","#,
+            r#""duration_ms":1000,"os":"linux-x86_64","#,
+            r#""interpreter":{{"program":"python","version":"3.11.7","packages":{{"blob":"{packages}","size":9}}}},"#,
+            r#""env":{{"LANG":"C"}},"stdout":{{"blob":"{out}","size":3}},"#,
+            r#""stderr":{{"blob":"{err}","size":0}}}}}}"#
+        ),
+        tree = h(b"tree"),
+        input = h(b"input"),
+        code = h(b"code"),
+        packages = h(b"packages"),
+        out = h(b"out"),
+        err = h(b"err"),
+    );
+    assert_eq!(String::from_utf8(version.encode()).unwrap(), expected);
+    let decoded = Version::decode(expected.as_bytes(), &version.id()).unwrap();
+    assert_eq!(decoded, version);
+    assert_eq!(
+        version.blobs().map(|b| b.0).collect::<Vec<_>>(),
+        [h(b"code"), h(b"out"), h(b"err"), h(b"packages")]
+            .iter()
+            .map(|hex| Hash::from_hex(hex).unwrap())
+            .collect::<Vec<_>>()
+    );
+
+    // Paths a rerun would write to must stay inside its scratch directory.
+    for (from, to, reason) in [
+        (
+            r#""path":"data/raw""#,
+            r#""path":"../escape""#,
+            "its run's input \"../escape\" is not allowed",
+        ),
+        (
+            r#""workdir":"data""#,
+            r#""workdir":"/etc""#,
+            "its run's directory \"/etc\" is not allowed",
+        ),
+        (
+            r#""path":"scripts/clean.py""#,
+            r#""path":"/home/me/clean.py""#,
+            "its code file \"/home/me/clean.py\" is not allowed",
+        ),
+        (
+            r#""format":2"#,
+            r#""format":1"#,
+            "it carries a run record but claims version format 1",
+        ),
+        (
+            r#""id":"{input}""#,
+            r#""id":"{other}""#,
+            "its run's inputs are not its inputs",
+        ),
+    ] {
+        let from = from.replace("{input}", &h(b"input"));
+        let to = to.replace("{other}", &h(b"other"));
+        let hostile = expected.replace(&from, &to);
+        assert_ne!(hostile, expected, "{from}");
+        let id = VersionId(Hash::of(hostile.as_bytes()));
+        let err = Version::decode(hostile.as_bytes(), &id)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(reason), "{reason:?} in {err}");
+    }
 }
 
 /// Trees are forever too: the encoding of docs/format.md, byte for byte.
