@@ -12,6 +12,7 @@ use super::{SHORT_ID, open_workspace, with_local_data};
 #[derive(clap::Args)]
 pub struct Args {
     /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 
     /// Directory to write into (default: where the dataset is tracked in the workspace)

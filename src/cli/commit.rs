@@ -23,7 +23,7 @@ pub struct Args {
     stage: String,
 
     /// A version this one was made from (can be repeated)
-    #[arg(long = "from", value_name = "REV")]
+    #[arg(long = "from", value_name = "REV", add = super::complete::rev_candidates())]
     from: Vec<String>,
 
     /// The command that produced the data

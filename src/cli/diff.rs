@@ -17,9 +17,11 @@ use super::{SHORT_ID, fetched, open_workspace_to_read, with_local_data};
 #[derive(clap::Args)]
 pub struct Args {
     /// The old version
+    #[arg(add = super::complete::rev_candidates())]
     old: String,
 
     /// The new version (default: the directory REV_A was committed from or checked out to)
+    #[arg(add = super::complete::rev_candidates())]
     new: Option<String>,
 
     /// Compare REV_A with this directory instead

@@ -11,12 +11,13 @@ use super::{SHORT_ID, dataset_at_stage, open_workspace};
 #[derive(clap::Args)]
 pub struct Deprecate {
     /// The version
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
     /// Why (shown wherever the version is used)
     #[arg(long, value_name = "TEXT")]
     reason: String,
     /// The version to use instead
-    #[arg(long = "use", value_name = "REV")]
+    #[arg(long = "use", value_name = "REV", add = super::complete::rev_candidates())]
     use_instead: Option<String>,
 }
 
@@ -25,7 +26,7 @@ pub struct Deprecate {
 #[derive(clap::Args)]
 pub struct Retire {
     /// The version (or use --keep-last)
-    #[arg(required_unless_present = "keep_last", conflicts_with = "keep_last")]
+    #[arg(add = super::complete::rev_candidates(), required_unless_present = "keep_last", conflicts_with = "keep_last")]
     rev: Option<String>,
     /// Why (shown when someone asks for its data); required for one version
     #[arg(long, value_name = "TEXT", required_unless_present = "keep_last")]
@@ -63,6 +64,7 @@ pub struct Retire {
 #[derive(clap::Args)]
 pub struct Forget {
     /// The version
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
     /// Forget it even though newer versions, tags or pins depend on it (says what breaks)
     #[arg(long)]
@@ -73,6 +75,7 @@ pub struct Forget {
 #[derive(clap::Args)]
 pub struct Undeprecate {
     /// The version
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 }
 
@@ -80,6 +83,7 @@ pub struct Undeprecate {
 #[derive(clap::Args)]
 pub struct Unretire {
     /// The version
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 }
 

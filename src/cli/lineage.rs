@@ -13,6 +13,7 @@ use super::{VersionView, open_workspace_to_read};
 #[derive(clap::Args)]
 pub struct Args {
     /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 
     /// Walk to the versions it was made from (the default)

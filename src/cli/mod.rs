@@ -4,6 +4,7 @@
 mod checkout;
 mod clone;
 mod commit;
+mod complete;
 mod diff;
 mod error;
 mod fetch;
@@ -86,10 +87,16 @@ enum Command {
     Run(run::Args),
     Runs(run::RunsArgs),
     Rerun(run::RerunArgs),
+    Completions(complete::CompletionsArgs),
+    Man(complete::ManArgs),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
+    // Asked by the completion script for candidates: answer and exit.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(complete::COMPLETE_VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -132,6 +139,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&ui, args),
         Command::Runs(args) => run::runs(&ui, args),
         Command::Rerun(args) => run::rerun(&ui, args),
+        Command::Completions(args) => complete::completions(&ui, args),
+        Command::Man(args) => complete::man(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use super::{SHORT_ID, open_workspace};
 #[derive(clap::Args)]
 pub struct Args {
     /// The version to pin; the lock file always records its full id
-    #[arg(required_unless_present_any = ["list", "remove"])]
+    #[arg(add = super::complete::rev_candidates(), required_unless_present_any = ["list", "remove"])]
     rev: Option<String>,
 
     /// Name of the entry (default: the dataset's name)

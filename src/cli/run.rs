@@ -27,7 +27,7 @@ pub struct Args {
     /// An input version, put in place (and verified) before the command runs; REV=PATH
     /// chooses the directory (default: where the workspace has it, else where it was
     /// committed from). Can be repeated
-    #[arg(long = "from", value_name = "REV[=PATH]")]
+    #[arg(long = "from", value_name = "REV[=PATH]", add = super::complete::rev_candidates())]
     from: Vec<String>,
 
     /// A parameter, given to the command as DV_PARAM_<KEY> and in DV_PARAMS (can be repeated)
@@ -225,10 +225,11 @@ pub fn runs(ui: &Ui, args: RunsArgs) -> Result<(), CliError> {
 #[derive(clap::Args)]
 pub struct RerunArgs {
     /// The version to reproduce (with --downstream: the version being replaced)
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 
     /// With --downstream: the version that replaces REV
-    #[arg(requires = "downstream")]
+    #[arg(add = super::complete::rev_candidates(), requires = "downstream")]
     new: Option<String>,
 
     /// Replay every recorded run made from REV (directly or not) with NEW in its place,

@@ -13,6 +13,7 @@ use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read, wit
 #[derive(clap::Args)]
 pub struct Args {
     /// The version: id, id prefix, tag, DATASET, DATASET@STAGE, with optional ~N
+    #[arg(add = super::complete::rev_candidates())]
     rev: String,
 
     /// Also list every file in the version

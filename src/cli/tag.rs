@@ -12,6 +12,7 @@ use super::{SHORT_ID, dataset_at_stage, open_workspace};
 #[derive(clap::Args)]
 pub struct Args {
     /// The version to tag
+    #[arg(add = super::complete::rev_candidates())]
     rev: Option<String>,
 
     /// The tag name

@@ -7,6 +7,7 @@ mod describe;
 
 mod test_checkout;
 mod test_commit;
+mod test_complete;
 mod test_crash;
 mod test_diff;
 mod test_diff_rows;
