@@ -83,5 +83,23 @@ fn main() {
             started.elapsed().as_secs_f64(),
             text.lines().count()
         );
+        // The export formats over the same graph.
+        let namespace = dv::lineage::export::namespace(&ws).unwrap();
+        let started = Instant::now();
+        let events = dv::lineage::export::openlineage(&ws, &graph, &namespace).unwrap();
+        let lines: usize = events.iter().map(|e| e.to_string().len() + 1).sum();
+        println!(
+            "  openlineage: {} events ({:.1} MB) in {:.3} s",
+            events.len(),
+            lines as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let prov = serde_json::to_string(&dv::lineage::export::prov(&graph, &namespace)).unwrap();
+        println!(
+            "  prov-json: {:.1} MB in {:.3} s",
+            prov.len() as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
     }
 }

@@ -232,6 +232,12 @@ pub enum Error {
     #[error("--out {} holds files dv has not stored; the command must start from an empty output", path.display())]
     OutputNotEmpty { path: PathBuf },
 
+    #[error("Posting lineage to {url} failed: {message}")]
+    Export { url: String, message: String },
+
+    #[error("There are no versions yet")]
+    NoVersions,
+
     #[error("Cannot run: {message}")]
     RunSetup { message: String },
 

@@ -2,8 +2,10 @@
 # Runs every test, the S3 remote suite included: installs s3s-fs (a small S3-compatible
 # server) into a cache outside the clone if it is not there yet, starts it on a free loopback
 # port with signature checks and a throwaway data directory, runs `cargo test --locked`
-# against it (extra arguments are passed on), and stops it. Plain `cargo test` skips the S3
-# tests with a printed reason; this script makes a skipped one fail.
+# against it (extra arguments are passed on), and stops it. It also makes a Python virtual
+# environment with the OpenLineage client and the `prov` package (pinned), which the lineage
+# export tests use to check dv's events and documents. Plain `cargo test` skips the S3 and
+# Python-checked tests with a printed reason; this script makes a skipped one fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,23 @@ if [ ! -x "$s3s" ]; then
   echo "run.sh: installing s3s-fs 0.14.1 into $tools (once)" >&2
   CARGO_TARGET_DIR="$tools/build" cargo install s3s-fs@0.14.1 --locked --features binary \
     --root "$tools" >&2
+fi
+
+# The Python packages that check dv's OpenLineage and PROV output.
+py="$tools/py"
+if [ ! -x "$py/bin/python" ] || ! "$py/bin/python" -c "import openlineage.client, prov" 2>/dev/null; then
+  echo "run.sh: installing openlineage-python and prov into $py (once)" >&2
+  rm -rf "$py"
+  if ! python3 -m venv "$py" >&2; then
+    # Debian splits venv out of python3; a bare CI machine may lack it.
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get install -y -q python3-venv >&2 && python3 -m venv "$py" >&2
+    else
+      echo "run.sh: python3 -m venv failed; install python3-venv" >&2
+      exit 1
+    fi
+  fi
+  "$py/bin/pip" install -q "openlineage-python==1.54.0" "prov==3.2.3" >&2
 fi
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/dv-s3.XXXXXX")"
@@ -56,4 +75,6 @@ export DV_TEST_S3_KEY="$key"
 export DV_TEST_S3_SECRET="$secret"
 export DV_TEST_S3_DATA="$data"
 export DV_TEST_REQUIRE_S3=1
+export DV_TEST_PYTHON="$py/bin/python"
+export DV_TEST_REQUIRE_PYTHON=1
 cargo test --locked "$@"

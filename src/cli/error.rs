@@ -208,6 +208,8 @@ impl From<Error> for CliError {
             Error::NoRunRecord { ref dataset, ref stage, .. } => base.hinted(format!(
                 "Make the next {dataset}@{stage} with `dv run -d {dataset} -s {stage} ... -- COMMAND` to record how it is made."
             )),
+            Error::Export { .. } => base.hinted("Events already accepted stay accepted: posting again sends the same events (same run ids), so it is safe to retry."),
+            Error::NoVersions => base.hinted("Make one with `dv commit` or `dv run`."),
             Error::RemovedDuringCommit { .. } => base.hinted("Run the commit again: it stores what is missing."),
             Error::NoRemote => base.hinted("Add one with `dv remote add NAME URL` (a directory or s3://bucket/prefix)."),
             Error::UnknownRemote { ref known, .. } if known.is_empty() => base.hinted("There are no remotes; add one with `dv remote add NAME URL`."),

@@ -1,4 +1,5 @@
-//! `dv lineage REV [--up | --down] [--depth N] [--format text|json|dot|svg]`
+//! `dv lineage REV [--up | --down] [--depth N] [--format text|json|dot|svg|openlineage|prov-json]`
+//! and `dv export openlineage --url URL [REV]`.
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -43,6 +44,10 @@ enum Format {
     Json,
     Dot,
     Svg,
+    /// One OpenLineage RunEvent (JSON) per line, one per version
+    Openlineage,
+    /// A W3C PROV-JSON document
+    ProvJson,
 }
 
 #[derive(Serialize)]
@@ -105,6 +110,19 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             }
             ui.out(text)
         }
+        Format::Openlineage => {
+            let namespace = dv::lineage::export::namespace(&ws)?;
+            let mut text = String::new();
+            for event in dv::lineage::export::openlineage(&ws, &graph, &namespace)? {
+                text.push_str(&event.to_string());
+                text.push('\n');
+            }
+            ui.out(text)
+        }
+        Format::ProvJson => {
+            let namespace = dv::lineage::export::namespace(&ws)?;
+            ui.json(&dv::lineage::export::prov(&graph, &namespace))
+        }
         Format::Dot => ui.out(render::dot(&graph, ws.stages())),
         Format::Svg => ui.out(render::svg(&graph, ws.stages())),
         Format::Json => ui.json(&GraphView {
@@ -130,4 +148,76 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             consumers,
         }),
     }
+}
+
+/// Send lineage to another tool
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    target: ExportTarget,
+}
+
+#[derive(clap::Subcommand)]
+enum ExportTarget {
+    /// Post one OpenLineage RunEvent per version to an OpenLineage HTTP endpoint (Marquez:
+    /// http://HOST:5000/api/v1/lineage); posting again sends the same events
+    Openlineage {
+        /// The endpoint events are posted to
+        #[arg(long, value_name = "URL")]
+        url: String,
+
+        /// Only this version's lineage, up and down (default: every version)
+        #[arg(add = super::complete::rev_candidates())]
+        rev: Option<String>,
+
+        /// The namespace of datasets and jobs (default: dv:// and the default remote, else
+        /// the workspace directory's name)
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn export(ui: &Ui, args: ExportArgs) -> Result<(), CliError> {
+    let ExportTarget::Openlineage {
+        url,
+        rev,
+        namespace,
+        json,
+    } = args.target;
+    let ws = open_workspace_to_read()?;
+    let graph = match &rev {
+        None => dv::lineage::everything(&ws)?,
+        Some(rev) => {
+            let id = dv::revision::resolve(&ws, rev)?;
+            let mut seen = std::collections::HashSet::new();
+            let mut versions = Vec::new();
+            for direction in [Direction::Up, Direction::Down] {
+                for node in lineage(&ws, id, direction, None)?.nodes {
+                    if seen.insert(node.id) {
+                        versions.push((node.id, node.version));
+                    }
+                }
+            }
+            // Oldest first, so a consumer sees inputs before what was made from them.
+            dv::lineage::Graph::of_versions(versions)?
+        }
+    };
+    let namespace = match namespace {
+        Some(namespace) => namespace,
+        None => dv::lineage::export::namespace(&ws)?,
+    };
+    let events = dv::lineage::export::openlineage(&ws, &graph, &namespace)?;
+    let posted = dv::lineage::export::post(&url, &events)?;
+    if json {
+        return ui.json(&serde_json::json!({"url": url, "namespace": namespace, "events": posted}));
+    }
+    ui.status(format!(
+        "Posted {} to {url} (namespace {namespace}).",
+        super::ui::plural(posted as u64, "event")
+    ));
+    Ok(())
 }

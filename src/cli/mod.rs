@@ -89,6 +89,7 @@ enum Command {
     Rerun(run::RerunArgs),
     Completions(complete::CompletionsArgs),
     Man(complete::ManArgs),
+    Export(lineage::ExportArgs),
 }
 
 /// Runs the CLI and turns the outcome into an exit code.
@@ -141,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Rerun(args) => run::rerun(&ui, args),
         Command::Completions(args) => complete::completions(&ui, args),
         Command::Man(args) => complete::man(&ui, args),
+        Command::Export(args) => lineage::export(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

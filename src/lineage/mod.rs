@@ -128,4 +128,48 @@ pub fn lineage(
     })
 }
 
+/// Every version of the workspace, oldest first, with every recorded input edge.
+pub fn everything(ws: &Workspace) -> Result<Graph> {
+    let versions = ws.index.log(&crate::index::LogFilter::default())?;
+    Graph::of_versions(versions)
+}
+
+impl Graph {
+    /// The graph of some versions (oldest first) and the input edges between them, walked up
+    /// from the newest.
+    pub fn of_versions(mut versions: Vec<(VersionId, Version)>) -> Result<Graph> {
+        versions.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then(a.0.cmp(&b.0)));
+        let present: HashSet<VersionId> = versions.iter().map(|(id, _)| *id).collect();
+        let mut edges = Vec::new();
+        let mut neighbours: HashMap<VersionId, Vec<VersionId>> = HashMap::new();
+        for (id, version) in &versions {
+            for input in version.inputs.iter().filter(|i| present.contains(i)) {
+                edges.push((*input, *id));
+                neighbours.entry(*id).or_default().push(*input);
+            }
+        }
+        let nodes: Vec<Node> = versions
+            .into_iter()
+            .map(|(id, version)| Node {
+                id,
+                version,
+                depth: 0,
+            })
+            .collect();
+        let Some(start) = nodes.last().map(|n| n.id) else {
+            return Err(Error::NoVersions);
+        };
+        let positions = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        Ok(Graph {
+            start,
+            direction: Direction::Up,
+            nodes,
+            edges,
+            positions,
+            neighbours,
+        })
+    }
+}
+
+pub mod export;
 pub mod render;

@@ -12,6 +12,7 @@ mod test_crash;
 mod test_diff;
 mod test_diff_rows;
 mod test_errors;
+mod test_export;
 mod test_fsck;
 mod test_gc;
 mod test_hardening;
