@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test, the S3 remote suite included: installs s3s-fs (a small S3-compatible
+# Runs every test, the S3 remote suite and a headless-browser test included: installs s3s-fs (a small S3-compatible
 # server) into a cache outside the clone if it is not there yet, starts it on a free loopback
 # port with signature checks and a throwaway data directory, runs `cargo test --locked`
 # against it (extra arguments are passed on), and stops it. It also makes a Python virtual
@@ -32,6 +32,21 @@ if [ ! -x "$py/bin/python" ] || ! "$py/bin/python" -c "import openlineage.client
     fi
   fi
   "$py/bin/pip" install -q "openlineage-python==1.54.0" "prov==3.2.3" >&2
+fi
+
+# Headless Chromium for the lineage page's browser test (Debian's package; installed when this
+# runs as root with apt, as CI does; elsewhere the browser test says it was skipped).
+browser="$(command -v chromium || command -v chromium-browser || true)"
+if [ -z "$browser" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "run.sh: installing chromium (once)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >&2 || { apt-get update -q >&2 && apt-get install -y -q chromium >&2; }
+  browser="$(command -v chromium || true)"
+fi
+if [ -n "$browser" ]; then
+  export DV_TEST_CHROMIUM="$browser" DV_TEST_REQUIRE_BROWSER=1
+else
+  echo "run.sh: no chromium and no root to install it: the browser test is skipped" >&2
 fi
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/dv-s3.XXXXXX")"

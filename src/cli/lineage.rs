@@ -22,8 +22,12 @@ pub struct Args {
     up: bool,
 
     /// Walk to the versions made from it
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     down: bool,
+
+    /// Both: where it came from and what was made from it
+    #[arg(long, conflicts_with = "up")]
+    all: bool,
 
     /// Stop after N steps
     #[arg(long, value_name = "N")]
@@ -48,6 +52,8 @@ enum Format {
     Openlineage,
     /// A W3C PROV-JSON document
     ProvJson,
+    /// One self-contained, browsable HTML page (pan, zoom, search, provenance on click)
+    Html,
 }
 
 #[derive(Serialize)]
@@ -74,7 +80,11 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     } else {
         Direction::Up
     };
-    let graph = lineage(&ws, id, direction, args.depth)?;
+    let graph = if args.all {
+        both_ways(&ws, id, args.depth)?
+    } else {
+        lineage(&ws, id, direction, args.depth)?
+    };
     let format = if args.json { Format::Json } else { args.format };
     let consumers: Vec<dv::pin::Consumer> = dv::pin::consumers(&ws)?
         .into_iter()
@@ -123,11 +133,37 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             let namespace = dv::lineage::export::namespace(&ws)?;
             ui.json(&dv::lineage::export::prov(&graph, &namespace))
         }
+        Format::Html => {
+            let mut notes = dv::lineage::html::Annotations::default();
+            for (name, id) in ws.index.tags()? {
+                notes.tags.entry(id).or_default().push(name);
+            }
+            for consumer in &consumers {
+                let lock = consumer
+                    .lock
+                    .strip_prefix(ws.root())
+                    .unwrap_or(&consumer.lock);
+                notes.pins.entry(consumer.id).or_default().push(format!(
+                    "{} ({})",
+                    lock.display(),
+                    consumer.name
+                ));
+            }
+            for (id, status) in &states {
+                if status.state != dv::lifecycle::State::Active {
+                    let reason = status.event.as_ref().and_then(|e| e.reason.clone());
+                    notes
+                        .states
+                        .insert(*id, (status.state.name().to_string(), reason));
+                }
+            }
+            ui.out(dv::lineage::html::html(&graph, ws.stages(), &notes))
+        }
         Format::Dot => ui.out(render::dot(&graph, ws.stages())),
         Format::Svg => ui.out(render::svg(&graph, ws.stages())),
         Format::Json => ui.json(&GraphView {
             start: graph.start,
-            direction: direction.name(),
+            direction: if args.all { "all" } else { direction.name() },
             nodes: graph
                 .nodes
                 .iter()
@@ -193,17 +229,7 @@ pub fn export(ui: &Ui, args: ExportArgs) -> Result<(), CliError> {
         None => dv::lineage::everything(&ws)?,
         Some(rev) => {
             let id = dv::revision::resolve(&ws, rev)?;
-            let mut seen = std::collections::HashSet::new();
-            let mut versions = Vec::new();
-            for direction in [Direction::Up, Direction::Down] {
-                for node in lineage(&ws, id, direction, None)?.nodes {
-                    if seen.insert(node.id) {
-                        versions.push((node.id, node.version));
-                    }
-                }
-            }
-            // Oldest first, so a consumer sees inputs before what was made from them.
-            dv::lineage::Graph::of_versions(versions)?
+            both_ways(&ws, id, None)?
         }
     };
     let namespace = match namespace {
@@ -220,4 +246,24 @@ pub fn export(ui: &Ui, args: ExportArgs) -> Result<(), CliError> {
         super::ui::plural(posted as u64, "event")
     ));
     Ok(())
+}
+
+/// A version's lineage up and down in one graph.
+fn both_ways(
+    ws: &dv::Workspace,
+    id: dv::VersionId,
+    depth: Option<usize>,
+) -> Result<dv::lineage::Graph, CliError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut versions = Vec::new();
+    for direction in [Direction::Up, Direction::Down] {
+        for node in lineage(ws, id, direction, depth)?.nodes {
+            if seen.insert(node.id) {
+                versions.push((node.id, node.version));
+            }
+        }
+    }
+    let mut graph = dv::lineage::Graph::of_versions(versions)?;
+    graph.start = id;
+    Ok(graph)
 }

@@ -172,4 +172,5 @@ impl Graph {
 }
 
 pub mod export;
+pub mod html;
 pub mod render;

@@ -142,7 +142,7 @@ fn fit(line: &str, width: usize) -> String {
     cut
 }
 
-fn stage_colour(stages: &[String], stage: &str) -> &'static str {
+pub(super) fn stage_colour(stages: &[String], stage: &str) -> &'static str {
     let index = stages
         .iter()
         .position(|s| s == stage)
