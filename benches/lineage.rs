@@ -95,6 +95,13 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
         let started = Instant::now();
+        let page = dv::lineage::html::html(&graph, ws.stages(), &Default::default());
+        println!(
+            "  html: {:.1} MB in {:.3} s",
+            page.len() as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
         let prov = serde_json::to_string(&dv::lineage::export::prov(&graph, &namespace)).unwrap();
         println!(
             "  prov-json: {:.1} MB in {:.3} s",
