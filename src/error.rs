@@ -277,6 +277,10 @@ pub enum Error {
     #[error("Remote {remote}: {message}")]
     Remote { remote: String, message: String },
 
+    /// Another dv holds a lock on the remote that this command cannot run beside.
+    #[error("Remote {remote}: {message}")]
+    RemoteBusy { remote: String, message: String },
+
     #[error("{what} is not in this workspace ({missing} {} missing)", if *missing == 1 { "object" } else { "objects" })]
     NotLocal {
         what: String,
@@ -302,7 +306,7 @@ impl Error {
     /// later will work, so the CLI exits with 75.
     pub fn is_busy(&self) -> bool {
         match self {
-            Error::Busy { .. } => true,
+            Error::Busy { .. } | Error::RemoteBusy { .. } => true,
             Error::Index(e) => matches!(
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)

@@ -216,6 +216,10 @@ impl From<Error> for CliError {
             Error::UnknownRemote { ref known, .. } => base.hinted(format!("Remotes: {}.", list(known))),
             Error::RemoteExists { .. } => base.hinted("Pick another name, or `dv remote remove` the old one first."),
             Error::InvalidRemoteUrl { .. } => base.hinted("Examples: /mnt/shared/dv, file:///mnt/shared/dv, s3://bucket/team/project."),
+            Error::RemoteBusy { .. } => CliError { kind: Kind::Busy, ..base }.hinted(format!(
+                "Run it again once that has finished. A lock left by a dv that died is ignored {} minutes after its last confirmation, or at once on the machine it ran on.",
+                dv::remote::LOCK_STALE_MINUTES
+            )),
             Error::Remote { .. } => base.hinted("Nothing unverified was stored; what arrived before the failure is kept, so running the command again continues from there."),
             Error::PathNotInVersion { .. } => base.hinted("Paths are relative to the version's root; list them with `dv show REV --files`."),
             _ if busy => CliError { kind: Kind::Busy, ..base }.hinted(BUSY_HINT),

@@ -128,7 +128,10 @@ impl<'a> RemoteLock<'a> {
             // always safe.
             let in_the_way = exclusive || theirs.as_ref().is_none_or(|h| h.exclusive);
             if in_the_way {
-                return Err(client.error(busy(&theirs, other.modified, operation)));
+                return Err(crate::error::Error::RemoteBusy {
+                    remote: client.name.clone(),
+                    message: busy(&theirs, other.modified, operation),
+                });
             }
         }
         Ok(lock)
@@ -191,9 +194,7 @@ fn busy(holder: &Option<Holder>, written: SystemTime, operation: &str) -> String
         None => "another dv".to_string(),
     };
     format!(
-        "it is locked by {who}, last confirmed {since}: {operation} cannot run beside it. \
-         Run it again once that finished (a lock left by a dv that died is ignored {} \
-         minutes after its last confirmation)",
-        STALE.as_secs() / 60
+        "it is locked by {who}, last confirmed {since}: {operation} cannot run beside it \
+         (nothing was changed)"
     )
 }

@@ -31,6 +31,9 @@ pub use pull::{
 };
 pub use push::{Selection, push};
 
+/// How long a remote lock lives without being refreshed (see [`lock`]).
+pub const LOCK_STALE_MINUTES: u64 = lock::STALE.as_secs() / 60;
+
 use crate::error::Result;
 use crate::workspace::Workspace;
 
