@@ -73,7 +73,10 @@ pub fn rerun(
         Some(dir) => {
             let dir = crate::fs_util::absolute(dir)?;
             if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
-                return Err(Error::TargetNotEmpty { path: dir });
+                return Err(setup(format!(
+                    "--keep {} is not empty; give a new or empty directory",
+                    dir.display()
+                )));
             }
             crate::fs_util::create_dirs(&dir)?;
             Scratch::Kept(dir)

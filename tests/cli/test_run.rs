@@ -698,3 +698,40 @@ fn a_script_run_by_its_path_is_recorded_and_runs_again_from_its_recorded_copy() 
     let out = ok(&env, &["rerun", id]);
     assert!(out.stdout.starts_with("reproduced: identical"), "{out}");
 }
+
+#[test]
+fn rerun_refuses_what_it_cannot_do() {
+    let (env, raw) = pipeline();
+    env.write("data/notes/n.txt", "by hand\n");
+    let by_hand = env.id(&[
+        "commit",
+        "data/notes",
+        "-d",
+        "notes",
+        "-s",
+        "cleaned",
+        "--from",
+        &raw,
+        "-q",
+    ]);
+    let out = dv(&env, &["rerun", &by_hand]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "error: Version {by_hand} was not made by `dv run`: it records no command to run again\n\
+             hint: Make the next notes@cleaned with `dv run -d notes -s cleaned ... -- COMMAND` to record how it is made."
+        )),
+        "{out}"
+    );
+    let made = run(&env, "cleaned", &raw, "data/cleaned", "clean.py", &[]);
+    env.write("busy/x", "x");
+    let out = dv(
+        &env,
+        &["rerun", made["id"].as_str().unwrap(), "--keep", "busy"],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("error: Cannot run: --keep $TEST_ENV/ws/busy is not empty; give a new or empty directory"),
+        "{out}"
+    );
+}
