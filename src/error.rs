@@ -277,6 +277,10 @@ pub enum Error {
     #[error("Remote {remote}: {message}")]
     Remote { remote: String, message: String },
 
+    /// A file the remote listed is gone: a pruning gc rewrote or removed it meanwhile.
+    #[error("Remote {remote}: {key} is gone (a gc on the remote removed or rewrote it meanwhile)")]
+    RemoteGone { remote: String, key: String },
+
     /// Another dv holds a lock on the remote that this command cannot run beside.
     #[error("Remote {remote}: {message}")]
     RemoteBusy { remote: String, message: String },

@@ -216,6 +216,7 @@ impl From<Error> for CliError {
             Error::UnknownRemote { ref known, .. } => base.hinted(format!("Remotes: {}.", list(known))),
             Error::RemoteExists { .. } => base.hinted("Pick another name, or `dv remote remove` the old one first."),
             Error::InvalidRemoteUrl { .. } => base.hinted("Examples: /mnt/shared/dv, file:///mnt/shared/dv, s3://bucket/team/project."),
+            Error::RemoteGone { .. } => base.hinted("Run the command again: it lists the remote afresh, and what already arrived is kept."),
             Error::RemoteBusy { .. } => CliError { kind: Kind::Busy, ..base }.hinted(format!(
                 "Run it again once that has finished. A lock left by a dv that died is ignored {} minutes after its last confirmation, or at once on the machine it ran on.",
                 dv::remote::LOCK_STALE_MINUTES

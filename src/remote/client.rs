@@ -249,6 +249,14 @@ impl Client {
         Ok(written)
     }
 
+    /// The error for a listed file that is no longer there.
+    pub fn gone(&self, key: &str) -> Error {
+        Error::RemoteGone {
+            remote: self.name.clone(),
+            key: key.to_string(),
+        }
+    }
+
     /// Bytes `range` of an object, which must come back exactly that long.
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
         let wanted = range.end - range.start;
@@ -256,7 +264,10 @@ impl Client {
             .store
             .get_range(&Key::from(key), range)
             .await
-            .map_err(|e| self.failed("reading", key, e))?;
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => self.gone(key),
+                other => self.failed("reading", key, other),
+            })?;
         self.stats.received(1, bytes.len() as u64);
         if bytes.len() as u64 != wanted {
             return Err(self.error(format!(

@@ -13,8 +13,8 @@
 //!
 //! Pruning holds the remote's exclusive lock (see [`super::lock`]), so no push runs meanwhile:
 //! a push relies on what the remote's packs held when it started, and writes version records
-//! that name it. Readers take no lock; a pull that runs beside a pruning gc may fail on a pack
-//! that was rewritten, and succeeds when run again. Packs are rewritten before the old ones are
+//! that name it. Readers take no lock; a pull that finds a pack rewritten under it lists the
+//! remote again and goes on (see `pull::once_more_if_gone`). Packs are rewritten before the old ones are
 //! deleted (index first, so readers stop using a pack before it goes), so a gc stopped at any
 //! point loses nothing; the leftovers are removed by the next one.
 

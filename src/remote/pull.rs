@@ -185,6 +185,27 @@ pub fn pull(
     need: Need,
     progress: &dyn Progress,
 ) -> Result<TransferReport> {
+    once_more_if_gone(|| pull_once(ws, remote, versions, paths, need, progress))
+}
+
+/// Runs `fetch` again if a pack it was reading was rewritten by a gc on the remote (readers
+/// take no lock): the second run lists the remote afresh and fetches only what is still
+/// missing, since what arrived was stored.
+fn once_more_if_gone<T>(mut fetch: impl FnMut() -> Result<T>) -> Result<T> {
+    match fetch() {
+        Err(Error::RemoteGone { .. }) => fetch(),
+        other => other,
+    }
+}
+
+fn pull_once(
+    ws: &Workspace,
+    remote: &Remote,
+    versions: &[VersionId],
+    paths: &[String],
+    need: Need,
+    progress: &dyn Progress,
+) -> Result<TransferReport> {
     let fetcher = Fetcher::new(ws, remote, progress)?;
     let mut blobs = Vec::new();
     for id in versions {
@@ -248,10 +269,12 @@ pub fn ensure_blobs(
         .collect();
     let what = format!("The content of {} files", absent.len());
     fetch_missing(ws, what, absent.len(), offline, |remote| {
-        let fetcher = Fetcher::new(ws, remote, progress)?;
-        fetcher.acquire_blobs(absent.clone())?;
-        progress.finish();
-        Ok(remote.report(false))
+        once_more_if_gone(|| {
+            let fetcher = Fetcher::new(ws, remote, progress)?;
+            fetcher.acquire_blobs(absent.clone())?;
+            progress.finish();
+            Ok(remote.report(false))
+        })
     })
 }
 
@@ -414,6 +437,7 @@ impl<'a> Fetcher<'a> {
     fn new(ws: &'a Workspace, remote: &'a Remote, progress: &'a dyn Progress) -> Result<Self> {
         remote.require_format()?;
         let catalog = Catalog::load(remote, index_cache(ws, &remote.client).as_deref())?;
+        crate::failpoint::hit("pull", "catalog-loaded").map_err(|e| Error::io("pull", e))?;
         progress.begin("pulling", 0, Unit::Bytes);
         Ok(Fetcher {
             ws,
@@ -705,9 +729,10 @@ async fn download(client: Client, store: Store, plan: Plan) -> Arrivals {
         futures::stream::iter(plan.loose.into_iter().map(|((kind, id), size)| async move {
             let key = layout::object_key(kind, &id);
             if size <= IN_MEMORY_LOOSE {
-                let bytes = client.get(&key, size).await?.ok_or_else(|| {
-                    client.error(format!("{key} disappeared while it was being read"))
-                })?;
+                let bytes = client
+                    .get(&key, size)
+                    .await?
+                    .ok_or_else(|| client.gone(&key))?;
                 return Ok(((kind, id), Received::Bytes(bytes.to_vec())));
             }
             let mut temp = store.temp_file()?;

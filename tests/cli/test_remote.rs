@@ -1148,3 +1148,48 @@ fn a_remote_gc_killed_at_any_step_loses_nothing(backend: &Backend) {
     }
 }
 both!(a_remote_gc_killed_at_any_step_loses_nothing);
+
+fn a_pull_beside_a_pruning_gc_lists_the_remote_again(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let kept = noise("kept", 300_000);
+    env.write("data/kept.bin", &kept);
+    let v1 = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.write("data/gone.bin", noise("gone", 300_000));
+    let v2 = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+    // The clone's pull has loaded the remote's pack indexes and waits; a gc then rewrites the
+    // one pack (v2's own file is garbage once v2 is retired there).
+    let release = env.base().join("release");
+    let release_var = release.display().to_string();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dv"));
+    command
+        .args(["pull", "origin", &v1])
+        .current_dir(env.base().join("copy"))
+        .env_clear()
+        .env("HOME", env.base().join("home"))
+        .env("DV_FAILPOINT", "pull.catalog-loaded=wait")
+        .env("DV_FAILPOINT_RELEASE", &release_var)
+        .envs(remote.vars.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let pull = command.spawn().unwrap();
+    env.ok(&["retire", &v2, "--reason", "bad"]);
+    env.ok(&["push"]);
+    let gc = remote_gc(&env, &["--prune", "--grace", "0s", "--max-unused", "0"]);
+    assert_eq!(number(&gc, "packs_rewritten"), 1, "{gc}");
+    std::fs::write(&release, "").unwrap();
+    let out = pull.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok_in(
+        &env,
+        "copy",
+        &["--offline", "checkout", &v1, "--to", "../out"],
+    );
+    assert!(std::fs::read(env.base().join("out/kept.bin")).unwrap() == kept);
+}
+both!(a_pull_beside_a_pruning_gc_lists_the_remote_again);
