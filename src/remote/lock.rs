@@ -26,6 +26,29 @@ use crate::id::Hash;
 pub const REFRESH: Duration = Duration::from_secs(5 * 60);
 /// A lock not written for this long belongs to a dv that stopped without removing it.
 pub const STALE: Duration = Duration::from_secs(30 * 60);
+
+/// [`REFRESH`] and [`STALE`]; debug builds (the tests') take them from
+/// `DV_TEST_LOCK_REFRESH_SECS` and `DV_TEST_LOCK_STALE_SECS`, so a test can let a lock lapse in
+/// seconds. Release builds always use the constants.
+fn timing() -> (Duration, Duration) {
+    #[cfg(debug_assertions)]
+    {
+        let read = |name: &str, default: Duration| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(default, Duration::from_secs)
+        };
+        (
+            read("DV_TEST_LOCK_REFRESH_SECS", REFRESH),
+            read("DV_TEST_LOCK_STALE_SECS", STALE),
+        )
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        (REFRESH, STALE)
+    }
+}
 /// The largest lock file read.
 const MAX_LOCK_BYTES: u64 = 4 << 10;
 
@@ -114,7 +137,7 @@ impl<'a> RemoteLock<'a> {
                 .remote_now
                 .duration_since(other.modified)
                 .unwrap_or_default();
-            if age > STALE {
+            if age > timing().1 {
                 // Its dv stopped without removing it (killed, or the machine went down).
                 remote.block_on(client.delete(&other.key))?;
                 continue;
@@ -141,14 +164,14 @@ impl<'a> RemoteLock<'a> {
     /// may have taken it as stale): called before a step that relies on holding it.
     pub fn check_held(&self) -> Result<()> {
         let confirmed = *self.confirmed.lock().expect("the lock is never poisoned");
-        if confirmed.elapsed() < STALE / 2 {
+        if confirmed.elapsed() < timing().1 / 2 {
             return Ok(());
         }
         Err(self.remote.client.error(format!(
-            "its lock {} could not be refreshed for {} minutes, so another dv may have \
-             taken it: stopped before writing anything that relies on it; run the command again",
+            "its lock {} could not be refreshed for {} s, so another dv may have taken it: \
+             stopped before writing anything that relies on it; run the command again",
             self.key,
-            confirmed.elapsed().as_secs() / 60
+            confirmed.elapsed().as_secs()
         )))
     }
 }
@@ -164,7 +187,7 @@ impl Drop for RemoteLock<'_> {
 /// Rewrites the lock every [`REFRESH`], recording when the remote last accepted it.
 async fn refresh(client: Client, key: String, body: Bytes, confirmed: Arc<Mutex<Instant>>) {
     loop {
-        tokio::time::sleep(REFRESH).await;
+        tokio::time::sleep(timing().0).await;
         if client.put_control(&key, body.clone()).await.is_ok() {
             *confirmed.lock().expect("the lock is never poisoned") = Instant::now();
         }

@@ -1193,3 +1193,53 @@ fn a_pull_beside_a_pruning_gc_lists_the_remote_again(backend: &Backend) {
     assert!(std::fs::read(env.base().join("out/kept.bin")).unwrap() == kept);
 }
 both!(a_pull_beside_a_pruning_gc_lists_the_remote_again);
+
+fn a_push_whose_lock_lapsed_writes_no_version(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    env.penguins();
+    env.ok(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    let content = noise("late", 200_000);
+    env.write("data/late.bin", &content);
+    let late = env.id(&["commit", "data", "-d", "penguins", "-s", "raw", "-q"]);
+    // Locks lapse after 3 s here and the push never refreshes its own: held after its first
+    // pack for longer than that, a gc takes its lock as a dead dv's and removes the pack no
+    // version names yet.
+    let release = env.base().join("release");
+    let release_var = release.display().to_string();
+    let push = env.spawn_env(
+        &[
+            ("DV_TEST_LOCK_STALE_SECS", "3"),
+            ("DV_TEST_LOCK_REFRESH_SECS", "600"),
+            ("DV_FAILPOINT", "push.pack-sent=wait"),
+            ("DV_FAILPOINT_RELEASE", &release_var),
+        ],
+        &["push"],
+    );
+    wait_for_lock(&remote);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let gc = env.dv_env(
+        &[("DV_TEST_LOCK_STALE_SECS", "3")],
+        &[
+            "gc", "--remote", "origin", "--prune", "--grace", "0s", "--json",
+        ],
+    );
+    assert_eq!(gc.code, 0, "{gc}");
+    assert!(number(&gc.json(), "removed_objects") >= 1, "{gc}");
+    std::fs::write(&release, "").unwrap();
+    let out = push.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not be refreshed for ")
+            && stderr.contains("stopped before writing anything that relies on it"),
+        "{stderr}"
+    );
+    // The remote never named data it did not hold; the next push sends it all.
+    assert!(!remote.files.join("versions").join(&late).exists());
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &[]);
+    ok_in(&env, "copy", &["checkout", &late, "--to", "../out"]);
+    assert!(std::fs::read(env.base().join("out/late.bin")).unwrap() == content);
+}
+both!(a_push_whose_lock_lapsed_writes_no_version);
