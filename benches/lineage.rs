@@ -83,6 +83,13 @@ fn main() {
             started.elapsed().as_secs_f64(),
             text.lines().count()
         );
+        let started = Instant::now();
+        let dot = dv::lineage::render::dot(&graph, ws.stages());
+        println!(
+            "  dot: {:.1} MB in {:.3} s",
+            dot.len() as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
         // The export formats over the same graph.
         let namespace = dv::lineage::export::namespace(&ws).unwrap();
         let started = Instant::now();

@@ -394,8 +394,15 @@ pub fn post(url: &str, events: &[Value]) -> Result<usize> {
                 .map_err(|e| fail(format!("event {} of {}: {e}", i + 1, events.len())))?;
             let status = response.status();
             if !status.is_success() {
-                let body = response.text().await.unwrap_or_default();
-                let body: String = body.chars().take(500).collect();
+                // Only the start of the answer: the server's explanation, however long it is.
+                let mut response = response;
+                let mut head = Vec::new();
+                while head.len() < 500
+                    && let Ok(Some(chunk)) = response.chunk().await
+                {
+                    head.extend_from_slice(&chunk);
+                }
+                let body: String = String::from_utf8_lossy(&head).chars().take(500).collect();
                 return Err(fail(format!(
                     "event {} of {} was answered {status}: {body}",
                     i + 1,

@@ -186,13 +186,8 @@ pub fn gc(
 
 /// The remote's versions whose data is live: not retired there, tagged there, or pinned here.
 fn roots(ws: &Workspace, remote: &Remote) -> Result<Vec<VersionId>> {
-    let client = &remote.client;
     let (versions, tags) = list_records(remote)?;
-    let events: HashSet<(Hash, Hash)> = remote
-        .block_on(client.list(layout::LIFECYCLE))?
-        .iter()
-        .map(|listed| layout::parse_lifecycle_key(client, &listed.key))
-        .collect::<Result<_>>()?;
+    let events = super::push::list_lifecycle(remote)?;
     let states =
         crate::lifecycle::states_from(ws, |version, id| events.contains(&(version.0, *id)))?;
     let mut keep: HashSet<VersionId> = versions

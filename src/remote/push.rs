@@ -168,11 +168,7 @@ fn push_lifecycle(ws: &Workspace, remote: &Remote, pushed: &HashSet<VersionId>) 
         return Ok(0);
     }
     let client = &remote.client;
-    let there: HashSet<(Hash, Hash)> = remote
-        .block_on(client.list(layout::LIFECYCLE))?
-        .iter()
-        .map(|listed| layout::parse_lifecycle_key(client, &listed.key))
-        .collect::<Result<_>>()?;
+    let there = list_lifecycle(remote)?;
     let missing: Vec<_> = events
         .into_iter()
         .filter(|(version, id, _)| !there.contains(&(version.0, *id)))
@@ -217,6 +213,16 @@ pub(super) fn list_records(remote: &Remote) -> Result<(HashSet<Hash>, RemoteTags
         by_name.entry(name).or_default().insert(id);
     }
     Ok((versions, by_name))
+}
+
+/// The lifecycle events a remote holds, as (version, event) ids.
+pub(super) fn list_lifecycle(remote: &Remote) -> Result<HashSet<(Hash, Hash)>> {
+    let client = &remote.client;
+    remote
+        .block_on(client.list(layout::LIFECYCLE))?
+        .iter()
+        .map(|listed| layout::parse_lifecycle_key(client, &listed.key))
+        .collect()
 }
 
 /// The versions a push covers: all of them, or the chosen ones and every version they were

@@ -4,7 +4,7 @@
 //! version. `--downstream` replays every recorded run below a version with a new version in its
 //! place and commits the results: the pipeline, re-run from what was recorded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Execution, Placed, environment, execute, setup};
@@ -253,31 +253,14 @@ fn environment_changes(
 
 /// The versions below `old` (made from it, directly or not), each after its inputs.
 pub fn downstream(ws: &Workspace, old: &VersionId) -> Result<Vec<(VersionId, Version)>> {
-    let all: HashMap<VersionId, Version> = ws
-        .index
-        .log(&crate::index::LogFilter::default())?
+    let graph = crate::lineage::lineage(ws, *old, crate::lineage::Direction::Down, None)?;
+    // By creation time, which respects inputs (an input exists before what is made from
+    // it), then id.
+    let mut ordered: Vec<(VersionId, Version)> = graph
+        .nodes
         .into_iter()
-        .collect();
-    let mut children: HashMap<VersionId, Vec<VersionId>> = HashMap::new();
-    for (id, version) in &all {
-        for input in &version.inputs {
-            children.entry(*input).or_default().push(*id);
-        }
-    }
-    let mut below = HashSet::new();
-    let mut stack = vec![*old];
-    while let Some(id) = stack.pop() {
-        for child in children.get(&id).into_iter().flatten() {
-            if below.insert(*child) {
-                stack.push(*child);
-            }
-        }
-    }
-    // Each after every input of it that is also below: by creation time, which respects
-    // inputs (an input exists before what is made from it), then id.
-    let mut ordered: Vec<(VersionId, Version)> = below
-        .into_iter()
-        .filter_map(|id| all.get(&id).map(|v| (id, v.clone())))
+        .filter(|node| node.id != *old)
+        .map(|node| (node.id, node.version))
         .collect();
     ordered.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then(a.0.cmp(&b.0)));
     Ok(ordered)

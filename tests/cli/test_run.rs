@@ -48,6 +48,17 @@ fn ok(env: &TestEnv, args: &[&str]) -> Output {
     out
 }
 
+/// `dv run -d penguins -s STAGE --from FROM --out OUT -- COMMAND`, which must fail (exit 1).
+fn failed_run(env: &TestEnv, stage: &str, from: &str, out: &str, command: &[&str]) -> Output {
+    let mut args = vec![
+        "run", "-d", "penguins", "-s", stage, "--from", from, "--out", out, "--",
+    ];
+    args.extend_from_slice(command);
+    let output = dv(env, &args);
+    assert_eq!(output.code, 1, "dv {args:?} did not fail:\n{output}");
+    output
+}
+
 /// `dv run` of a fixture script; returns the new version's JSON.
 fn run(env: &TestEnv, stage: &str, from: &str, out: &str, script: &str, params: &[&str]) -> Value {
     let mut args = vec![
@@ -241,24 +252,13 @@ fn a_transform_that_embeds_the_time_is_caught_with_its_diff() {
 #[test]
 fn a_failing_step_commits_nothing_and_is_listed_with_its_log() {
     let (env, raw) = pipeline();
-    let out = dv(
+    let out = failed_run(
         &env,
-        &[
-            "run",
-            "-d",
-            "penguins",
-            "-s",
-            "labeled",
-            "--from",
-            &raw,
-            "--out",
-            "data/labeled",
-            "--",
-            "python3",
-            "fixtures/pipeline/fail.py",
-        ],
+        "labeled",
+        &raw,
+        "data/labeled",
+        &["python3", "fixtures/pipeline/fail.py"],
     );
-    assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr
             .contains("error: The command exited with status 3: nothing was committed (run ")
@@ -295,24 +295,13 @@ fn a_failing_step_commits_nothing_and_is_listed_with_its_log() {
 #[test]
 fn a_command_that_writes_into_its_input_is_refused() {
     let (env, raw) = pipeline();
-    let out = dv(
+    let out = failed_run(
         &env,
-        &[
-            "run",
-            "-d",
-            "penguins",
-            "-s",
-            "cleaned",
-            "--from",
-            &raw,
-            "--out",
-            "data/out",
-            "--",
-            "python3",
-            "fixtures/pipeline/tamper.py",
-        ],
+        "cleaned",
+        &raw,
+        "data/out",
+        &["python3", "fixtures/pipeline/tamper.py"],
     );
-    assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr
             .contains("error: The command changed its inputs, so nothing was committed (run ")
@@ -384,71 +373,33 @@ fn the_command_gets_its_params_inputs_and_output_and_runs_without_a_shell() {
 fn run_refuses_what_it_cannot_do_safely() {
     let (env, raw) = pipeline();
     env.write("data/busy/notes.txt", "not stored anywhere\n");
-    let out = dv(
+    let out = failed_run(
         &env,
-        &[
-            "run",
-            "-d",
-            "penguins",
-            "-s",
-            "cleaned",
-            "--from",
-            &raw,
-            "--out",
-            "data/busy",
-            "--",
-            "python3",
-            "fixtures/pipeline/clean.py",
-        ],
+        "cleaned",
+        &raw,
+        "data/busy",
+        &["python3", "fixtures/pipeline/clean.py"],
     );
-    assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr.contains("error: --out $TEST_ENV/ws/data/busy holds files dv has not stored; the command must start from an empty output"),
         "{out}"
     );
     assert_eq!(env.read("data/busy/notes.txt"), b"not stored anywhere\n");
 
-    let out = dv(
+    let out = failed_run(
         &env,
-        &[
-            "run",
-            "-d",
-            "penguins",
-            "-s",
-            "cleaned",
-            "--from",
-            &raw,
-            "--out",
-            "data/raw/sub",
-            "--",
-            "python3",
-            "fixtures/pipeline/clean.py",
-        ],
+        "cleaned",
+        &raw,
+        "data/raw/sub",
+        &["python3", "fixtures/pipeline/clean.py"],
     );
-    assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr
             .contains("error: Cannot run: --out data/raw/sub overlaps the input penguins"),
         "{out}"
     );
 
-    let out = dv(
-        &env,
-        &[
-            "run",
-            "-d",
-            "penguins",
-            "-s",
-            "cleaned",
-            "--from",
-            &raw,
-            "--out",
-            "data/x",
-            "--",
-            "no-such-program-here",
-        ],
-    );
-    assert_eq!(out.code, 1, "{out}");
+    let out = failed_run(&env, "cleaned", &raw, "data/x", &["no-such-program-here"]);
     assert!(
         out.stderr
             .contains("error: The command \"no-such-program-here\" was not found\n"),
