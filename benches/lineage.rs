@@ -35,6 +35,8 @@ fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Vers
         files: 1,
         bytes: 1,
         run: None,
+        profile: None,
+        failed_rules: Vec::new(),
     }
 }
 

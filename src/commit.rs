@@ -7,9 +7,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
-use crate::object::version::{VERSION_FORMAT, VERSION_FORMAT_PLAIN};
+use crate::object::version::VERSION_FORMAT_PLAIN;
 use crate::object::{CodeBase, CodeFile, RunRecord, Version};
+use crate::profile::{self, Profile};
 use crate::progress::Progress;
+use crate::rules::Rules;
 use crate::snapshot::{Mode, snapshot};
 use crate::store::Kind;
 use crate::workspace::Workspace;
@@ -39,6 +41,8 @@ pub struct CommitRequest {
     /// Snapshot `path` from outside the workspace (a replay's scratch directory) and record it
     /// as committed from this workspace path; no directory of the workspace tracks it.
     pub recorded_path: Option<String>,
+    /// Commit even when the stage rules in `dv.toml` fail; the failures are recorded.
+    pub allow_failing: bool,
 }
 
 /// What a commit did.
@@ -60,6 +64,8 @@ pub fn commit(
     crate::names::check("dataset", &request.dataset)?;
     ws.check_stage(&request.stage)?;
     ws.remove_stale_temp_files()?;
+    // Rules are read first: a mistake in dv.toml stops the commit before any work.
+    let rules = Rules::load(ws.root(), ws.stages())?;
     // A gc that removes objects while this commit runs bumps the epoch (see below).
     let gc_epoch = crate::gc::epoch(ws);
     let inputs = request
@@ -96,15 +102,18 @@ pub fn commit(
     // Delta bases: the stage's previous version first (the closest in content), then the
     // version this one was made from.
     let mut previous = Vec::new();
+    let mut previous_versions = Vec::new();
     if let Some(latest) = ws.index.latest(&request.dataset, Some(&request.stage))?
         && let Some(version) = ws.index.version(&latest)?
     {
         previous.push(version.tree);
+        previous_versions.push(version);
     }
     if let Some(first) = inputs.first()
         && let Some(version) = ws.index.version(first)?
     {
         previous.push(version.tree);
+        previous_versions.push(version);
     }
     let snap = match snapshot(
         ws,
@@ -121,11 +130,33 @@ pub fn commit(
         }
         other => other?,
     };
-    let version = Version {
-        format: match request.run {
-            Some(_) => VERSION_FORMAT,
-            None => VERSION_FORMAT_PLAIN,
-        },
+    let profile = if rules.profiles(&request.stage) {
+        // Tables whose content the previous versions' profiles describe are not read again.
+        let known: Vec<Profile> = previous_versions
+            .iter()
+            .filter_map(|v| v.profile.as_ref())
+            .filter_map(|file| Profile::load(&ws.store, file).ok())
+            .collect();
+        let worktree = profile::Worktree {
+            path: abs.clone(),
+            single_file: !abs.is_dir(),
+        };
+        let settings = rules.settings(&request.stage);
+        match profile::profile_tree(&ws.store, &snap.root, &settings, &known, Some(&worktree)) {
+            Ok(profile) => Some(profile),
+            // The snapshot's trees are read back: a gc running meanwhile may have removed
+            // ones it found already stored, which is reported as such.
+            Err(e) if crate::gc::epoch(ws) != gc_epoch => {
+                crate::gc::check_complete(ws, &snap.root, &[])?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let mut version = Version {
+        format: VERSION_FORMAT_PLAIN,
         dataset: request.dataset.clone(),
         stage: request.stage.clone(),
         tree: snap.root,
@@ -144,7 +175,29 @@ pub fn commit(
         files: snap.files,
         bytes: snap.bytes,
         run: request.run.clone(),
+        profile: None,
+        failed_rules: Vec::new(),
     };
+    if rules.has_stage(&version.stage) {
+        let input_stages = input_stages(ws, &version.inputs)?;
+        let failures = rules.check(
+            &version,
+            &input_stages,
+            profile.as_ref().unwrap_or(&Profile::default()),
+        );
+        if !failures.is_empty() && !request.allow_failing {
+            return Err(Error::RulesFailed {
+                dataset: version.dataset,
+                stage: version.stage,
+                failures,
+            });
+        }
+        version.failed_rules = failures;
+    }
+    if let Some(profile) = &profile {
+        version.profile = Some(profile.store(&ws.store)?);
+    }
+    version.format = version.format_for();
 
     let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
     // Objects this commit found already stored (and did not write) may have been garbage a
@@ -186,6 +239,23 @@ pub fn commit(
         version,
         created: true,
     })
+}
+
+/// The stage of each input version, for the `inputs_from` rule.
+pub fn input_stages(ws: &Workspace, inputs: &[VersionId]) -> Result<Vec<String>> {
+    inputs
+        .iter()
+        .map(|id| {
+            ws.index
+                .version(id)?
+                .map(|v| v.stage)
+                .ok_or_else(|| Error::UnknownRevision {
+                    rev: id.to_hex(),
+                    datasets: Vec::new(),
+                    tags: Vec::new(),
+                })
+        })
+        .collect()
 }
 
 /// Two versions were made the same way (time, author and message aside).

@@ -185,7 +185,17 @@ pub enum Error {
     #[error("Invalid dv URI \"{uri}\": {reason}")]
     InvalidUri { uri: String, reason: String },
 
-    #[error("{path} ({side} version) is not valid at line {line}: {message}")]
+    #[error("{}: {message}", path.display())]
+    BadRules { path: PathBuf, message: String },
+
+    #[error("{dataset}@{stage} fails {} stage rule{} in dv.toml", failures.len(), if failures.len() == 1 { "" } else { "s" })]
+    RulesFailed {
+        dataset: String,
+        stage: String,
+        failures: Vec<crate::object::RuleFailure>,
+    },
+
+    #[error("{path} ({side} version) is not valid{}: {message}", at_line(*line))]
     MalformedTable {
         path: String,
         side: String,
@@ -336,5 +346,14 @@ pub trait IoResultExt<T> {
 impl<T> IoResultExt<T> for std::io::Result<T> {
     fn with_path(self, path: impl AsRef<Path>) -> Result<T> {
         self.map_err(|source| Error::io(path.as_ref(), source))
+    }
+}
+
+/// " at line N" for a known line, nothing for formats without lines (Parquet).
+fn at_line(line: u64) -> String {
+    if line > 0 {
+        format!(" at line {line}")
+    } else {
+        String::new()
     }
 }

@@ -108,7 +108,8 @@ pub fn live_versions(ws: &Workspace) -> Result<Vec<VersionId>> {
     Ok(roots)
 }
 
-/// Every object the roots reach, following trees, files, code files, chunks and delta bases.
+/// Every object the roots reach, following trees, files, code files, chunks and delta bases,
+/// and every version's profile.
 /// A root whose data is not local (a clone without data) reaches what is here.
 fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
     let mut starts = Vec::new();
@@ -117,6 +118,10 @@ fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
             starts.push((Kind::Tree, version.tree.0));
             starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
         }
+    }
+    // Profiles stay with the records, so a retired version can still be described.
+    for (_, version) in ws.index.log(&crate::index::LogFilter::default())? {
+        starts.extend(version.profile.map(|p| (Kind::Blob, p.blob.0)));
     }
     Ok(reach(&ws.store, starts)?.0)
 }

@@ -17,10 +17,11 @@ if [ ! -x "$s3s" ]; then
     --root "$tools" >&2
 fi
 
-# The Python packages that check dv's OpenLineage and PROV output.
+# The Python packages that check dv's OpenLineage and PROV output, and write and read Parquet
+# independently of dv (pyarrow) for the profile and row-diff tests.
 py="$tools/py"
-if [ ! -x "$py/bin/python" ] || ! "$py/bin/python" -c "import openlineage.client, prov" 2>/dev/null; then
-  echo "run.sh: installing openlineage-python and prov into $py (once)" >&2
+if [ ! -x "$py/bin/python" ] || ! "$py/bin/python" -c "import openlineage.client, prov, pyarrow" 2>/dev/null; then
+  echo "run.sh: installing openlineage-python, prov and pyarrow into $py (once)" >&2
   rm -rf "$py"
   if ! python3 -m venv "$py" >&2; then
     # Debian splits venv out of python3; a bare CI machine may lack it.
@@ -31,7 +32,7 @@ if [ ! -x "$py/bin/python" ] || ! "$py/bin/python" -c "import openlineage.client
       exit 1
     fi
   fi
-  "$py/bin/pip" install -q "openlineage-python==1.54.0" "prov==3.2.3" >&2
+  "$py/bin/pip" install -q "openlineage-python==1.54.0" "prov==3.2.3" "pyarrow==26.0.1" >&2
 fi
 
 # Headless Chromium for the lineage page's browser test (Debian's package; installed when this

@@ -48,13 +48,19 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = dv::Workspace::open_at(ws.root().to_path_buf())?;
     let progress = ui.progress();
     let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
-    let mut report = if args.no_data {
-        fetched.clone()
-    } else {
-        // Retired versions' data may be gone from the remote: only live versions come.
+    // Every version's profile comes (metadata, like the records); data only for live ones
+    // (retired versions' data may be gone from the remote), and none with --no-data.
+    let all: Vec<dv::VersionId> = ws
+        .index
+        .log(&dv::index::LogFilter::default())?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut report = dv::remote::pull_profiles(&ws, &remote, &all, &progress)?;
+    if !args.no_data {
         let ids = dv::gc::live_versions(&ws)?;
-        dv::remote::pull(&ws, &remote, &ids, &[], Need::Data, &progress)?
-    };
+        report = dv::remote::pull(&ws, &remote, &ids, &[], Need::Data, &progress)?;
+    }
     report.versions = fetched.versions;
     report.tags = fetched.tags;
     report.lifecycle = fetched.lifecycle;

@@ -46,6 +46,10 @@ pub struct Args {
     #[arg(long, short)]
     message: Option<String>,
 
+    /// Commit even if the stage rules in dv.toml fail; the failures are recorded in the version
+    #[arg(long)]
+    allow_failing: bool,
+
     /// Print the version as JSON
     #[arg(long)]
     json: bool,
@@ -73,11 +77,13 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         code: args.code,
         params,
         message: args.message,
+        allow_failing: args.allow_failing,
         ..CommitRequest::default()
     };
     let progress = ui.progress();
     let outcome = commit(&ws, &request, &progress)?;
     super::warn_if_deprecated(ui, &ws, &outcome.version.inputs)?;
+    super::warn_if_failing(ui, &outcome.version);
     let version = &outcome.version;
     if args.json {
         #[derive(serde::Serialize)]

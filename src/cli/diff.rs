@@ -56,6 +56,11 @@ pub struct Args {
     #[arg(short = 'n', long = "examples", value_name = "N", default_value_t = 5)]
     examples: usize,
 
+    /// Compare the two versions' profiles instead: rows, columns, types, nulls, duplicates,
+    /// label distributions and class balance per directory (needs REV_B)
+    #[arg(long, requires = "new", conflicts_with_all = ["rows", "key", "stat", "name_only"])]
+    profile: bool,
+
     /// Only paths at or below these (relative to the dataset root)
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
@@ -95,6 +100,11 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         (None, Some(dir)) => Against::Directory(dir.clone()),
         (None, None) => Against::WorkingDirectory,
     };
+    if args.profile
+        && let Against::Version(new_id) = against
+    {
+        return super::profile::diff(ui, ws, old_id, new_id, args.json);
+    }
     let mut versions = vec![old_id];
     if let Against::Version(new) = &against {
         versions.push(*new);

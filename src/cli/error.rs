@@ -222,6 +222,10 @@ impl From<Error> for CliError {
                 dv::remote::LOCK_STALE_MINUTES
             )),
             Error::Remote { .. } => base.hinted("Nothing unverified was stored; what arrived before the failure is kept, so running the command again continues from there."),
+            Error::BadRules { .. } => base.hinted("Nothing was written. Fix dv.toml; docs/rules.md describes its format, `dv rules` shows the rules in force."),
+            Error::RulesFailed { ref failures, .. } => CliError { details: dv::rules::report(failures), ..base }.hinted(
+                "Fix the data, or change the rules in dv.toml. `--allow-failing` commits it anyway, recorded in the version as failing.",
+            ),
             Error::PathNotInVersion { .. } => base.hinted("Paths are relative to the version's root; list them with `dv show REV --files`."),
             _ if busy => CliError { kind: Kind::Busy, ..base }.hinted(BUSY_HINT),
             _ => base,

@@ -89,14 +89,20 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 plural(v.files, "file"),
                 human_bytes(v.bytes),
                 {
-                    let note = v.message.clone().or_else(|| v.transform.clone());
-                    match states.get(id).map(|s| s.state) {
-                        Some(state) if state != State::Active => {
-                            let marker = format!("[{}]", state.name());
-                            note.map_or(marker.clone(), |n| format!("{marker} {n}"))
-                        }
-                        _ => note.unwrap_or_default(),
+                    let mut markers = Vec::new();
+                    if let Some(state) = states.get(id).map(|s| s.state)
+                        && state != State::Active
+                    {
+                        markers.push(format!("[{}]", state.name()));
                     }
+                    if !v.failed_rules.is_empty() {
+                        markers.push(format!(
+                            "[failing {}]",
+                            plural(v.failed_rules.len() as u64, "rule")
+                        ));
+                    }
+                    markers.extend(v.message.clone().or_else(|| v.transform.clone()));
+                    markers.join(" ")
                 },
             ]
         })

@@ -16,6 +16,7 @@ mod lineage;
 mod log;
 mod materialize;
 mod pin;
+mod profile;
 mod pull;
 mod push;
 mod reindex;
@@ -87,6 +88,8 @@ enum Command {
     Run(run::Args),
     Runs(run::RunsArgs),
     Rerun(run::RerunArgs),
+    Check(profile::CheckArgs),
+    Rules(profile::RulesArgs),
     Completions(complete::CompletionsArgs),
     Man(complete::ManArgs),
     Export(lineage::ExportArgs),
@@ -143,6 +146,8 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => complete::completions(&ui, args),
         Command::Man(args) => complete::man(&ui, args),
         Command::Export(args) => lineage::export(&ui, args),
+        Command::Check(args) => profile::check(&ui, args),
+        Command::Rules(args) => profile::rules(&ui, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -242,6 +247,23 @@ fn lifecycle_detail(status: &dv::lifecycle::Status) -> String {
         out.push_str(&format!("; use {} instead", other.short(SHORT_ID)));
     }
     out
+}
+
+/// Warns on stderr that a version was committed although it fails stage rules, listing them.
+fn warn_if_failing(ui: &Ui, version: &Version) {
+    if version.failed_rules.is_empty() {
+        return;
+    }
+    let mut text = format!(
+        "warning: {} was committed failing {} (--allow-failing):",
+        dataset_at_stage(version),
+        ui::plural(version.failed_rules.len() as u64, "stage rule")
+    );
+    for line in dv::rules::report(&version.failed_rules) {
+        text.push_str("\n  ");
+        text.push_str(&line);
+    }
+    ui.status(text);
 }
 
 /// Warns on stderr about each deprecated version a command is about to use, saying what to

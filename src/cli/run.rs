@@ -55,6 +55,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
+    /// Commit the output even if the stage rules in dv.toml fail; the failures are recorded
+    #[arg(long)]
+    allow_failing: bool,
+
     /// Print the new version as JSON
     #[arg(long)]
     json: bool,
@@ -95,11 +99,13 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         out: args.out,
         argv: args.command,
         record_env: args.record_env,
+        allow_failing: args.allow_failing,
     };
     let progress = ui.progress();
     let outcome = dv::run::run(&ws, &request, &progress, &Phases(ui))?;
     let commit = &outcome.commit;
     super::warn_if_deprecated(ui, &ws, &commit.version.inputs)?;
+    super::warn_if_failing(ui, &commit.version);
     if args.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {

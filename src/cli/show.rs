@@ -28,6 +28,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["files", "code"])]
     log: bool,
 
+    /// Print what the data looks like instead: files per extension and top-level directory,
+    /// and each table's rows, columns, types, nulls, duplicates and labels
+    #[arg(long, conflicts_with_all = ["files", "code", "log"])]
+    profile: bool,
+
     /// Print the version as JSON
     #[arg(long)]
     json: bool,
@@ -51,6 +56,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if args.code {
         let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
         return show_code(ui, &ws, &version, args.json);
+    }
+    if args.profile {
+        return super::profile::show(ui, ws, id, &version, args.json);
     }
     if args.log {
         let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
@@ -215,6 +223,25 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             ""
         };
         rows.push(vec!["git".into(), format!("{commit}{branch}{dirty}")]);
+    }
+    for (i, line) in dv::rules::report(&version.failed_rules)
+        .into_iter()
+        .enumerate()
+    {
+        rows.push(vec![
+            if i == 0 {
+                "failing".into()
+            } else {
+                String::new()
+            },
+            line,
+        ]);
+    }
+    if !version.failed_rules.is_empty() {
+        rows.push(vec![
+            String::new(),
+            "(committed with --allow-failing)".into(),
+        ]);
     }
     rows.push(vec![
         "author".into(),

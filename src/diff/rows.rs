@@ -1,4 +1,5 @@
-//! Row-level diff of tabular files: CSV and TSV (header-aware, quoted fields, CRLF) and JSONL.
+//! Row-level diff of tabular files: CSV and TSV (header-aware, quoted fields, CRLF), JSONL and
+//! Parquet (its values compared as text, see `profile::parquet`).
 //!
 //! Rows are compared as multisets by content, so reordering rows changes nothing; with key
 //! columns, rows are matched by key and changed rows report which columns changed. Columns
@@ -32,6 +33,7 @@ pub enum Format {
     Csv,
     Tsv,
     Jsonl,
+    Parquet,
 }
 
 impl Format {
@@ -43,6 +45,7 @@ impl Format {
             "csv" => Some(Format::Csv),
             "tsv" | "tab" => Some(Format::Tsv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -52,6 +55,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
             Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -66,6 +70,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// A file to read with random access (Parquet): a stored blob is copied out first.
+    #[cfg(feature = "parquet")]
+    fn open_file(&self, store: &Store, path: &str) -> Result<File> {
+        match self {
+            Source::Stored(hash) => crate::profile::stored_to_temp(store, path, hash),
+            Source::File(file) => File::open(file).map_err(|e| Error::io(file, e)),
+        }
+    }
+
     fn open(&self, store: &Store) -> Result<Box<dyn Read + Send>> {
         Ok(match self {
             Source::Stored(hash) => Box::new(store.read(Kind::Blob, hash)?),
@@ -334,6 +347,8 @@ impl Examples {
 enum RowRef<'a> {
     Csv(&'a csv::ByteRecord),
     Json(&'a Row),
+    /// Values in header order, `None` for null (Parquet).
+    Cells(&'a [Option<String>]),
 }
 
 /// Reads some columns out of rows of one side: by index in that side's CSV header, or by
@@ -368,6 +383,12 @@ impl Picker {
         for (name, index) in self.names.iter().zip(&self.indices) {
             match row {
                 RowRef::Csv(record) => feed(index.and_then(|i| record.get(i))),
+                RowRef::Cells(cells) => feed(
+                    index
+                        .and_then(|i| cells.get(i))
+                        .and_then(|c| c.as_deref())
+                        .map(str::as_bytes),
+                ),
                 RowRef::Json(map) => match map.get(name) {
                     Some(Value::String(s)) => feed(Some(s.as_bytes())),
                     Some(other) => feed(Some(other.to_string().as_bytes())),
@@ -394,6 +415,11 @@ fn to_map(row: &RowRef, header: &[String]) -> Row {
             })
             .collect(),
         RowRef::Json(map) => (*map).clone(),
+        RowRef::Cells(cells) => header
+            .iter()
+            .zip(cells.iter())
+            .map(|(h, v)| (h.clone(), v.clone().map_or(Value::Null, Value::String)))
+            .collect(),
     }
 }
 
@@ -431,7 +457,57 @@ fn columns(
             })?;
             Ok(seen)
         }
+        Format::Parquet => parquet_columns(store, path, side, source),
     }
+}
+
+#[cfg(feature = "parquet")]
+fn parquet_columns(store: &Store, path: &str, side: &str, source: &Source) -> Result<Vec<String>> {
+    crate::profile::parquet::columns(source.open_file(store, path)?)
+        .map_err(|e| malformed(path, side, 0, e))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_columns(_: &Store, path: &str, side: &str, _: &Source) -> Result<Vec<String>> {
+    Err(no_parquet(path, side))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn no_parquet(path: &str, side: &str) -> Error {
+    malformed(
+        path,
+        side,
+        0,
+        "this dv was built without Parquet support (cargo feature `parquet`)",
+    )
+}
+
+/// Calls `visit` with each row of a Parquet file, numbered from 1.
+#[cfg(feature = "parquet")]
+fn parquet_rows(
+    store: &Store,
+    path: &str,
+    side: &str,
+    source: &Source,
+    visit: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
+) -> Result<()> {
+    let mut number = 0u64;
+    crate::profile::parquet::for_each_row(source.open_file(store, path)?, &mut |cells| {
+        number += 1;
+        visit(number, &RowRef::Cells(cells))
+    })?
+    .map_err(|e| malformed(path, side, 0, e))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_rows(
+    _: &Store,
+    path: &str,
+    side: &str,
+    _: &Source,
+    _: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
+) -> Result<()> {
+    Err(no_parquet(path, side))
 }
 
 fn csv_reader<R: Read>(input: R, format: Format) -> csv::Reader<R> {
@@ -452,8 +528,12 @@ fn for_each_row(
     source: &Source,
     visit: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
 ) -> Result<()> {
+    if format == Format::Parquet {
+        return parquet_rows(store, path, side, source, visit);
+    }
     let input = source.open(store)?;
     match format {
+        Format::Parquet => unreachable!("read above"),
         Format::Csv | Format::Tsv => {
             let mut reader = csv_reader(input, format);
             reader

@@ -8,5 +8,6 @@ pub mod version;
 
 pub use tree::{Entry, EntryKind, Tree, TreeSource};
 pub use version::{
-    CodeBase, CodeFile, CodeRevision, Interpreter, LogFile, RunInput, RunRecord, Version,
+    CodeBase, CodeFile, CodeRevision, Interpreter, RuleFailure, RunInput, RunRecord, StoredFile,
+    Version,
 };

@@ -14,10 +14,13 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId, VersionId};
 
-/// The version encoding this dv writes and the newest it reads: 2 for a version made by
-/// `dv run` (it carries a run record), 1 for every other (so their ids never change).
-pub const VERSION_FORMAT: u32 = 2;
-/// The encoding of a version without a run record.
+/// The version encoding this dv writes and the newest it reads: 3 for a version carrying a
+/// profile or the stage rules it failed, 2 for one made by `dv run` without either, 1 for
+/// every other. Each older kind keeps its encoding, so ids made by an older dv never change.
+pub const VERSION_FORMAT: u32 = 3;
+/// The encoding of a version with a run record but no profile or rule results.
+pub const VERSION_FORMAT_RUN: u32 = 2;
+/// The encoding of a version without a run record, profile or rule results.
 pub const VERSION_FORMAT_PLAIN: u32 = 1;
 
 /// One version and its provenance.
@@ -52,6 +55,24 @@ pub struct Version {
     /// How `dv run` made it: the command, its environment and its logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunRecord>,
+    /// What the data looks like (see `profile::Profile`), stored as a JSON file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<StoredFile>,
+    /// The stage rules the version failed when it was committed with `--allow-failing`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<RuleFailure>,
+}
+
+/// One stage rule a version fails, and what it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleFailure {
+    /// The rule's key in `dv.toml`, e.g. `no_nulls`.
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub message: String,
 }
 
 /// A transform code file recorded at commit time.
@@ -109,8 +130,8 @@ pub struct RunRecord {
     pub interpreter: Option<Interpreter>,
     /// Variables the user asked to record (`--record-env`), with their values.
     pub env: std::collections::BTreeMap<String, String>,
-    pub stdout: LogFile,
-    pub stderr: LogFile,
+    pub stdout: StoredFile,
+    pub stderr: StoredFile,
 }
 
 /// One input of a run: the name the command saw it by, and where it was.
@@ -130,12 +151,12 @@ pub struct Interpreter {
     /// For Python: the installed distributions (`name==version` lines, sorted), stored as a
     /// file of the version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<LogFile>,
+    pub packages: Option<StoredFile>,
 }
 
-/// A captured output or environment listing stored with the version.
+/// A file dv wrote and stored with the version: a run's log or package listing, a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogFile {
+pub struct StoredFile {
     pub blob: BlobId,
     pub size: u64,
 }
@@ -200,15 +221,31 @@ impl Version {
         serde_json::to_vec(self).expect("a version always serializes")
     }
 
-    /// Every file the version holds beside its tree: code files, and a run's logs and package
-    /// listing. What gc keeps, push sends and fsck checks with the tree.
+    /// Every file the version holds beside its tree: code files, a run's logs and package
+    /// listing, the profile. What gc keeps, push sends and fsck checks with the tree.
     pub fn blobs(&self) -> impl Iterator<Item = BlobId> + '_ {
         let run = self.run_files().into_iter().map(|(_, file)| file.blob);
-        self.code.iter().map(|code| code.blob).chain(run)
+        let profile = self.profile.iter().map(|file| file.blob);
+        self.code
+            .iter()
+            .map(|code| code.blob)
+            .chain(run)
+            .chain(profile)
+    }
+
+    /// The encoding a version with these fields is written in (see [`VERSION_FORMAT`]).
+    pub fn format_for(&self) -> u32 {
+        if self.profile.is_some() || !self.failed_rules.is_empty() {
+            VERSION_FORMAT
+        } else if self.run.is_some() {
+            VERSION_FORMAT_RUN
+        } else {
+            VERSION_FORMAT_PLAIN
+        }
     }
 
     /// The files a run record names: its logs and package listing, by name.
-    pub fn run_files(&self) -> Vec<(&'static str, LogFile)> {
+    pub fn run_files(&self) -> Vec<(&'static str, StoredFile)> {
         let Some(run) = &self.run else {
             return Vec::new();
         };
@@ -261,9 +298,16 @@ impl Version {
                 crate::names::check_relative_path("its code file", &code.path)?;
             }
         }
+        if (self.profile.is_some() || !self.failed_rules.is_empty()) && self.format < VERSION_FORMAT
+        {
+            return Err(format!(
+                "it carries a profile or rule results but claims version format {}",
+                self.format
+            ));
+        }
         if let Some(run) = &self.run {
             // Rerun places files at these paths: each must stay inside its scratch directory.
-            if self.format < VERSION_FORMAT {
+            if self.format < VERSION_FORMAT_RUN {
                 return Err("it carries a run record but claims version format 1".into());
             }
             let paths = std::iter::once(("its run's directory", &run.workdir))

@@ -74,11 +74,19 @@ pub fn gc(
         .unwrap_or(SystemTime::UNIX_EPOCH);
 
     super::fetch(ws, remote, progress)?;
-    let roots = roots(ws, remote)?;
+    let (roots, recorded) = roots(ws, remote)?;
     super::pull(ws, remote, &roots, &[], Need::Trees, progress)?;
     let cache = super::pull::index_cache(ws, client);
     let catalog = Catalog::load(remote, cache.as_deref())?;
-    let live = mark(ws, remote, &catalog, &roots, progress)?;
+    let mut live = mark(ws, remote, &catalog, &roots, progress)?;
+    // Profiles stay with the records, so a retired version can still be described.
+    for id in recorded {
+        if let Some(profile) = ws.index.version(&id)?.and_then(|v| v.profile)
+            && catalog.place(Kind::Blob, &profile.blob.0).is_some()
+        {
+            live.insert((Kind::Blob, profile.blob.0));
+        }
+    }
     crate::failpoint::hit("remote-gc", "marked").map_err(|e| Error::io("remote gc", e))?;
 
     let mut report = GcReport {
@@ -184,8 +192,9 @@ pub fn gc(
     })
 }
 
-/// The remote's versions whose data is live: not retired there, tagged there, or pinned here.
-fn roots(ws: &Workspace, remote: &Remote) -> Result<Vec<VersionId>> {
+/// The remote's versions whose data is live: not retired there, tagged there, or pinned here;
+/// and every version the remote records.
+fn roots(ws: &Workspace, remote: &Remote) -> Result<(Vec<VersionId>, Vec<VersionId>)> {
     let (versions, tags) = list_records(remote)?;
     let events = super::push::list_lifecycle(remote)?;
     let states =
@@ -202,7 +211,7 @@ fn roots(ws: &Workspace, remote: &Remote) -> Result<Vec<VersionId>> {
         .filter(|id| versions.contains(&id.0))
         .collect();
     roots.sort();
-    Ok(roots)
+    Ok((roots, versions.into_iter().map(VersionId).collect()))
 }
 
 /// Every remote object the roots reach: the trees and files they list (from the trees brought

@@ -188,6 +188,28 @@ pub fn pull(
     once_more_if_gone(|| pull_once(ws, remote, versions, paths, need, progress))
 }
 
+/// Fetches the profiles of `versions` that are not local: metadata that comes with every clone
+/// (a retired version's too, so it can still be described).
+pub fn pull_profiles(
+    ws: &Workspace,
+    remote: &Remote,
+    versions: &[VersionId],
+    progress: &dyn Progress,
+) -> Result<TransferReport> {
+    once_more_if_gone(|| {
+        let fetcher = Fetcher::new(ws, remote, progress)?;
+        let mut profiles = Vec::new();
+        for id in versions {
+            if let Some(profile) = ws.index.version(id)?.and_then(|v| v.profile) {
+                profiles.push(profile.blob.0);
+            }
+        }
+        fetcher.acquire_blobs(profiles)?;
+        progress.finish();
+        Ok(remote.report(false))
+    })
+}
+
 /// Runs `fetch` again if a pack it was reading was rewritten by a gc on the remote (readers
 /// take no lock): the second run lists the remote afresh and fetches only what is still
 /// missing, since what arrived was stored.
@@ -207,6 +229,8 @@ fn pull_once(
     progress: &dyn Progress,
 ) -> Result<TransferReport> {
     let fetcher = Fetcher::new(ws, remote, progress)?;
+    // A version's profile is metadata: it comes with every kind of pull.
+    let mut attached = Vec::new();
     let mut blobs = Vec::new();
     for id in versions {
         let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
@@ -217,12 +241,15 @@ fn pull_once(
             fetcher.walk(id, &version, paths, &mut blobs)?;
         }
         if paths.is_empty() && need != Need::Trees {
-            blobs.extend(version.blobs().map(|blob| blob.0));
+            attached.extend(version.blobs().map(|blob| blob.0));
+        } else {
+            attached.extend(version.profile.map(|file| file.blob.0));
         }
     }
     if need != Need::Trees {
         fetcher.acquire_blobs(blobs)?;
     }
+    fetcher.acquire_blobs(attached)?;
     progress.finish();
     Ok(remote.report(false))
 }
@@ -343,6 +370,10 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
             .blobs()
             .filter(|blob| !store.has(Kind::Blob, &blob.0))
             .count();
+    } else if let Some(profile) = version.profile
+        && !store.has(Kind::Blob, &profile.blob.0)
+    {
+        missing += 1;
     }
     if need == Need::Code {
         stack.clear();

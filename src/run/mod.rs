@@ -23,7 +23,7 @@ use crate::checkout::{CheckoutRequest, checkout};
 use crate::commit::{CommitOutcome, CommitRequest};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, VersionId};
-use crate::object::{CodeBase, Interpreter, LogFile, RunInput, RunRecord, Version};
+use crate::object::{CodeBase, Interpreter, RunInput, RunRecord, StoredFile, Version};
 use crate::progress::Progress;
 use crate::workspace::Workspace;
 use history::{Outcome, RunEntry};
@@ -44,6 +44,8 @@ pub struct RunRequest {
     pub argv: Vec<String>,
     /// Environment variables whose values are recorded (and set again by rerun).
     pub record_env: Vec<String>,
+    /// Commit the output even if it fails the stage rules (they are recorded).
+    pub allow_failing: bool,
 }
 
 /// What a phase of a run took, for the progress lines.
@@ -192,6 +194,7 @@ pub fn run(
             code: code_paths,
             params: request.params.clone(),
             message: request.message.clone(),
+            allow_failing: request.allow_failing,
             run: Some(record),
             ..CommitRequest::default()
         },
@@ -530,11 +533,11 @@ fn store_logs(
     ws: &Workspace,
     execution: &Execution,
     probed: Option<&environment::Probed>,
-) -> Result<(LogFile, LogFile, Option<LogFile>)> {
+) -> Result<(StoredFile, StoredFile, Option<StoredFile>)> {
     let batch = ws.store.batch();
-    let put = |path: &Path| -> Result<LogFile> {
+    let put = |path: &Path| -> Result<StoredFile> {
         let stored = batch.put_file(path, None)?;
-        Ok(LogFile {
+        Ok(StoredFile {
             blob: BlobId(stored.id),
             size: stored.size,
         })

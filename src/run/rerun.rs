@@ -406,6 +406,8 @@ fn replay_one(
             code_revision: version.code_revision.clone(),
             message: Some(format!("replay of {}", version.id().short(12))),
             run: Some(record),
+            // A version committed failing the rules is replayed the same way.
+            allow_failing: !version.failed_rules.is_empty(),
             ..CommitRequest::default()
         },
         progress,

@@ -7,9 +7,9 @@ fn commit_prints_the_id_and_a_summary() {
     let env = TestEnv::new();
     env.penguins();
     assert_snapshot!(env.dv(&["commit", "data", "--dataset", "penguins", "--stage", "raw", "-m", "first"]), @"
-    246e90430b0adc153c7c1e006c0de3d9d8d7ec863c61da165f41909f50080579
+    9cc9b58d4be9a44c8d034e18d6ddd77a4ac0f2c2101928d09aa3ee591871dfdb
     ------- stderr -------
-    Committed penguins@raw 246e90430b0a (3 files, 106 B).
+    Committed penguins@raw 9cc9b58d4be9 (3 files, 106 B).
     ");
 }
 
@@ -69,11 +69,11 @@ fn commit_json_has_the_full_version() {
       "dataset": "penguins",
       "dv_version": "0.1.0",
       "files": 3,
-      "format": 1,
+      "format": 3,
       "host": "testhost",
-      "id": "4c5b9c49928093a71e73bb6668d4cd287548f0ff08a7c2606920c2c402a59cc6",
+      "id": "68c39db2419f0c65a787f0eac66023ad63c4965d62ad70dba85475dd9bd7c820",
       "inputs": [
-        "c19a3f0a7827ae22f2e0d8bb351f733c3a93fb24b7398496aeb3d8ca19e64df4"
+        "a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa"
       ],
       "message": "drop nulls",
       "params": {
@@ -94,6 +94,10 @@ fn commit_json_has_the_full_version() {
         "when": "2026-01-01"
       },
       "path": "data",
+      "profile": {
+        "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
+        "size": 542
+      },
       "single_file": false,
       "stage": "cleaned",
       "transform": "python clean.py --drop-nulls",
@@ -111,7 +115,7 @@ fn recommitting_an_unchanged_tree_reports_the_existing_version() {
         "commit", "data", "-d", "penguins", "-s", "raw", "-m", "again",
     ]);
     assert_eq!(out.stdout.trim(), first);
-    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already c19a3f0a7827 with the same content and provenance.");
+    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already a667d89fa632 with the same content and provenance.");
     let json = env
         .dv(&["commit", "data", "-d", "penguins", "-s", "raw", "--json"])
         .json();
@@ -149,7 +153,7 @@ fn a_single_file_can_be_committed_and_checked_out() {
     assert_eq!(show["file_list"][0]["path"], "part-0.jsonl");
     env.write("shards/part-0.jsonl", "{\"a\":3}\n");
     assert_snapshot!(env.dv(&["status"]), @"
-    shards/part-0.jsonl: changes since part0 e27d81b16c44
+    shards/part-0.jsonl: changes since part0 f2618fcea4ed
       M part-0.jsonl
     ");
     env.ok(&["checkout", "part0", "--force"]);
@@ -259,7 +263,7 @@ fn a_symlinked_data_directory_is_followed_at_the_root_only() {
         listed,
         [("latest.csv", "symlink"), ("penguins.csv", "file")]
     );
-    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 076d43433097");
+    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 6ed8bf4639dd");
     std::fs::write(real.join("penguins.csv"), "changed\n").unwrap();
     env.ok(&["checkout", "p", "--force"]);
     assert_eq!(

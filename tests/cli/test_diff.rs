@@ -67,7 +67,7 @@ fn diff_between_two_versions() {
     changed_pair(&env);
     assert_snapshot!(env.dv(&["diff", "d@raw", "d@cleaned"]), @"
     code       (none) → code/clean.py (ad1a0596f06e)
-    inputs     (none) → 3a96789e72c2
+    inputs     (none) → 642b52047527
     stage      raw → cleaned
     transform  fetch → clean
     params     + dropna = true
@@ -129,8 +129,8 @@ fn diff_json_has_every_field() {
           "path": "edit.csv"
         }
       ],
-      "new": "57b772b0e721667767a09ba85d41d3efd42e480eeef63b0d9926e8b756b1bdd1",
-      "old": "3a96789e72c2c01c7c7f8f4751e3ee9f0986f31f33aa6befd39efe442df96148",
+      "new": "9b51ff7d5f37c123f22d5f2b33bfe19591b0cd4016e18a4ac97099be8a38eb8f",
+      "old": "642b520475272c7dd4fb4b9674177f52975e0686862979bb9b961fc419e5e895",
       "params": {
         "added": {
           "dropna": true
@@ -158,7 +158,7 @@ fn diff_json_has_every_field() {
         },
         "inputs": {
           "new": [
-            "3a96789e72c2c01c7c7f8f4751e3ee9f0986f31f33aa6befd39efe442df96148"
+            "642b520475272c7dd4fb4b9674177f52975e0686862979bb9b961fc419e5e895"
           ],
           "old": []
         },

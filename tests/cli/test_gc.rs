@@ -34,7 +34,7 @@ fn gc_removes_only_what_retired_versions_alone_held_and_the_dry_run_says_exactly
     assert_eq!(young["young_objects"], young["garbage_objects"], "{young}");
     let dry = env.dv(&["gc", "--grace", "0s", "--json"]).json();
     assert_eq!(dry["pruned"], false);
-    // The old file and the first version's tree.
+    // The old file and the first version's tree (its profile stays, like its record).
     assert_eq!(dry["removed_objects"], 2, "{dry}");
     assert!(dry["removed_bytes"].as_u64().unwrap() >= 300_000, "{dry}");
     assert!(

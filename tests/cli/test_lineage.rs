@@ -100,13 +100,13 @@ fn lineage_up_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@training-ready"]), @"
-    93e8b79dc85e penguins@training-ready  python code/split.py
+    154d03454e98 penguins@training-ready  python code/split.py
     │            seed=7 -dropna -min_rows
-    ├─ 6b49ad1334e7 penguins@labeled  python code/label.py  model=resnet
-    │  └─ 8f4b7e20f93f penguins@cleaned  python code/clean.py
+    ├─ 5c2d3438b907 penguins@labeled  python code/label.py  model=resnet
+    │  └─ 008bc251cf9d penguins@cleaned  python code/clean.py
     │     │            dropna=true min_rows=1
-    │     └─ 590f924d2956 penguins@raw
-    └─ aa6a25c870ed islands@raw
+    │     └─ df340510236e penguins@raw
+    └─ d45888dcef20 islands@raw
     ");
 }
 
@@ -115,10 +115,10 @@ fn lineage_down_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@raw", "--down"]), @"
-    590f924d2956 penguins@raw
-    └─ 8f4b7e20f93f penguins@cleaned  python code/clean.py  dropna=true min_rows=1
-       └─ 6b49ad1334e7 penguins@labeled  python code/label.py  model=resnet
-          └─ 93e8b79dc85e penguins@training-ready  python code/split.py
+    df340510236e penguins@raw
+    └─ 008bc251cf9d penguins@cleaned  python code/clean.py  dropna=true min_rows=1
+       └─ 5c2d3438b907 penguins@labeled  python code/label.py  model=resnet
+          └─ 154d03454e98 penguins@training-ready  python code/split.py
                           seed=7 -dropna -min_rows
     ");
 }
@@ -135,20 +135,20 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
       "direction": "up",
       "edges": [
         {
-          "from": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
-          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
+          "from": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
         },
         {
-          "from": "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348",
-          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
+          "from": "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148",
+          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
         },
         {
-          "from": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
-          "to": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584"
+          "from": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
+          "to": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643"
         },
         {
-          "from": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
-          "to": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
+          "from": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
+          "to": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
         }
       ],
       "nodes": [
@@ -167,12 +167,12 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 5,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2",
+          "id": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7",
           "inputs": [
-            "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
-            "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348"
+            "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+            "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148"
           ],
           "message": null,
           "params": {
@@ -180,6 +180,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
             "seed": 7
           },
           "path": "data",
+          "profile": {
+            "blob": "900d8391defae4064f1d2544ec8f50484fd9f867eca9c7875c79ed2d56ab02e6",
+            "size": 799
+          },
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
@@ -200,11 +204,11 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 4,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+          "id": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
           "inputs": [
-            "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
+            "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
           ],
           "message": null,
           "params": {
@@ -213,6 +217,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
             "model": "resnet"
           },
           "path": "data",
+          "profile": {
+            "blob": "67bfe9ae80edc22f7caafb5d1741606f8cfd73dcec57b75a5131efd93e13e7ce",
+            "size": 771
+          },
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
@@ -227,13 +235,17 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "islands",
           "dv_version": "0.1.0",
           "files": 1,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348",
+          "id": "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148",
           "inputs": [],
           "message": "island areas",
           "params": {},
           "path": "islands",
+          "profile": {
+            "blob": "f2c457f6d93dc31741b03e28fe38e30d908e665aa932672193653e6bc7bd6e61",
+            "size": 406
+          },
           "single_file": false,
           "stage": "raw",
           "transform": null,
@@ -254,11 +266,11 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
+          "id": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
           "inputs": [
-            "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
+            "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
           ],
           "message": null,
           "params": {
@@ -266,6 +278,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
             "min_rows": 1
           },
           "path": "data",
+          "profile": {
+            "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
+            "size": 541
+          },
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
@@ -280,20 +296,24 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
+          "id": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
           "inputs": [],
           "message": "field data",
           "params": {},
           "path": "data",
+          "profile": {
+            "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
+            "size": 542
+          },
           "single_file": false,
           "stage": "raw",
           "transform": null,
           "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
         }
       ],
-      "start": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
+      "start": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
     }
     "#);
 }
@@ -308,16 +328,16 @@ fn lineage_down_from_raw_as_json_is_exact() {
       "direction": "down",
       "edges": [
         {
-          "from": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
-          "to": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
+          "from": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
+          "to": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
         },
         {
-          "from": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
-          "to": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584"
+          "from": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
+          "to": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643"
         },
         {
-          "from": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
-          "to": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2"
+          "from": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
         }
       ],
       "nodes": [
@@ -330,13 +350,17 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2",
+          "id": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
           "inputs": [],
           "message": "field data",
           "params": {},
           "path": "data",
+          "profile": {
+            "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
+            "size": 542
+          },
           "single_file": false,
           "stage": "raw",
           "transform": null,
@@ -357,11 +381,11 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5",
+          "id": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
           "inputs": [
-            "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
+            "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
           ],
           "message": null,
           "params": {
@@ -369,6 +393,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
             "min_rows": 1
           },
           "path": "data",
+          "profile": {
+            "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
+            "size": 541
+          },
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
@@ -389,11 +417,11 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 4,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
+          "id": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
           "inputs": [
-            "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5"
+            "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
           ],
           "message": null,
           "params": {
@@ -402,6 +430,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
             "model": "resnet"
           },
           "path": "data",
+          "profile": {
+            "blob": "67bfe9ae80edc22f7caafb5d1741606f8cfd73dcec57b75a5131efd93e13e7ce",
+            "size": 771
+          },
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
@@ -422,12 +454,12 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 5,
-          "format": 1,
+          "format": 3,
           "host": "testhost",
-          "id": "93e8b79dc85ec4ee3bdfed6e2f1eafe8e6fbce493787fcd48be9876328ee86e2",
+          "id": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7",
           "inputs": [
-            "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584",
-            "aa6a25c870ed689f17d58f94ccf922877a4868c36c0da5e213cd76e057a63348"
+            "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+            "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148"
           ],
           "message": null,
           "params": {
@@ -435,13 +467,17 @@ fn lineage_down_from_raw_as_json_is_exact() {
             "seed": 7
           },
           "path": "data",
+          "profile": {
+            "blob": "900d8391defae4064f1d2544ec8f50484fd9f867eca9c7875c79ed2d56ab02e6",
+            "size": 799
+          },
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
           "tree": "76d9eca5864746193fccc04ef383a63b786a1d08b3630965963ffc4b9cf3f65f"
         }
       ],
-      "start": "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2"
+      "start": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
     }
     "#);
 }
@@ -534,11 +570,11 @@ fn lineage_as_dot() {
     digraph lineage {
       rankdir=LR;
       node [shape=box, style="rounded,filled", fontname="monospace"];
-      "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584" [label="6b49ad1334e7\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
-      "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5" [label="8f4b7e20f93f\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
-      "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2" [label="590f924d2956\npenguins@raw", fillcolor="#fde2e4"];
-      "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5" -> "6b49ad1334e7788198d1fe9dbe1008def77ff7aa89891c1bd34832cace022584";
-      "590f924d2956f6efb4635639abf5250fcc8f3e074339115a47c964e9becc84b2" -> "8f4b7e20f93f68a36e7073777880745909827702e7e60b4d948800fb250f99d5";
+      "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643" [label="5c2d3438b907\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
+      "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e" [label="008bc251cf9d\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
+      "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4" [label="df340510236e\npenguins@raw", fillcolor="#fde2e4"];
+      "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e" -> "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643";
+      "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4" -> "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e";
     }
     "##);
 }

@@ -41,12 +41,12 @@ fn log_lists_newest_first_aligned() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["log"]), @"
-    c25f1ca8c48f  other@raw         2026-01-02 03:04  1 file   1 B
-    794e33400ee3  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
-    1be9a3147a41  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
+    1a76d72b0dc6  other@raw         2026-01-02 03:04  1 file   1 B
+    70aee3ff699c  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
+    373f8398a423  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
     ");
-    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"1be9a3147a41  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
-    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"c25f1ca8c48f  other@raw  2026-01-02 03:04  1 file  1 B");
+    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"373f8398a423  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
+    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"1a76d72b0dc6  other@raw  2026-01-02 03:04  1 file  1 B");
 }
 
 #[test]
@@ -64,17 +64,21 @@ fn log_json_is_an_array_of_versions() {
         "dataset": "penguins",
         "dv_version": "0.1.0",
         "files": 3,
-        "format": 1,
+        "format": 3,
         "host": "testhost",
-        "id": "794e33400ee3f92efb43c75bac28676a12adeedf61dcb661f58d7fab4e23a216",
+        "id": "70aee3ff699c483729370a81706d9eb783985e52016bbcd7a17aafcf488f5285",
         "inputs": [
-          "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3"
+          "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066"
         ],
         "message": null,
         "params": {
           "min": 1
         },
         "path": "data",
+        "profile": {
+          "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
+          "size": 541
+        },
         "single_file": false,
         "stage": "cleaned",
         "transform": "dropna",
@@ -89,13 +93,17 @@ fn log_json_is_an_array_of_versions() {
         "dataset": "penguins",
         "dv_version": "0.1.0",
         "files": 3,
-        "format": 1,
+        "format": 3,
         "host": "testhost",
-        "id": "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3",
+        "id": "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066",
         "inputs": [],
         "message": "from the field",
         "params": {},
         "path": "data",
+        "profile": {
+          "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
+          "size": 542
+        },
         "single_file": false,
         "stage": "raw",
         "transform": null,
@@ -120,12 +128,12 @@ fn show_prints_provenance_and_files() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["show", "penguins", "--files"]), @"
-    version    794e33400ee3f92efb43c75bac28676a12adeedf61dcb661f58d7fab4e23a216
+    version    70aee3ff699c483729370a81706d9eb783985e52016bbcd7a17aafcf488f5285
     dataset    penguins@cleaned
     path       data
     tree       8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2
     contents   3 files, 87 B
-    inputs     1be9a3147a41 (penguins@raw)
+    inputs     373f8398a423 (penguins@raw)
     transform  dropna
     params     min = 1
     author     tester on testhost
@@ -172,13 +180,17 @@ fn show_json_with_files() {
         }
       ],
       "files": 3,
-      "format": 1,
+      "format": 3,
       "host": "testhost",
-      "id": "1be9a3147a41459da539372fac4d7e23fe8421f0713c90e093a7b33e4416a5a3",
+      "id": "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066",
       "inputs": [],
       "message": "from the field",
       "params": {},
       "path": "data",
+      "profile": {
+        "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
+        "size": 542
+      },
       "single_file": false,
       "stage": "raw",
       "transform": null,

@@ -11,15 +11,15 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     let cleaned = env.id(&["commit", "data", "-d", "penguins", "-s", "cleaned"]);
     assert_snapshot!(env.dv(&["tag", "penguins@raw", "release-2026-11"]), @"
     ------- stderr -------
-    Created tag release-2026-11 pointing to c19a3f0a7827 (penguins@raw).
+    Created tag release-2026-11 pointing to a667d89fa632 (penguins@raw).
     ");
     assert_snapshot!(env.dv(&["tag", &raw, "release-2026-11"]), @"
     ------- stderr -------
-    Tag release-2026-11 already points to c19a3f0a7827 (penguins@raw).
+    Tag release-2026-11 already points to a667d89fa632 (penguins@raw).
     ");
     assert_snapshot!(env.dv(&["tag", "penguins", "release-2026-11"]), @r#"
     ------- stderr -------
-    error: Tag "release-2026-11" already exists and points to c19a3f0a7827ae22f2e0d8bb351f733c3a93fb24b7398496aeb3d8ca19e64df4
+    error: Tag "release-2026-11" already exists and points to a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa
     hint: Add --force to move it, or pick another name.
     [exit status: 1]
     "#);
@@ -29,7 +29,7 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     );
     assert_snapshot!(env.dv(&["tag", "penguins", "release-2026-11", "--force"]), @"
     ------- stderr -------
-    Moved tag release-2026-11 from c19a3f0a7827 to 1abe47368c4c (penguins@cleaned).
+    Moved tag release-2026-11 from a667d89fa632 to 6fd5be9365c8 (penguins@cleaned).
     ");
     assert_eq!(
         env.dv(&["show", "release-2026-11", "--json"]).json()["id"],
@@ -37,13 +37,13 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     );
     env.ok(&["tag", &raw, "v1"]);
     assert_snapshot!(env.dv(&["tag", "--list"]), @"
-    release-2026-11  1abe47368c4c  penguins@cleaned
-    v1               c19a3f0a7827  penguins@raw
+    release-2026-11  6fd5be9365c8  penguins@cleaned
+    v1               a667d89fa632  penguins@raw
     ");
-    assert_snapshot!(env.dv(&["tag", "--list", "--json"]).json(), @r#"[{"dataset":"penguins","id":"1abe47368c4c3a5c0cbe8efcc4dafd69c54a34059e92f58bb721375e89036920","name":"release-2026-11","stage":"cleaned"},{"dataset":"penguins","id":"c19a3f0a7827ae22f2e0d8bb351f733c3a93fb24b7398496aeb3d8ca19e64df4","name":"v1","stage":"raw"}]"#);
+    assert_snapshot!(env.dv(&["tag", "--list", "--json"]).json(), @r#"[{"dataset":"penguins","id":"6fd5be9365c89e7f4e1cb87e9a871f199f70664dd52b26765ec97b6b80d4042c","name":"release-2026-11","stage":"cleaned"},{"dataset":"penguins","id":"a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa","name":"v1","stage":"raw"}]"#);
     assert_snapshot!(env.dv(&["tag", "--delete", "v1"]), @"
     ------- stderr -------
-    Deleted tag v1 (was c19a3f0a7827).
+    Deleted tag v1 (was a667d89fa632).
     ");
     assert_snapshot!(env.dv(&["tag", "--delete", "v1"]), @r#"
     ------- stderr -------

@@ -30,6 +30,8 @@ fn hostile_version(ws: &dv::Workspace, tree_bytes: &[u8]) -> VersionId {
         files: 1,
         bytes: 5,
         run: None,
+        profile: None,
+        failed_rules: Vec::new(),
     };
     let id = VersionId(
         ws.store

@@ -1,5 +1,5 @@
 use dv::object::{Entry, EntryKind, Tree};
-use dv::{Hash, TreeId};
+use dv::{Hash, TreeId, VersionId};
 
 fn entry(name: &[u8], kind: EntryKind, size: u64) -> Entry {
     Entry {
@@ -144,13 +144,13 @@ fn a_tree_in_any_but_its_canonical_encoding_is_refused() {
 #[test]
 fn a_version_from_a_newer_format_is_refused() {
     let id = dv::VersionId(Hash::of(b"v"));
-    let err = dv::object::Version::decode(br#"{"format": 3}"#, &id)
+    let err = dv::object::Version::decode(br#"{"format": 4}"#, &id)
         .unwrap_err()
         .to_string();
     assert_eq!(
         err,
         format!(
-            "version object {id} is corrupt: it uses version format 3, newer than this dv understands (2); upgrade dv"
+            "version object {id} is corrupt: it uses version format 4, newer than this dv understands (3); upgrade dv"
         )
     );
 }
@@ -160,7 +160,6 @@ fn a_version_from_a_newer_format_is_refused() {
 /// bits, floats as the shortest decimal with a `.` or exponent, raw UTF-8, escaped controls.
 #[test]
 fn version_encoding_is_pinned_byte_for_byte() {
-    use dv::VersionId;
     use dv::object::{CodeFile, CodeRevision, Version};
     let params: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
         r#"{"z": {"b": [1, 2.5, -3, {"y": 1, "x": 2}], "a": null},
@@ -198,6 +197,8 @@ fn version_encoding_is_pinned_byte_for_byte() {
         files: 3,
         bytes: 18446744073709551615,
         run: None,
+        profile: None,
+        failed_rules: Vec::new(),
     };
     let expected = format!(
         concat!(
@@ -229,9 +230,8 @@ fn version_encoding_is_pinned_byte_for_byte() {
 /// the run paths a rerun places files at are checked like any path from elsewhere.
 #[test]
 fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
-    use dv::VersionId;
-    use dv::object::{CodeBase, CodeFile, Interpreter, LogFile, RunInput, RunRecord, Version};
-    let log = |seed: &[u8], size| LogFile {
+    use dv::object::{CodeBase, CodeFile, Interpreter, RunInput, RunRecord, StoredFile, Version};
+    let log = |seed: &[u8], size| StoredFile {
         blob: dv::BlobId(Hash::of(seed)),
         size,
     };
@@ -283,6 +283,8 @@ fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
             stdout: log(b"out", 3),
             stderr: log(b"err", 0),
         }),
+        profile: None,
+        failed_rules: Vec::new(),
     };
     let h = |seed: &[u8]| Hash::of(seed).to_hex();
     let expected = format!(
@@ -358,6 +360,78 @@ fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
             .to_string();
         assert!(err.contains(reason), "{reason:?} in {err}");
     }
+}
+
+/// Format 3: a version carrying a profile and the rules it was committed failing. Versions
+/// without either keep formats 1 and 2, so ids made by older dvs never change.
+#[test]
+fn a_profile_and_failed_rules_are_pinned_byte_for_byte() {
+    use dv::object::{RuleFailure, StoredFile, Version};
+    let h = |seed: &[u8]| Hash::of(seed);
+    let mut version = Version {
+        format: 3,
+        dataset: "penguins".into(),
+        stage: "cleaned".into(),
+        tree: TreeId(h(b"tree")),
+        path: "clean".into(),
+        single_file: false,
+        inputs: Vec::new(),
+        transform: None,
+        code: Vec::new(),
+        params: Default::default(),
+        code_revision: None,
+        message: None,
+        author: "tester".into(),
+        host: "testhost".into(),
+        dv_version: "0.1.0".into(),
+        created_at: "2026-01-02T03:04:05.000000Z".into(),
+        files: 1,
+        bytes: 2,
+        run: None,
+        profile: Some(StoredFile {
+            blob: dv::BlobId(h(b"profile")),
+            size: 77,
+        }),
+        failed_rules: vec![RuleFailure {
+            rule: "no_nulls".into(),
+            file: Some("penguins.csv".into()),
+            column: Some("sex".into()),
+            message: "11 of 344 rows are null in sex".into(),
+        }],
+    };
+    assert_eq!(version.format_for(), 3);
+    let expected = format!(
+        concat!(
+            r#"{{"format":3,"dataset":"penguins","stage":"cleaned","tree":"{tree}","#,
+            r#""path":"clean","single_file":false,"inputs":[],"transform":null,"code":[],"#,
+            r#""params":{{}},"code_revision":null,"message":null,"author":"tester","#,
+            r#""host":"testhost","dv_version":"0.1.0","created_at":"2026-01-02T03:04:05.000000Z","#,
+            r#""files":1,"bytes":2,"profile":{{"blob":"{profile}","size":77}},"#,
+            r#""failed_rules":[{{"rule":"no_nulls","file":"penguins.csv","column":"sex","#,
+            r#""message":"11 of 344 rows are null in sex"}}]}}"#
+        ),
+        tree = h(b"tree").to_hex(),
+        profile = h(b"profile").to_hex(),
+    );
+    assert_eq!(String::from_utf8(version.encode()).unwrap(), expected);
+    let decoded = Version::decode(expected.as_bytes(), &version.id()).unwrap();
+    assert_eq!(decoded, version);
+    assert_eq!(
+        version.blobs().map(|b| b.0).collect::<Vec<_>>(),
+        vec![h(b"profile")]
+    );
+    // A profile claimed by an older format is refused, and the plain kinds keep their format.
+    let hostile = expected.replace(r#""format":3"#, r#""format":1"#);
+    let err = Version::decode(hostile.as_bytes(), &VersionId(Hash::of(hostile.as_bytes())))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("carries a profile or rule results but claims version format 1"),
+        "{err}"
+    );
+    version.profile = None;
+    version.failed_rules.clear();
+    assert_eq!(version.format_for(), 1);
 }
 
 /// Trees are forever too: the encoding of docs/format.md, byte for byte.

@@ -1,0 +1,494 @@
+//! Profiles: what a version's data looks like, small enough to keep with every version.
+//!
+//! File counts and bytes per extension and per top-level directory (for image datasets laid
+//! out as `train/<class>/…`, the class balance), and for each table (CSV, TSV, JSONL, Parquet)
+//! its rows, columns with their types and null counts, duplicate rows and the distribution of
+//! its label columns. Computed at commit and stored as a JSON file of the version; compared by
+//! `dv diff --profile` (see [`drift`]) and checked by the stage rules (`crate::rules`).
+//!
+//! Each table is read once, with bounded memory (see [`table`]); a table whose content (blob)
+//! and settings match the previous version's profile is not read at all.
+
+pub mod drift;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+mod table;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::diff::rows::Format;
+use crate::error::{Error, Result};
+use crate::id::{BlobId, Hash, TreeId};
+use crate::object::EntryKind;
+use crate::object::tree::walk_files;
+use crate::store::{Kind, Store};
+
+pub use table::DuplicateCounter;
+
+/// The profile encoding this dv writes and the newest it reads.
+pub const PROFILE_FORMAT: u32 = 1;
+/// A stored profile larger than this is refused rather than read (it comes from a version that
+/// may have been made elsewhere).
+const MAX_PROFILE_BYTES: usize = 256 << 20;
+/// What counts as null in text formats unless `dv.toml` says otherwise.
+pub const DEFAULT_NULL_VALUES: [&str; 5] = ["", "NA", "N/A", "null", "NaN"];
+/// Label values kept per column unless `dv.toml` says otherwise; the rest are counted together.
+pub const DEFAULT_MAX_LABEL_VALUES: usize = 100;
+
+/// The profile of one version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub format: u32,
+    pub files: u64,
+    pub bytes: u64,
+    /// Lower-case extension (`""` for none) → files and bytes.
+    pub extensions: BTreeMap<String, Count>,
+    /// Top-level directory (`"."` for files at the root) → files and bytes.
+    pub directories: BTreeMap<String, Count>,
+    /// Path → profile, for every tabular file.
+    pub tables: BTreeMap<String, TableProfile>,
+    /// The values that counted as null in text formats.
+    pub null_values: Vec<String>,
+}
+
+/// Files and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The profile of one table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableProfile {
+    /// `csv`, `tsv`, `jsonl` or `parquet`.
+    pub format: String,
+    /// The content profiled: a later version holding the same blob reuses this profile.
+    pub blob: BlobId,
+    pub rows: u64,
+    /// Rows equal to an earlier row of the same table (a row present 3 times counts 2).
+    pub duplicate_rows: u64,
+    pub columns: Vec<ColumnProfile>,
+    /// Label column → value → rows, for the columns the stage's rules name as labels; the most
+    /// frequent values only (see [`TableProfile::labels_other`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Label column → rows holding values beyond the ones kept in `labels`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels_other: BTreeMap<String, u64>,
+    /// Why the table could not be read as its format (the other fields are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One column of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    /// `integer`, `float`, `boolean`, `string` or `null` (no value) for text formats; for
+    /// Parquet also `date`, `timestamp`, `time`, `binary`, `decimal`, `list`, `struct`, ….
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub nulls: u64,
+}
+
+impl TableProfile {
+    /// A table's counts; its format and blob are filled in by the caller.
+    fn counted(rows: u64, duplicate_rows: u64, columns: Vec<ColumnProfile>) -> TableProfile {
+        TableProfile {
+            format: String::new(),
+            blob: BlobId(Hash([0; 32])),
+            rows,
+            duplicate_rows,
+            columns,
+            labels: BTreeMap::new(),
+            labels_other: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnProfile> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How to profile: what `dv.toml` says (see `crate::rules`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub null_values: Vec<String>,
+    pub max_label_values: usize,
+    /// Label columns per file pattern: a table's labels are those of every pattern it matches.
+    pub labels: Vec<(globset::GlobMatcher, Vec<String>)>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            null_values: DEFAULT_NULL_VALUES.iter().map(|s| s.to_string()).collect(),
+            max_label_values: DEFAULT_MAX_LABEL_VALUES,
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The label columns of the table at `path`.
+    pub fn labels_for(&self, path: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (glob, columns) in &self.labels {
+            if matches_path(glob, path) {
+                for column in columns {
+                    if !out.contains(column) {
+                        out.push(column.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether a file pattern matches a path: a pattern without `/` matches the file name at any
+/// depth (as in `.gitignore`), one with `/` the whole path.
+pub fn matches_path(glob: &globset::GlobMatcher, path: &str) -> bool {
+    if glob.glob().glob().contains('/') {
+        glob.is_match(path)
+    } else {
+        glob.is_match(path.rsplit('/').next().unwrap_or(path))
+    }
+}
+
+/// Where the data of the tree being profiled can also be read: the directory (or single file)
+/// it was just snapshotted from. Each file read from there is checked against the tree (a file
+/// changed since is read from the store instead).
+#[derive(Clone, Debug)]
+pub struct Worktree {
+    pub path: PathBuf,
+    pub single_file: bool,
+}
+
+impl Worktree {
+    fn file(&self, rel: &str) -> PathBuf {
+        if self.single_file {
+            self.path.clone()
+        } else {
+            self.path.join(rel)
+        }
+    }
+}
+
+/// Profiles a stored tree, reusing the table profiles of `known` profiles (earlier versions')
+/// for tables with the same content.
+pub fn profile_tree(
+    store: &Store,
+    root: &TreeId,
+    settings: &Settings,
+    known: &[Profile],
+    worktree: Option<&Worktree>,
+) -> Result<Profile> {
+    let mut profile = Profile {
+        format: PROFILE_FORMAT,
+        null_values: settings.null_values.clone(),
+        ..Profile::default()
+    };
+    let mut tables = Vec::new();
+    walk_files(store, root, &mut |file| {
+        if file.kind == EntryKind::Symlink {
+            return Ok(());
+        }
+        let path = String::from_utf8_lossy(&file.path).into_owned();
+        profile.files += 1;
+        profile.bytes += file.size;
+        let count = |c: &mut Count| {
+            c.files += 1;
+            c.bytes += file.size;
+        };
+        count(profile.extensions.entry(extension(&path)).or_default());
+        let top = match path.split_once('/') {
+            Some((dir, _)) => dir.to_string(),
+            None => ".".to_string(),
+        };
+        count(profile.directories.entry(top).or_default());
+        if let Some(format) = Format::of(&path) {
+            tables.push((path, format, BlobId(file.id)));
+        }
+        Ok(())
+    })?;
+    // Counts depend on what is null: profiles made with other null values are not reused.
+    let by_blob: HashMap<BlobId, &TableProfile> = known
+        .iter()
+        .filter(|p| p.null_values == settings.null_values)
+        .flat_map(|p| p.tables.values())
+        .filter(|t| t.error.is_none())
+        .map(|t| (t.blob, t))
+        .collect();
+    let profiled = tables
+        .into_par_iter()
+        .map(|(path, format, blob)| {
+            let labels = settings.labels_for(&path);
+            let known = by_blob
+                .get(&blob)
+                .filter(|t| t.format == format.name() && same_labels(t, &labels));
+            let table = match known {
+                Some(table) => (*table).clone(),
+                None => profile_table(store, &path, format, blob, &labels, settings, worktree)?,
+            };
+            Ok((path, table))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    profile.tables = profiled.into_iter().collect();
+    Ok(profile)
+}
+
+/// A reused table profile must hold exactly the labels asked for (those of its columns).
+fn same_labels(table: &TableProfile, wanted: &[String]) -> bool {
+    let have: BTreeSet<&String> = table.labels.keys().collect();
+    let want: BTreeSet<&String> = wanted
+        .iter()
+        .filter(|w| table.column(w).is_some())
+        .collect();
+    have == want
+}
+
+/// The lower-case extension of a path's file name, `""` when it has none.
+fn extension(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// Profiles one table: from the worktree when its file still holds the blob, else the store.
+fn profile_table(
+    store: &Store,
+    path: &str,
+    format: Format,
+    blob: BlobId,
+    labels: &[String],
+    settings: &Settings,
+    worktree: Option<&Worktree>,
+) -> Result<TableProfile> {
+    if let Some(worktree) = worktree
+        && let Some(table) =
+            profile_worktree_file(&worktree.file(path), format, blob, labels, settings)
+    {
+        return Ok(table);
+    }
+    let outcome = match format {
+        Format::Parquet => profile_stored_parquet(store, path, blob, labels, settings)?,
+        _ => {
+            let mut reader = store.read(Kind::Blob, &blob.0)?;
+            let outcome = table::profile_text(format, &mut reader, labels, settings);
+            // A read error may be the store's (damage): that is an error, not a table's fault.
+            if let Err(Unreadable::Io(e)) = &outcome {
+                return Err(Error::io(
+                    path,
+                    std::io::Error::new(e.kind(), e.to_string()),
+                ));
+            }
+            outcome
+        }
+    };
+    Ok(finish(format, blob, outcome))
+}
+
+/// Profiles a tabular file of the worktree, `None` when it no longer holds `blob`.
+fn profile_worktree_file(
+    file: &Path,
+    format: Format,
+    blob: BlobId,
+    labels: &[String],
+    settings: &Settings,
+) -> Option<TableProfile> {
+    if format == Format::Parquet {
+        #[cfg(feature = "parquet")]
+        {
+            let before = std::fs::metadata(file).ok()?;
+            let opened = std::fs::File::open(file).ok()?;
+            let outcome = parquet::profile(opened, labels, settings);
+            let after = std::fs::metadata(file).ok()?;
+            // Parquet is read in pieces, not hashed whole: the file must not have changed
+            // while it was read, nor since it was stored (its size at least).
+            let unchanged = before.len() == after.len()
+                && before.modified().ok() == after.modified().ok()
+                && crate::snapshot::hash_file(file).ok()? == (blob.0, after.len());
+            return unchanged.then(|| finish(format, blob, outcome));
+        }
+        #[cfg(not(feature = "parquet"))]
+        return Some(finish(format, blob, Err(Unreadable::NoParquet)));
+    }
+    let opened = std::fs::File::open(file).ok()?;
+    let mut hashing = HashingReader {
+        inner: opened,
+        hasher: blake3::Hasher::new(),
+    };
+    let outcome = table::profile_text(format, &mut hashing, labels, settings);
+    if matches!(outcome, Err(Unreadable::Io(_))) {
+        return None;
+    }
+    // The parser may stop early (a malformed row): the rest is hashed to compare all of it.
+    std::io::copy(&mut hashing, &mut std::io::sink()).ok()?;
+    (Hash::from(hashing.hasher.finalize()) == blob.0).then(|| finish(format, blob, outcome))
+}
+
+/// Parquet needs random access: a stored blob is first written to a temporary file.
+fn profile_stored_parquet(
+    store: &Store,
+    path: &str,
+    blob: BlobId,
+    labels: &[String],
+    settings: &Settings,
+) -> Result<std::result::Result<TableProfile, Unreadable>> {
+    #[cfg(feature = "parquet")]
+    {
+        let file = stored_to_temp(store, path, &blob.0)?;
+        Ok(parquet::profile(file, labels, settings))
+    }
+    #[cfg(not(feature = "parquet"))]
+    {
+        let _ = (store, path, blob, labels, settings);
+        Ok(Err(Unreadable::NoParquet))
+    }
+}
+
+/// Copies a stored blob (verified) to an anonymous temporary file, rewound.
+pub fn stored_to_temp(store: &Store, path: &str, id: &Hash) -> Result<std::fs::File> {
+    use std::io::Seek;
+    let tmp_dir = std::env::temp_dir();
+    let mut file = tempfile::tempfile().map_err(|e| Error::io(&tmp_dir, e))?;
+    let mut reader = store.read(Kind::Blob, id)?;
+    std::io::copy(&mut reader, &mut file).map_err(|e| Error::io(path, e))?;
+    file.rewind().map_err(|e| Error::io(&tmp_dir, e))?;
+    Ok(file)
+}
+
+/// Fills in what every table profile carries; a table that does not parse keeps its error.
+fn finish(
+    format: Format,
+    blob: BlobId,
+    outcome: std::result::Result<TableProfile, Unreadable>,
+) -> TableProfile {
+    let mut table = outcome.unwrap_or_else(|why| TableProfile {
+        error: Some(why.to_string()),
+        ..TableProfile::counted(0, 0, Vec::new())
+    });
+    table.format = format.name().to_string();
+    table.blob = blob;
+    table
+}
+
+/// Why a table could not be profiled.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("this dv was built without Parquet support (cargo feature `parquet`)")]
+    NoParquet,
+}
+
+/// Hashes what passes through, to check a worktree file against the blob it was stored as.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Profile {
+    /// The canonical encoding (maps sorted by key).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a profile always serializes")
+    }
+
+    /// Stores the profile as a blob of the version.
+    pub fn store(&self, store: &Store) -> Result<crate::object::StoredFile> {
+        let bytes = self.encode();
+        let id = store.put_bytes(Kind::Blob, &bytes)?;
+        Ok(crate::object::StoredFile {
+            blob: BlobId(id),
+            size: bytes.len() as u64,
+        })
+    }
+
+    /// Reads a stored profile, refusing one too large, malformed or of a newer format.
+    pub fn load(store: &Store, file: &crate::object::StoredFile) -> Result<Profile> {
+        let bad = |reason: String| Error::CorruptObject {
+            kind: "profile",
+            id: file.blob.to_hex(),
+            reason,
+        };
+        if file.size > MAX_PROFILE_BYTES as u64 {
+            return Err(bad(format!(
+                "it claims {} bytes, more than the {MAX_PROFILE_BYTES} dv reads",
+                file.size
+            )));
+        }
+        let mut bytes = Vec::new();
+        store
+            .read(Kind::Blob, &file.blob.0)?
+            .take(MAX_PROFILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(e.to_string()))?;
+        if bytes.len() > MAX_PROFILE_BYTES {
+            return Err(bad(format!("it is larger than {MAX_PROFILE_BYTES} bytes")));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("it is not JSON: {e}")))?;
+        let format = value.get("format").and_then(serde_json::Value::as_u64);
+        if format.is_none_or(|f| f > u64::from(PROFILE_FORMAT)) {
+            return Err(bad(format!(
+                "its format {format:?} is not one this dv reads ({PROFILE_FORMAT}); upgrade dv"
+            )));
+        }
+        serde_json::from_value(value).map_err(|e| bad(format!("its fields are invalid: {e}")))
+    }
+}
+
+/// A version's stored profile when it holds what `settings` ask for (the same null values, and
+/// each table's labels), else `None`.
+pub fn stored(
+    store: &Store,
+    version: &crate::object::Version,
+    settings: &Settings,
+) -> Result<Option<Profile>> {
+    let Some(file) = &version.profile else {
+        return Ok(None);
+    };
+    let profile = Profile::load(store, file)?;
+    let covers = profile.null_values == settings.null_values
+        && profile.tables.iter().all(|(path, table)| {
+            table.error.is_some() || same_labels(table, &settings.labels_for(path))
+        });
+    Ok(covers.then_some(profile))
+}
+
+/// A version's profile as `settings` ask for it: the stored one when it covers them, else
+/// computed from the version's data (reusing what the stored one has), which must be local.
+pub fn of_version(
+    store: &Store,
+    version: &crate::object::Version,
+    settings: &Settings,
+) -> Result<Profile> {
+    if let Some(profile) = stored(store, version, settings)? {
+        return Ok(profile);
+    }
+    let known: Vec<Profile> = match &version.profile {
+        Some(file) => vec![Profile::load(store, file)?],
+        None => Vec::new(),
+    };
+    profile_tree(store, &version.tree, settings, &known, None)
+}
