@@ -147,10 +147,12 @@ pub struct StageRules {
     pub require: Vec<Requirement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_files: Option<u64>,
-    /// Top-level directories that must each hold files (the classes of `train/<class>/…`).
+    /// Directories (top-level, or second-level such as `train/cat`) that must each hold files:
+    /// the classes of an image dataset.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories: Vec<String>,
-    /// Largest allowed ratio of files between the fullest and emptiest top-level directory.
+    /// Largest allowed ratio of files between the fullest and emptiest of `directories` (of the
+    /// top-level directories when none are named): the class balance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_directory_ratio: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -343,12 +345,21 @@ impl Rules {
             }
         }
         if let Some(max) = rules.max_directory_ratio {
-            let counts: Vec<(&String, u64)> = profile
-                .directories
-                .iter()
-                .filter(|(d, _)| d.as_str() != ".")
-                .map(|(d, c)| (d, c.files))
-                .collect();
+            // Among the directories named, else among the top-level ones.
+            let counts: Vec<(&String, u64)> = if rules.directories.is_empty() {
+                profile
+                    .directories
+                    .iter()
+                    .filter(|(d, _)| d.as_str() != "." && !d.contains('/'))
+                    .map(|(d, c)| (d, c.files))
+                    .collect()
+            } else {
+                rules
+                    .directories
+                    .iter()
+                    .map(|d| (d, profile.directories.get(d).map_or(0, |c| c.files)))
+                    .collect()
+            };
             if let Some(message) = imbalance(&counts, max, "files") {
                 failures.add("max_directory_ratio", None, None, message);
             }

@@ -235,6 +235,12 @@ fn render_drift(drift: &Drift) -> String {
             "directories".into(),
             format!("balance moved by {:.3} (total variation)", balance.distance),
         ]);
+        for (parent, distance) in &balance.classes {
+            rows.push(vec![
+                format!("  {parent}/*"),
+                format!("class balance moved by {distance:.3} (total variation)"),
+            ]);
+        }
         for (dir, change) in balance.directories.iter().filter(|(_, c)| c.moved()) {
             rows.push(vec![format!("  {dir}/"), arrow(change)]);
         }

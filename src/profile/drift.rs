@@ -57,11 +57,15 @@ pub struct TableDrift {
     pub labels: BTreeMap<String, LabelShift>,
 }
 
-/// The share of files per top-level directory, and how far it moved.
+/// Files per directory, and how far their shares moved.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Balance {
-    /// Total variation distance between the two shares of files per directory.
+    /// Total variation distance between the shares of files per top-level directory.
     pub distance: f64,
+    /// Parent → total variation distance between the shares of files per subdirectory (the
+    /// class balance of `train/<class>/…`), for parents with subdirectories.
+    pub classes: BTreeMap<String, f64>,
+    /// Directory → files (as in the profiles).
     pub directories: BTreeMap<String, Change>,
 }
 
@@ -139,8 +143,23 @@ pub fn drift(old: &Profile, new: &Profile) -> Drift {
             (k.clone(), Change::of(o, n))
         })
         .collect();
+    let top: Vec<Change> = directories
+        .iter()
+        .filter(|(name, _)| !name.contains('/'))
+        .map(|(_, c)| *c)
+        .collect();
+    let mut by_parent: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+    for (name, change) in &directories {
+        if let Some((parent, _)) = name.split_once('/') {
+            by_parent.entry(parent).or_default().push(*change);
+        }
+    }
     let balance = Balance {
-        distance: total_variation(&directories.values().copied().collect::<Vec<_>>()),
+        distance: total_variation(&top),
+        classes: by_parent
+            .into_iter()
+            .map(|(parent, changes)| (parent.to_string(), total_variation(&changes)))
+            .collect(),
         directories,
     };
     let mut tables = BTreeMap::new();

@@ -37,6 +37,8 @@ pub const PROFILE_FORMAT: u32 = 1;
 const MAX_PROFILE_BYTES: usize = 256 << 20;
 /// What counts as null in text formats unless `dv.toml` says otherwise.
 pub const DEFAULT_NULL_VALUES: [&str; 5] = ["", "NA", "N/A", "null", "NaN"];
+/// Subdirectories of one top-level directory kept in a profile (see `directories`).
+pub const MAX_CLASS_DIRECTORIES: usize = 1000;
 /// Label values kept per column unless `dv.toml` says otherwise; the rest are counted together.
 pub const DEFAULT_MAX_LABEL_VALUES: usize = 100;
 
@@ -48,7 +50,9 @@ pub struct Profile {
     pub bytes: u64,
     /// Lower-case extension (`""` for none) → files and bytes.
     pub extensions: BTreeMap<String, Count>,
-    /// Top-level directory (`"."` for files at the root) → files and bytes.
+    /// Directory → files and bytes below it: each top-level directory (`"."` for files at the
+    /// root), and each second-level one (`train/cat`: the classes of an image dataset) when its
+    /// parent has at most [`MAX_CLASS_DIRECTORIES`] of them.
     pub directories: BTreeMap<String, Count>,
     /// Path → profile, for every tabular file.
     pub tables: BTreeMap<String, TableProfile>,
@@ -209,16 +213,28 @@ pub fn profile_tree(
             c.bytes += file.size;
         };
         count(profile.extensions.entry(extension(&path)).or_default());
-        let top = match path.split_once('/') {
-            Some((dir, _)) => dir.to_string(),
-            None => ".".to_string(),
-        };
-        count(profile.directories.entry(top).or_default());
+        let mut parts = path.split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(top), Some(sub), Some(_)) => {
+                count(profile.directories.entry(top.to_string()).or_default());
+                count(
+                    profile
+                        .directories
+                        .entry(format!("{top}/{sub}"))
+                        .or_default(),
+                );
+            }
+            (Some(top), Some(_), None) => {
+                count(profile.directories.entry(top.to_string()).or_default())
+            }
+            _ => count(profile.directories.entry(".".to_string()).or_default()),
+        }
         if let Some(format) = Format::of(&path) {
             tables.push((path, format, BlobId(file.id)));
         }
         Ok(())
     })?;
+    drop_crowded_subdirectories(&mut profile.directories);
     // Counts depend on what is null: profiles made with other null values are not reused.
     let by_blob: HashMap<BlobId, &TableProfile> = known
         .iter()
@@ -243,6 +259,21 @@ pub fn profile_tree(
         .collect::<Result<Vec<_>>>()?;
     profile.tables = profiled.into_iter().collect();
     Ok(profile)
+}
+
+/// Second-level directories are kept for parents with at most [`MAX_CLASS_DIRECTORIES`] of
+/// them: those are classes (`train/cat`); more are ids or dates, not worth a profile's room.
+fn drop_crowded_subdirectories(directories: &mut BTreeMap<String, Count>) {
+    let mut children: HashMap<String, usize> = HashMap::new();
+    for name in directories.keys() {
+        if let Some((parent, _)) = name.split_once('/') {
+            *children.entry(parent.to_string()).or_default() += 1;
+        }
+    }
+    directories.retain(|name, _| match name.split_once('/') {
+        Some((parent, _)) => children[parent] <= MAX_CLASS_DIRECTORIES,
+        None => true,
+    });
 }
 
 /// A reused table profile must hold exactly the labels asked for (those of its columns).
@@ -448,11 +479,14 @@ impl Profile {
         }
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("it is not JSON: {e}")))?;
-        let format = value.get("format").and_then(serde_json::Value::as_u64);
-        if format.is_none_or(|f| f > u64::from(PROFILE_FORMAT)) {
-            return Err(bad(format!(
-                "its format {format:?} is not one this dv reads ({PROFILE_FORMAT}); upgrade dv"
-            )));
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            None => return Err(bad("it has no format number".into())),
+            Some(format) if format > u64::from(PROFILE_FORMAT) => {
+                return Err(bad(format!(
+                    "it uses profile format {format}, newer than this dv reads ({PROFILE_FORMAT}); upgrade dv"
+                )));
+            }
+            Some(_) => {}
         }
         serde_json::from_value(value).map_err(|e| bad(format!("its fields are invalid: {e}")))
     }

@@ -93,6 +93,24 @@ pub fn run(
     if request.argv.is_empty() {
         return Err(setup("no command was given after --"));
     }
+    // A run whose inputs come from the wrong stages is refused before anything runs (rules
+    // about the output are checked when it is committed).
+    let rules = crate::rules::Rules::load(ws.root(), ws.stages())?;
+    if !request.allow_failing {
+        let ids = request
+            .inputs
+            .iter()
+            .map(|(rev, _)| crate::revision::resolve(ws, rev))
+            .collect::<Result<Vec<_>>>()?;
+        let failures = rules.check_inputs(&request.stage, &crate::commit::input_stages(ws, &ids)?);
+        if !failures.is_empty() {
+            return Err(Error::RulesFailed {
+                dataset: request.dataset.clone(),
+                stage: request.stage.clone(),
+                failures,
+            });
+        }
+    }
     let clock = Instant::now();
     let inputs = place_inputs(ws, &request.inputs, progress)?;
     let out = prepare_output(ws, &request.out, &inputs, progress)?;

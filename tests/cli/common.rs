@@ -265,3 +265,52 @@ pub fn noise(seed: &str, len: usize) -> Vec<u8> {
         .fill(&mut out);
     out
 }
+
+/// The Python with openlineage-python, prov and pyarrow (`tests/run.sh` makes it); `None` (with the
+/// reason printed) when there is none, which `tests/run.sh` never allows.
+pub fn checker_python() -> Option<String> {
+    match std::env::var("DV_TEST_PYTHON") {
+        Ok(python) => Some(python),
+        Err(_) => {
+            assert!(
+                std::env::var("DV_TEST_REQUIRE_PYTHON").is_err(),
+                "DV_TEST_REQUIRE_PYTHON is set but DV_TEST_PYTHON is not"
+            );
+            eprintln!(
+                "skipping a check by openlineage-python/prov/pyarrow: DV_TEST_PYTHON is not set \
+                 (`bash tests/run.sh` installs them and runs every test)"
+            );
+            None
+        }
+    }
+}
+
+/// Runs a checker script from tests/py with `args` on `input`; returns its stdout.
+pub fn check(python: &str, script: &str, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

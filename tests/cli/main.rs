@@ -22,6 +22,7 @@ mod test_lifecycle;
 mod test_lineage;
 mod test_log_show;
 mod test_pin;
+mod test_profile;
 mod test_provenance;
 mod test_quickstart;
 mod test_reindex;

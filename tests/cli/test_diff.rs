@@ -67,7 +67,7 @@ fn diff_between_two_versions() {
     changed_pair(&env);
     assert_snapshot!(env.dv(&["diff", "d@raw", "d@cleaned"]), @"
     code       (none) → code/clean.py (ad1a0596f06e)
-    inputs     (none) → 642b52047527
+    inputs     (none) → 2674431fc57b
     stage      raw → cleaned
     transform  fetch → clean
     params     + dropna = true
@@ -129,8 +129,8 @@ fn diff_json_has_every_field() {
           "path": "edit.csv"
         }
       ],
-      "new": "9b51ff7d5f37c123f22d5f2b33bfe19591b0cd4016e18a4ac97099be8a38eb8f",
-      "old": "642b520475272c7dd4fb4b9674177f52975e0686862979bb9b961fc419e5e895",
+      "new": "9efc44f84a642e060f27d90d72940eb74138269a4e2777a4d987fcebd5da679e",
+      "old": "2674431fc57b029b8916f662436ab7320127944e9bd30f2ee43b2326da8bee3b",
       "params": {
         "added": {
           "dropna": true
@@ -158,7 +158,7 @@ fn diff_json_has_every_field() {
         },
         "inputs": {
           "new": [
-            "642b520475272c7dd4fb4b9674177f52975e0686862979bb9b961fc419e5e895"
+            "2674431fc57b029b8916f662436ab7320127944e9bd30f2ee43b2326da8bee3b"
           ],
           "old": []
         },

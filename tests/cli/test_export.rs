@@ -8,54 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
-
-/// The Python with openlineage-python and prov (`tests/run.sh` makes it); `None` (with the
-/// reason printed) when there is none, which `tests/run.sh` never allows.
-fn checker_python() -> Option<String> {
-    match std::env::var("DV_TEST_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) => {
-            assert!(
-                std::env::var("DV_TEST_REQUIRE_PYTHON").is_err(),
-                "DV_TEST_REQUIRE_PYTHON is set but DV_TEST_PYTHON is not"
-            );
-            eprintln!(
-                "skipping a check by openlineage-python/prov: DV_TEST_PYTHON is not set \
-                 (`bash tests/run.sh` installs them and runs every test)"
-            );
-            None
-        }
-    }
-}
-
-/// Runs a checker script from tests/py on `input`; returns its stdout.
-fn check(python: &str, script: &str, input: &str) -> String {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/py")
-        .join(script);
-    let mut child = std::process::Command::new(python)
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use crate::common::{TestEnv, check, checker_python};
 
 /// raw → cleaned (params, code) and raw + labels → joined: four versions, four edges.
 fn history(env: &TestEnv) -> [String; 4] {
@@ -170,7 +123,7 @@ fn openlineage_events_are_accepted_by_the_openlineage_client() {
     assert_eq!(&run_id[14..15], "8", "a version-8 UUID: {run_id}");
 
     if let Some(python) = checker_python() {
-        assert_eq!(check(&python, "openlineage_check.py", &out), "ok 4");
+        assert_eq!(check(&python, "openlineage_check.py", &[], &out), "ok 4");
     }
 }
 
@@ -196,7 +149,7 @@ fn prov_json_is_read_by_the_prov_package_with_the_right_counts() {
     assert_eq!(step["dv:param_threshold"], "0.5");
     if let Some(python) = checker_python() {
         assert_eq!(
-            check(&python, "prov_check.py", &document),
+            check(&python, "prov_check.py", &[], &document),
             r#"{"activity": 4, "agent": 1, "entity": 5, "used": 4, "wasAssociatedWith": 4, "wasDerivedFrom": 3, "wasGeneratedBy": 4}"#
         );
     }

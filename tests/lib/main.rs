@@ -8,6 +8,7 @@ mod test_diff;
 mod test_fuzz_regressions;
 mod test_hostile;
 mod test_objects;
+mod test_profile;
 mod test_recovery;
 mod test_roundtrip_prop;
 mod test_stat_cache;
