@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's quickstart: a workspace, a three-step pipeline run by `dv run` (each stage's
-# command, params, code, interpreter and logs recorded), a rerun proving a stage reproduces, an
+# The README's quickstart: a workspace, stage rules, a three-step pipeline run by `dv run` (each
+# stage's command, params, code, interpreter and logs recorded, its output profiled and checked),
+# the profiles and their drift, a rerun proving a stage reproduces, an
 # exact checkout, and sharing through a remote (a directory here; an s3://bucket/prefix works the
 # same). Runs in a temporary directory; needs `dv` and `python3` on PATH.
 set -euo pipefail
@@ -14,6 +15,18 @@ cp -R "$here/fixtures/penguins" raw
 cp -R "$here/fixtures/pipeline" pipeline
 dv commit raw --dataset penguins --stage raw -m "Palmer penguins sample"
 
+# What a good cleaned version looks like (a file to keep in git): checked at every commit.
+cat >dv.toml <<'RULES'
+[stages.cleaned]
+inputs_from = ["raw"]
+require = ["transform", "code"]
+[[stages.cleaned.tables]]
+files = "*.csv"
+no_nulls = ["species", "sex"]
+max_duplicate_rows = 0.0
+label_columns = ["species"]
+RULES
+
 # Each stage is a command: dv puts its input in place, runs it, and commits what it wrote.
 dv run -d penguins -s cleaned --from penguins@raw --param missing=NA --out cleaned \
   -m "drop rows with missing values" -- python3 pipeline/clean.py
@@ -24,6 +37,9 @@ dv run -d penguins -s training-ready --from penguins@labeled --param test_every=
 
 dv log
 dv show penguins@training-ready
+dv show penguins@cleaned --profile                  # rows, types, nulls, duplicates, labels
+dv diff penguins@raw penguins@cleaned --profile     # what cleaning changed in the data
+dv check penguins@cleaned                           # against today's rules in dv.toml
 dv lineage penguins@training-ready
 dv rerun penguins@training-ready    # runs the recorded command again: "reproduced: identical"
 

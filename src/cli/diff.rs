@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "name_only")]
     json: bool,
 
-    /// Also compare the rows of modified CSV, TSV and JSONL files
+    /// Also compare the rows of modified CSV, TSV, JSONL and Parquet files
     #[arg(long)]
     rows: bool,
 
