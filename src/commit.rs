@@ -12,7 +12,7 @@ use crate::object::{CodeBase, CodeFile, RunRecord, Version};
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
 use crate::rules::Rules;
-use crate::snapshot::{Mode, snapshot};
+use crate::snapshot::{Listed, Mode, snapshot_listing};
 use crate::store::Kind;
 use crate::workspace::Workspace;
 use crate::worktree::{self, Tracked};
@@ -115,14 +115,53 @@ pub fn commit(
         previous.push(version.tree);
         previous_versions.push(version);
     }
-    let snap = match snapshot(
-        ws,
-        &abs,
-        cache_key.as_deref(),
-        Mode::Store,
-        &previous,
-        progress,
-    ) {
+    // Tables are profiled while the snapshot stores the data (both keep the cores busy in
+    // turns), from the files the snapshot lists; the rest is profiled once it is done.
+    let profiling = rules.profiles(&request.stage);
+    let settings = rules.settings(&request.stage);
+    // Tables whose content the previous versions' profiles describe are not read again.
+    let known: Vec<Profile> = if profiling {
+        previous_versions
+            .iter()
+            .filter_map(|v| v.profile.as_ref())
+            .filter_map(|file| Profile::load(&ws.store, file).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let single_file = !abs.is_dir();
+    let (snap, early) = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let alongside = profiling.then(|| {
+            let (abs, settings, known) = (&abs, &settings, &known);
+            scope.spawn(move || match receiver.recv() {
+                Ok(listed) => profile::profile_listed(listed, abs, single_file, settings, known),
+                Err(_) => Default::default(),
+            })
+        });
+        let listed = |files| {
+            let _ = sender.send(files);
+        };
+        let snap = snapshot_listing(
+            ws,
+            &abs,
+            cache_key.as_deref(),
+            Mode::Store,
+            &previous,
+            progress,
+            profiling.then_some(&listed as &(dyn Fn(Vec<Listed>) + Sync)),
+        );
+        drop(sender);
+        let early = alongside
+            .map(|worker| {
+                worker
+                    .join()
+                    .expect("profiling alongside the snapshot panicked")
+            })
+            .unwrap_or_default();
+        (snap, early)
+    });
+    let snap = match snap {
         Err(Error::PathNotFound { .. }) => {
             return Err(Error::PathNotFound {
                 path: request.path.clone(),
@@ -130,18 +169,12 @@ pub fn commit(
         }
         other => other?,
     };
-    let profile = if rules.profiles(&request.stage) {
-        // Tables whose content the previous versions' profiles describe are not read again.
-        let known: Vec<Profile> = previous_versions
-            .iter()
-            .filter_map(|v| v.profile.as_ref())
-            .filter_map(|file| Profile::load(&ws.store, file).ok())
-            .collect();
+    let profile = if profiling {
         let worktree = profile::Worktree {
             path: abs.clone(),
-            single_file: !abs.is_dir(),
+            single_file,
+            early,
         };
-        let settings = rules.settings(&request.stage);
         match profile::profile_tree(&ws.store, &snap.root, &settings, &known, Some(&worktree)) {
             Ok(profile) => Some(profile),
             // The snapshot's trees are read back: a gc running meanwhile may have removed
@@ -161,7 +194,7 @@ pub fn commit(
         stage: request.stage.clone(),
         tree: snap.root,
         path: rel.clone(),
-        single_file: !abs.is_dir(),
+        single_file,
         inputs,
         transform: request.transform.clone(),
         code,

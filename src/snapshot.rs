@@ -60,6 +60,30 @@ pub fn snapshot(
     previous: &[TreeId],
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
+    snapshot_listing(ws, abs, ws_rel, mode, previous, progress, None)
+}
+
+/// A file a snapshot is about to read, told to [`snapshot_listing`]'s observer.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// The path in the snapshot's tree.
+    pub rel: Vec<u8>,
+    pub stat: FileStat,
+    /// The content's hash, when the stat cache vouches for it (the file is not read).
+    pub known: Option<crate::id::Hash>,
+}
+
+/// [`snapshot`], telling `listed` which files it found (before it reads any), so a caller can
+/// work on them alongside (a commit profiles tables meanwhile).
+pub fn snapshot_listing(
+    ws: &Workspace,
+    abs: &Path,
+    ws_rel: Option<&str>,
+    mode: Mode,
+    previous: &[TreeId],
+    progress: &dyn Progress,
+    listed: Option<&(dyn Fn(Vec<Listed>) + Sync)>,
+) -> Result<Snapshot> {
     let previous = Previous::new(&ws.store, previous);
     let scan_started = now_ns();
     let meta = match fs::symlink_metadata(abs) {
@@ -139,6 +163,20 @@ pub fn snapshot(
         entries.push(cache.next_if(|(k, _)| *k == key).map(|(_, e)| e));
     }
     removed.extend(cache.map(|(gone, _)| full_key(gone)));
+    if let Some(listed) = listed {
+        listed(
+            found
+                .iter()
+                .zip(&entries)
+                .filter(|(f, _)| !f.stat.is_symlink())
+                .map(|(f, entry)| Listed {
+                    rel: f.rel.clone(),
+                    stat: f.stat,
+                    known: entry.filter(|e| e.vouches_for(&f.stat)).map(|e| e.hash),
+                })
+                .collect(),
+        );
+    }
     let to_hash: u64 = found
         .iter()
         .zip(&entries)

@@ -24,8 +24,10 @@ use serde::{Deserialize, Serialize};
 use crate::diff::rows::Format;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId};
+use crate::index::stat_cache::FileStat;
 use crate::object::EntryKind;
 use crate::object::tree::walk_files;
+use crate::snapshot::Listed;
 use crate::store::{Kind, Store};
 
 pub use table::DuplicateCounter;
@@ -174,16 +176,85 @@ pub fn matches_path(glob: &globset::GlobMatcher, path: &str) -> bool {
 pub struct Worktree {
     pub path: PathBuf,
     pub single_file: bool,
+    /// Tables already profiled while the snapshot ran (see [`profile_listed`]).
+    pub early: HashMap<String, EarlyTable>,
 }
 
 impl Worktree {
     fn file(&self, rel: &str) -> PathBuf {
-        if self.single_file {
-            self.path.clone()
-        } else {
-            self.path.join(rel)
-        }
+        worktree_file(&self.path, self.single_file, rel)
     }
+}
+
+fn worktree_file(root: &Path, single_file: bool, rel: &str) -> PathBuf {
+    if single_file {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+/// A table profiled from the worktree before its blob id was known, with the file's metadata
+/// when it was read: used only if the file still has that metadata once the snapshot is done.
+#[derive(Clone, Debug)]
+pub struct EarlyTable {
+    stat: FileStat,
+    outcome: std::result::Result<TableProfile, String>,
+}
+
+/// Profiles, from the worktree, the tables among the files a snapshot listed, except those
+/// whose content the stat cache vouches for and a `known` profile already describes.
+pub fn profile_listed(
+    listed: Vec<Listed>,
+    root: &Path,
+    single_file: bool,
+    settings: &Settings,
+    known: &[Profile],
+) -> HashMap<String, EarlyTable> {
+    let by_blob = known_tables(known, settings);
+    listed
+        .into_par_iter()
+        .filter_map(|file| {
+            let path = String::from_utf8(file.rel).ok()?;
+            let format = Format::of(&path)?;
+            let labels = settings.labels_for(&path);
+            let reusable = file
+                .known
+                .and_then(|hash| by_blob.get(&BlobId(hash)))
+                .is_some_and(|t| t.format == format.name() && same_labels(t, &labels));
+            if reusable {
+                return None;
+            }
+            let on_disk = worktree_file(root, single_file, &path);
+            let before = FileStat::of(&std::fs::metadata(&on_disk).ok()?);
+            if before != file.stat {
+                return None;
+            }
+            let outcome = read_worktree_table(&on_disk, format, &labels, settings)?;
+            let outcome = outcome.map_err(|why| why.to_string());
+            Some((
+                path,
+                EarlyTable {
+                    stat: before,
+                    outcome,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The table profiles of `known` profiles by content, when made with the same null values.
+fn known_tables<'a>(
+    known: &'a [Profile],
+    settings: &Settings,
+) -> HashMap<BlobId, &'a TableProfile> {
+    known
+        .iter()
+        .filter(|p| p.null_values == settings.null_values)
+        .flat_map(|p| p.tables.values())
+        .filter(|t| t.error.is_none())
+        .map(|t| (t.blob, t))
+        .collect()
 }
 
 /// Profiles a stored tree, reusing the table profiles of `known` profiles (earlier versions')
@@ -230,29 +301,30 @@ pub fn profile_tree(
             _ => count(profile.directories.entry(".".to_string()).or_default()),
         }
         if let Some(format) = Format::of(&path) {
-            tables.push((path, format, BlobId(file.id)));
+            tables.push((
+                path,
+                TableFile {
+                    format,
+                    blob: BlobId(file.id),
+                    size: file.size,
+                },
+            ));
         }
         Ok(())
     })?;
     drop_crowded_subdirectories(&mut profile.directories);
     // Counts depend on what is null: profiles made with other null values are not reused.
-    let by_blob: HashMap<BlobId, &TableProfile> = known
-        .iter()
-        .filter(|p| p.null_values == settings.null_values)
-        .flat_map(|p| p.tables.values())
-        .filter(|t| t.error.is_none())
-        .map(|t| (t.blob, t))
-        .collect();
+    let by_blob = known_tables(known, settings);
     let profiled = tables
         .into_par_iter()
-        .map(|(path, format, blob)| {
+        .map(|(path, file)| {
             let labels = settings.labels_for(&path);
             let known = by_blob
-                .get(&blob)
-                .filter(|t| t.format == format.name() && same_labels(t, &labels));
+                .get(&file.blob)
+                .filter(|t| t.format == file.format.name() && same_labels(t, &labels));
             let table = match known {
                 Some(table) => (*table).clone(),
-                None => profile_table(store, &path, format, blob, &labels, settings, worktree)?,
+                None => profile_table(store, &path, &file, &labels, settings, worktree)?,
             };
             Ok((path, table))
         })
@@ -295,22 +367,36 @@ fn extension(path: &str) -> String {
     }
 }
 
+/// A tabular file of a tree.
+struct TableFile {
+    format: Format,
+    blob: BlobId,
+    size: u64,
+}
+
 /// Profiles one table: from the worktree when its file still holds the blob, else the store.
 fn profile_table(
     store: &Store,
     path: &str,
-    format: Format,
-    blob: BlobId,
+    file: &TableFile,
     labels: &[String],
     settings: &Settings,
     worktree: Option<&Worktree>,
 ) -> Result<TableProfile> {
-    if let Some(worktree) = worktree
-        && let Some(table) =
-            profile_worktree_file(&worktree.file(path), format, blob, labels, settings)
-    {
-        return Ok(table);
+    if let Some(worktree) = worktree {
+        let on_disk = worktree.file(path);
+        if let Some(early) = worktree.early.get(path)
+            && early.stat.size == file.size
+            && std::fs::metadata(&on_disk).is_ok_and(|meta| FileStat::of(&meta) == early.stat)
+        {
+            let outcome = early.outcome.clone().map_err(Unreadable::Malformed);
+            return Ok(finish(file.format, file.blob, outcome));
+        }
+        if let Some(table) = profile_worktree_file(&on_disk, file, labels, settings) {
+            return Ok(table);
+        }
     }
+    let (format, blob) = (file.format, file.blob);
     let outcome = match format {
         Format::Parquet => profile_stored_parquet(store, path, blob, labels, settings)?,
         _ => {
@@ -329,43 +415,56 @@ fn profile_table(
     Ok(finish(format, blob, outcome))
 }
 
-/// Profiles a tabular file of the worktree, `None` when it no longer holds `blob`.
+/// Profiles a tabular file of the worktree, `None` when it may no longer hold what was stored
+/// (its size is not the blob's, or its size, modification time or inode changed while it was
+/// read): the store is read instead.
 fn profile_worktree_file(
     file: &Path,
-    format: Format,
-    blob: BlobId,
+    table: &TableFile,
     labels: &[String],
     settings: &Settings,
 ) -> Option<TableProfile> {
-    if format == Format::Parquet {
-        #[cfg(feature = "parquet")]
-        {
-            let before = std::fs::metadata(file).ok()?;
-            let opened = std::fs::File::open(file).ok()?;
-            let outcome = parquet::profile(opened, labels, settings);
-            let after = std::fs::metadata(file).ok()?;
-            // Parquet is read in pieces, not hashed whole: the file must not have changed
-            // while it was read, nor since it was stored (its size at least).
-            let unchanged = before.len() == after.len()
-                && before.modified().ok() == after.modified().ok()
-                && crate::snapshot::hash_file(file).ok()? == (blob.0, after.len());
-            return unchanged.then(|| finish(format, blob, outcome));
-        }
-        #[cfg(not(feature = "parquet"))]
-        return Some(finish(format, blob, Err(Unreadable::NoParquet)));
-    }
-    let opened = std::fs::File::open(file).ok()?;
-    let mut hashing = HashingReader {
-        inner: opened,
-        hasher: blake3::Hasher::new(),
-    };
-    let outcome = table::profile_text(format, &mut hashing, labels, settings);
-    if matches!(outcome, Err(Unreadable::Io(_))) {
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(file).ok()?;
+    if before.len() != table.size {
         return None;
     }
-    // The parser may stop early (a malformed row): the rest is hashed to compare all of it.
-    std::io::copy(&mut hashing, &mut std::io::sink()).ok()?;
-    (Hash::from(hashing.hasher.finalize()) == blob.0).then(|| finish(format, blob, outcome))
+    let outcome = read_worktree_table(file, table.format, labels, settings)?;
+    let after = std::fs::metadata(file).ok()?;
+    let unchanged = after.len() == before.len()
+        && after.mtime() == before.mtime()
+        && after.mtime_nsec() == before.mtime_nsec()
+        && after.ino() == before.ino();
+    unchanged.then(|| finish(table.format, table.blob, outcome))
+}
+
+/// Profiles a table file of the worktree; `None` when it cannot be read (the store is then).
+fn read_worktree_table(
+    file: &Path,
+    format: Format,
+    labels: &[String],
+    settings: &Settings,
+) -> Option<std::result::Result<TableProfile, Unreadable>> {
+    let outcome = match format {
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet::profile(std::fs::File::open(file).ok()?, labels, settings),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => Err(Unreadable::NoParquet),
+        Format::Csv | Format::Tsv => {
+            match table::profile_delimited_file(file, format, labels, settings) {
+                Some(outcome) => outcome,
+                None => {
+                    let mut opened = std::fs::File::open(file).ok()?;
+                    table::profile_text(format, &mut opened, labels, settings)
+                }
+            }
+        }
+        Format::Jsonl => {
+            let mut opened = std::fs::File::open(file).ok()?;
+            table::profile_text(format, &mut opened, labels, settings)
+        }
+    };
+    (!matches!(outcome, Err(Unreadable::Io(_)))).then_some(outcome)
 }
 
 /// Parquet needs random access: a stored blob is first written to a temporary file.
@@ -423,20 +522,6 @@ pub enum Unreadable {
     Io(std::io::Error),
     #[error("this dv was built without Parquet support (cargo feature `parquet`)")]
     NoParquet,
-}
-
-/// Hashes what passes through, to check a worktree file against the blob it was stored as.
-struct HashingReader<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 impl Profile {

@@ -85,7 +85,7 @@ pub fn profile(
             let shown = ArrayFormatter::try_new(column.as_ref(), &options).map_err(malformed)?;
             for row in 0..column.len() {
                 if column.is_valid(row) {
-                    counts.add(&shown.value(row).to_string());
+                    counts.add(shown.value(row).to_string().as_bytes());
                 }
             }
         }

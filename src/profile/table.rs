@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
 
 use serde_json::Value;
 
@@ -45,17 +45,40 @@ fn classify(value: &[u8]) -> u8 {
     if value.eq_ignore_ascii_case(b"true") || value.eq_ignore_ascii_case(b"false") {
         return BOOLEAN;
     }
-    // A float: digits, one point, an exponent; words such as `inf` or `nan` are strings.
-    let numeric = value
-        .iter()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    if numeric
-        && value.iter().any(u8::is_ascii_digit)
-        && std::str::from_utf8(value).is_ok_and(|s| s.parse::<f64>().is_ok())
-    {
-        return FLOAT;
+    if is_decimal(value) { FLOAT } else { STRING }
+}
+
+/// A decimal number as Rust's `f64` parser reads one (`1.5`, `-2.`, `.5`, `3e-7`), checked
+/// byte by byte; words such as `inf` or `nan` are not numbers here.
+fn is_decimal(value: &[u8]) -> bool {
+    let digits = |from: usize| {
+        value[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut at = usize::from(matches!(value.first(), Some(b'+' | b'-')));
+    let whole = digits(at);
+    at += whole;
+    let mut fraction = 0;
+    if value.get(at) == Some(&b'.') {
+        at += 1;
+        fraction = digits(at);
+        at += fraction;
     }
-    STRING
+    if whole + fraction == 0 {
+        return false;
+    }
+    if matches!(value.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        at += usize::from(matches!(value.get(at), Some(b'+' | b'-')));
+        let exponent = digits(at);
+        if exponent == 0 {
+            return false;
+        }
+        at += exponent;
+    }
+    at == value.len()
 }
 
 /// The type name of a column from the kinds of its values.
@@ -81,24 +104,46 @@ struct ColumnStats {
 /// Counts of one label column's values, with bounded memory.
 #[derive(Default)]
 pub(super) struct LabelCounts {
-    counts: HashMap<String, u64>,
+    /// By the value's bytes (made text when written out).
+    counts: HashMap<Vec<u8>, u64, foldhash::fast::RandomState>,
     other: u64,
 }
 
 impl LabelCounts {
-    pub(super) fn add(&mut self, value: &str) {
+    pub(super) fn add(&mut self, value: &[u8]) {
         if let Some(count) = self.counts.get_mut(value) {
             *count += 1;
         } else if self.counts.len() < MAX_TRACKED_LABELS {
-            self.counts.insert(value.to_string(), 1);
+            self.counts.insert(value.to_vec(), 1);
         } else {
             self.other += 1;
         }
     }
 
+    /// Adds another chunk's counts (values beyond the tracked ones count as other).
+    fn merge(&mut self, other: LabelCounts) {
+        self.other += other.other;
+        for (value, count) in other.counts {
+            if let Some(mine) = self.counts.get_mut(&value) {
+                *mine += count;
+            } else if self.counts.len() < MAX_TRACKED_LABELS {
+                self.counts.insert(value, count);
+            } else {
+                self.other += count;
+            }
+        }
+    }
+
     /// Writes the `keep` most frequent values (ties by value) into the table profile.
     pub(super) fn finish(self, column: &str, keep: usize, table: &mut TableProfile) {
-        let mut values: Vec<(String, u64)> = self.counts.into_iter().collect();
+        // Values that are not UTF-8 are shown lossily, so two may show alike: they add up.
+        let mut shown: HashMap<String, u64> = HashMap::new();
+        for (value, count) in self.counts {
+            *shown
+                .entry(String::from_utf8_lossy(&value).into_owned())
+                .or_default() += count;
+        }
+        let mut values: Vec<(String, u64)> = shown.into_iter().collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let dropped: u64 = values.iter().skip(keep).map(|v| v.1).sum::<u64>() + self.other;
         values.truncate(keep);
@@ -116,6 +161,170 @@ pub(super) fn row_hasher() -> impl Hasher {
     foldhash::quality::FixedState::with_seed(0x64762d70726f66).build_hasher()
 }
 
+fn delimiter(format: Format) -> u8 {
+    if format == Format::Tsv { b'\t' } else { b',' }
+}
+
+/// The text values that count as null, checked quickly (most values are longer than any).
+struct Nulls {
+    values: Vec<Vec<u8>>,
+    longest: usize,
+    /// Whether some null value starts with this byte.
+    first: [bool; 256],
+    empty: bool,
+}
+
+impl Nulls {
+    fn new(settings: &Settings) -> Nulls {
+        let values: Vec<Vec<u8>> = settings
+            .null_values
+            .iter()
+            .map(|n| n.as_bytes().to_vec())
+            .collect();
+        let longest = values.iter().map(Vec::len).max().unwrap_or(0);
+        let mut first = [false; 256];
+        for value in &values {
+            if let Some(byte) = value.first() {
+                first[usize::from(*byte)] = true;
+            }
+        }
+        let empty = values.iter().any(Vec::is_empty);
+        Nulls {
+            values,
+            longest,
+            first,
+            empty,
+        }
+    }
+
+    fn contains(&self, value: &[u8]) -> bool {
+        match value.first() {
+            None => self.empty,
+            Some(byte) => {
+                self.first[usize::from(*byte)]
+                    && value.len() <= self.longest
+                    && self.values.iter().any(|n| n == value)
+            }
+        }
+    }
+}
+
+/// Counts over some rows of a delimited table: a whole file's, or one chunk's (chunks merge).
+struct Partial {
+    rows: u64,
+    columns: Vec<ColumnStats>,
+    /// Per label column (in `Header::labels` order).
+    labels: Vec<LabelCounts>,
+}
+
+/// A delimited table's columns and where its label columns are.
+struct Header {
+    names: Vec<String>,
+    /// (column index, label name).
+    labels: Vec<(usize, String)>,
+}
+
+impl Header {
+    fn new(names: Vec<String>, labels: &[String]) -> Header {
+        let labels = labels
+            .iter()
+            .filter_map(|l| names.iter().position(|h| h == l).map(|i| (i, l.clone())))
+            .collect();
+        Header { names, labels }
+    }
+
+    fn partial(&self) -> Partial {
+        Partial {
+            rows: 0,
+            columns: self.names.iter().map(|_| ColumnStats::default()).collect(),
+            labels: self.labels.iter().map(|_| LabelCounts::default()).collect(),
+        }
+    }
+
+    fn finish(
+        self,
+        partial: Partial,
+        duplicates: DuplicateCounter,
+        settings: &Settings,
+    ) -> Result<TableProfile, Unreadable> {
+        let mut table = TableProfile::counted(
+            partial.rows,
+            duplicates.finish().map_err(Unreadable::Io)?,
+            self.names
+                .into_iter()
+                .zip(partial.columns)
+                .map(|(name, s)| ColumnProfile {
+                    name,
+                    kind: type_name(s.kinds).to_string(),
+                    nulls: s.nulls,
+                })
+                .collect(),
+        );
+        for ((_, name), counts) in self.labels.into_iter().zip(partial.labels) {
+            counts.finish(&name, settings.max_label_values, &mut table);
+        }
+        Ok(table)
+    }
+}
+
+/// A row's fields, however the parser holds them.
+trait Fields {
+    fn field(&self, index: usize) -> &[u8];
+}
+
+impl Fields for csv::ByteRecord {
+    fn field(&self, index: usize) -> &[u8] {
+        self.get(index).unwrap_or_default()
+    }
+}
+
+/// A line and where its fields are.
+struct Split<'a> {
+    line: &'a [u8],
+    bounds: &'a [std::ops::Range<usize>],
+}
+
+impl Fields for Split<'_> {
+    fn field(&self, index: usize) -> &[u8] {
+        self.bounds
+            .get(index)
+            .map_or(&[][..], |range| &self.line[range.clone()])
+    }
+}
+
+impl Partial {
+    /// Counts one row.
+    fn add<F: Fields + ?Sized>(&mut self, fields: &F, header: &Header, nulls: &Nulls) {
+        self.rows += 1;
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            let value = fields.field(index);
+            if nulls.contains(value) {
+                column.nulls += 1;
+            } else if column.kinds & STRING == 0 {
+                column.kinds |= classify(value);
+            }
+        }
+        for ((index, _), counts) in header.labels.iter().zip(self.labels.iter_mut()) {
+            let value = fields.field(*index);
+            if !nulls.contains(value) {
+                counts.add(value);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Partial) {
+        self.rows += other.rows;
+        for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
+            mine.kinds |= theirs.kinds;
+            mine.nulls += theirs.nulls;
+        }
+        for (mine, theirs) in self.labels.iter_mut().zip(other.labels) {
+            mine.merge(theirs);
+        }
+    }
+}
+
+/// Profiles a CSV or TSV table with the csv parser (quoted fields, embedded newlines).
 fn profile_delimited(
     format: Format,
     input: &mut dyn Read,
@@ -123,7 +332,7 @@ fn profile_delimited(
     settings: &Settings,
 ) -> Result<TableProfile, Unreadable> {
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
+        .delimiter(delimiter(format))
         .has_headers(true)
         .flexible(false)
         .buffer_capacity(256 << 10)
@@ -135,62 +344,235 @@ fn profile_delimited(
             Unreadable::Malformed(format!("line {line}: {e}"))
         }
     };
-    let header: Vec<String> = reader
+    let names: Vec<String> = reader
         .byte_headers()
         .map_err(csv_error)?
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    let mut stats: Vec<ColumnStats> = header.iter().map(|_| ColumnStats::default()).collect();
-    let label_columns: Vec<(usize, &String)> = labels
-        .iter()
-        .filter_map(|l| header.iter().position(|h| h == l).map(|i| (i, l)))
-        .collect();
-    let mut label_counts: Vec<LabelCounts> = label_columns
-        .iter()
-        .map(|_| LabelCounts::default())
-        .collect();
-    let nulls: Vec<&[u8]> = settings.null_values.iter().map(|n| n.as_bytes()).collect();
+    let header = Header::new(names, labels);
+    let nulls = Nulls::new(settings);
+    let mut partial = header.partial();
     let mut duplicates = DuplicateCounter::new();
     let mut record = csv::ByteRecord::new();
-    let mut rows = 0u64;
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
-        rows += 1;
         let mut hasher = row_hasher();
-        for (value, column) in record.iter().zip(stats.iter_mut()) {
+        for value in record.iter() {
             hasher.write_usize(value.len());
             hasher.write(value);
-            if nulls.contains(&value) {
-                column.nulls += 1;
-            } else if column.kinds & STRING == 0 {
-                column.kinds |= classify(value);
-            }
         }
         duplicates.add(hasher.finish()).map_err(Unreadable::Io)?;
-        for ((index, _), counts) in label_columns.iter().zip(label_counts.iter_mut()) {
-            let value = record.get(*index).unwrap_or_default();
-            if !nulls.contains(&value) {
-                counts.add(&String::from_utf8_lossy(value));
-            }
+        partial.add(&record, &header, &nulls);
+    }
+    header.finish(partial, duplicates, settings)
+}
+
+/// Bytes per chunk a file is split into for reading on all cores.
+const CHUNK_BYTES: u64 = 16 << 20;
+/// Bytes read at a time by each chunk's reader.
+const BLOCK_BYTES: usize = 1 << 20;
+/// Row hashes a chunk collects before it hands them to the shared duplicate counter.
+const HASH_BATCH: usize = 1 << 16;
+
+/// Profiles a CSV or TSV file on disk on all cores. Without a quote character anywhere, a
+/// record is a line, so the file splits into chunks at line ends. `None` when a quote or a line
+/// that does not split into the header's fields is met: the csv parser then reads the file
+/// (and names the problem).
+pub(super) fn profile_delimited_file(
+    path: &std::path::Path,
+    format: Format,
+    labels: &[String],
+    settings: &Settings,
+) -> Option<Result<TableProfile, Unreadable>> {
+    profile_in_chunks(path, format, labels, settings, CHUNK_BYTES)
+}
+
+fn profile_in_chunks(
+    path: &std::path::Path,
+    format: Format,
+    labels: &[String],
+    settings: &Settings,
+    chunk_bytes: u64,
+) -> Option<Result<TableProfile, Unreadable>> {
+    use rayon::prelude::*;
+    let delim = delimiter(format);
+    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(path).ok()?);
+    let mut first = Vec::new();
+    let header_end = file.read_until(b'\n', &mut first).ok()? as u64;
+    let line = trim_line(&first);
+    if memchr::memchr(b'"', line).is_some() || line.is_empty() {
+        return None;
+    }
+    let names = line
+        .split(|b| *b == delim)
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let header = Header::new(names, labels);
+    let nulls = Nulls::new(settings);
+    let len = std::fs::metadata(path).ok()?.len();
+    let body = len.saturating_sub(header_end);
+    let chunks = body.div_ceil(chunk_bytes).max(1);
+    let duplicates = std::sync::Mutex::new(DuplicateCounter::new());
+    let outcomes: Vec<Result<Option<Partial>, Unreadable>> = (0..chunks)
+        .into_par_iter()
+        .map(|i| {
+            let start = header_end + i * chunk_bytes;
+            let end = (start + chunk_bytes).min(len);
+            let chunk = Chunk {
+                start,
+                end,
+                header_end,
+                delim,
+                block: BLOCK_BYTES.min(chunk_bytes as usize),
+            };
+            profile_lines(path, chunk, &header, &nulls, &duplicates)
+        })
+        .collect();
+    let mut total = header.partial();
+    for outcome in outcomes {
+        match outcome {
+            Ok(Some(partial)) => total.merge(partial),
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
         }
     }
-    let mut table = TableProfile::counted(
-        rows,
-        duplicates.finish().map_err(Unreadable::Io)?,
-        header
-            .into_iter()
-            .zip(stats)
-            .map(|(name, s)| ColumnProfile {
-                name,
-                kind: type_name(s.kinds).to_string(),
-                nulls: s.nulls,
-            })
-            .collect(),
-    );
-    for ((_, name), counts) in label_columns.into_iter().zip(label_counts) {
-        counts.finish(name, settings.max_label_values, &mut table);
+    let duplicates = duplicates.into_inner().ok()?;
+    Some(header.finish(total, duplicates, settings))
+}
+
+/// A line without its `\n` and `\r`.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// A byte range of a delimited file: the lines starting in `[start, end)`.
+#[derive(Clone, Copy)]
+struct Chunk {
+    start: u64,
+    end: u64,
+    /// Where the first record starts (after the header line).
+    header_end: u64,
+    delim: u8,
+    /// Bytes read at a time.
+    block: usize,
+}
+
+/// Counts the lines starting in the chunk (the one straddling its start belongs to the chunk
+/// before). `Ok(None)`: a quote or a line of the wrong width, so the file needs the csv parser.
+fn profile_lines(
+    path: &std::path::Path,
+    chunk: Chunk,
+    header: &Header,
+    nulls: &Nulls,
+    duplicates: &std::sync::Mutex<DuplicateCounter>,
+) -> Result<Option<Partial>, Unreadable> {
+    use std::io::{Seek, SeekFrom};
+    let Chunk {
+        start,
+        end,
+        header_end,
+        delim,
+        block,
+    } = chunk;
+    // From one byte early: a line starts at `start` only if the byte before it ends a line.
+    let mut skipping = start > header_end;
+    let mut offset = if skipping { start - 1 } else { start };
+    let mut file = std::fs::File::open(path).map_err(Unreadable::Io)?;
+    file.seek(SeekFrom::Start(offset)).map_err(Unreadable::Io)?;
+    let mut partial = header.partial();
+    let mut hashes = Vec::with_capacity(HASH_BATCH);
+    let mut bounds: Vec<std::ops::Range<usize>> = Vec::with_capacity(header.names.len());
+    let flush = |hashes: &mut Vec<u64>| -> Result<(), Unreadable> {
+        let mut counter = duplicates.lock().expect("a profiling thread panicked");
+        for hash in hashes.drain(..) {
+            counter.add(hash).map_err(Unreadable::Io)?;
+        }
+        Ok(())
+    };
+    // `buf[..kept]` is the unfinished line carried over; `offset` is the file position of buf[0].
+    let mut buf = vec![0u8; block];
+    let mut kept = 0;
+    let mut done = false;
+    while !done {
+        if kept == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let read = file.read(&mut buf[kept..]).map_err(Unreadable::Io)?;
+        let filled = kept + read;
+        if read == 0 {
+            // The last line of the file has no line end: finish it as if it had.
+            if kept == 0 {
+                break;
+            }
+            buf.truncate(filled);
+            buf.push(b'\n');
+            done = true;
+        }
+        let block = &buf[..if done { filled + 1 } else { filled }];
+        if memchr::memchr(b'"', &block[kept..]).is_some() {
+            return Ok(None);
+        }
+        let mut line_start = 0;
+        let mut field_start = 0;
+        bounds.clear();
+        for at in memchr::memchr2_iter(delim, b'\n', block) {
+            if block[at] == delim {
+                bounds.push(field_start..at);
+                field_start = at + 1;
+                continue;
+            }
+            let line = line_start;
+            line_start = at + 1;
+            let fields_from = field_start;
+            field_start = at + 1;
+            if skipping {
+                skipping = false;
+                bounds.clear();
+                continue;
+            }
+            if offset + line as u64 >= end {
+                done = true;
+                break;
+            }
+            let line_end = if at > line && block[at - 1] == b'\r' {
+                at - 1
+            } else {
+                at
+            };
+            if line_end == line && bounds.is_empty() {
+                continue; // a blank line, which the csv parser skips too
+            }
+            bounds.push(fields_from..line_end.max(fields_from));
+            if bounds.len() != header.names.len() {
+                return Ok(None);
+            }
+            let mut hasher = row_hasher();
+            hasher.write(&block[line..line_end]);
+            hashes.push(hasher.finish());
+            if hashes.len() >= HASH_BATCH {
+                flush(&mut hashes)?;
+            }
+            partial.add(
+                &Split {
+                    line: block,
+                    bounds: &bounds,
+                },
+                header,
+                nulls,
+            );
+            bounds.clear();
+        }
+        if done {
+            break;
+        }
+        // Carry the unfinished line over to the next block.
+        buf.copy_within(line_start..filled, 0);
+        kept = filled - line_start;
+        offset += line_start as u64;
     }
-    Ok(table)
+    flush(&mut hashes)?;
+    Ok(Some(partial))
 }
 
 fn profile_jsonl(
@@ -263,7 +645,7 @@ fn profile_jsonl(
             };
             if let Some(label) = labels.iter().find(|l| *l == key) {
                 let shown = text.map_or_else(|| value.to_string(), str::to_string);
-                label_counts.entry(label).or_default().add(&shown);
+                label_counts.entry(label).or_default().add(shown.as_bytes());
             }
         }
     }
@@ -290,16 +672,21 @@ fn profile_jsonl(
     Ok(table)
 }
 
-/// Hashes kept in memory before they are sorted and written out as a run (128 MiB).
-const RUN_HASHES: usize = 16 << 20;
+/// Hashes kept in memory before they are written out to the partitions' files (64 MiB, up to
+/// twice that while the partitions grow).
+const MEMORY_HASHES: usize = 8 << 20;
+/// Partitions the hashes are spread over by their top byte.
+const PARTITIONS: usize = 256;
 
-/// Counts rows equal to an earlier row, exactly, in bounded memory: row hashes are kept in
-/// memory up to [`RUN_HASHES`], then sorted and spilled to temporary files that are merged at
-/// the end.
+/// Counts rows equal to an earlier row, exactly, in bounded memory: row hashes are spread over
+/// partitions by their top byte, kept in memory up to [`MEMORY_HASHES`] and then appended to
+/// one temporary file per partition; at the end each partition is sorted on its own (on all
+/// cores) and its repeats counted.
 pub struct DuplicateCounter {
-    hashes: Vec<u64>,
-    runs: Vec<std::fs::File>,
-    run_limit: usize,
+    partitions: Vec<Vec<u64>>,
+    held: usize,
+    limit: usize,
+    spilled: Option<(tempfile::TempDir, Vec<std::fs::File>)>,
 }
 
 impl Default for DuplicateCounter {
@@ -310,82 +697,77 @@ impl Default for DuplicateCounter {
 
 impl DuplicateCounter {
     pub fn new() -> Self {
-        Self::with_run_limit(RUN_HASHES)
+        Self::with_limit(MEMORY_HASHES)
     }
 
-    fn with_run_limit(run_limit: usize) -> Self {
+    fn with_limit(limit: usize) -> Self {
         DuplicateCounter {
-            hashes: Vec::new(),
-            runs: Vec::new(),
-            run_limit,
+            partitions: vec![Vec::new(); PARTITIONS],
+            held: 0,
+            limit,
+            spilled: None,
         }
     }
 
     pub fn add(&mut self, hash: u64) -> std::io::Result<()> {
-        self.hashes.push(hash);
-        if self.hashes.len() >= self.run_limit {
+        self.partitions[(hash >> 56) as usize].push(hash);
+        self.held += 1;
+        if self.held >= self.limit {
             self.spill()?;
         }
         Ok(())
     }
 
     fn spill(&mut self) -> std::io::Result<()> {
-        use std::io::Seek;
-        self.hashes.sort_unstable();
-        let mut file = BufWriter::new(tempfile::tempfile()?);
-        for hash in self.hashes.drain(..) {
-            file.write_all(&hash.to_le_bytes())?;
+        if self.spilled.is_none() {
+            let dir = tempfile::Builder::new().prefix("dv-profile-").tempdir()?;
+            let files = (0..PARTITIONS)
+                .map(|i| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .read(true)
+                        .open(dir.path().join(i.to_string()))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            self.spilled = Some((dir, files));
         }
-        let mut file = file.into_inner().map_err(|e| e.into_error())?;
-        file.rewind()?;
-        self.runs.push(file);
+        let (_, files) = self.spilled.as_mut().expect("just made");
+        for (partition, file) in self.partitions.iter_mut().zip(files.iter_mut()) {
+            let bytes: Vec<u8> = partition.drain(..).flat_map(u64::to_le_bytes).collect();
+            file.write_all(&bytes)?;
+        }
+        self.held = 0;
         Ok(())
     }
 
     /// The number of hashes equal to an earlier one.
-    pub fn finish(mut self) -> std::io::Result<u64> {
-        self.hashes.sort_unstable();
-        if self.runs.is_empty() {
-            return Ok(self.hashes.windows(2).filter(|w| w[0] == w[1]).count() as u64);
-        }
-        // Merge the sorted runs and the last in-memory batch, counting repeats.
-        let mut sources: Vec<Box<dyn Iterator<Item = std::io::Result<u64>>>> = Vec::new();
-        for run in self.runs.drain(..) {
-            let mut reader = BufReader::with_capacity(1 << 20, run);
-            sources.push(Box::new(std::iter::from_fn(move || {
-                let mut word = [0u8; 8];
-                match reader.read_exact(&mut word) {
-                    Ok(()) => Some(Ok(u64::from_le_bytes(word))),
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
-                    Err(e) => Some(Err(e)),
+    pub fn finish(self) -> std::io::Result<u64> {
+        use rayon::prelude::*;
+        let files = self.spilled.as_ref().map(|(_, files)| files);
+        self.partitions
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, mut hashes)| {
+                if let Some(files) = files {
+                    let mut bytes = Vec::new();
+                    (&files[i]).seek(std::io::SeekFrom::Start(0))?;
+                    (&files[i]).read_to_end(&mut bytes)?;
+                    hashes.extend(
+                        bytes
+                            .chunks_exact(8)
+                            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes"))),
+                    );
                 }
-            })));
-        }
-        sources.push(Box::new(
-            std::mem::take(&mut self.hashes).into_iter().map(Ok),
-        ));
-        let mut heap = std::collections::BinaryHeap::new();
-        for (index, source) in sources.iter_mut().enumerate() {
-            if let Some(hash) = source.next() {
-                heap.push(std::cmp::Reverse((hash?, index)));
-            }
-        }
-        let mut last = None;
-        let mut repeats = 0u64;
-        while let Some(std::cmp::Reverse((hash, index))) = heap.pop() {
-            if last == Some(hash) {
-                repeats += 1;
-            }
-            last = Some(hash);
-            if let Some(next) = sources[index].next() {
-                heap.push(std::cmp::Reverse((next?, index)));
-            }
-        }
-        Ok(repeats)
+                hashes.sort_unstable();
+                Ok(hashes.windows(2).filter(|w| w[0] == w[1]).count() as u64)
+            })
+            .sum()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written with plain writes
 mod tests {
     use super::*;
 
@@ -399,24 +781,67 @@ mod tests {
         assert_eq!(classify(b"-"), STRING);
         assert_eq!(classify(b"TRUE"), BOOLEAN);
         assert_eq!(classify(b"Adelie"), STRING);
+        assert_eq!(classify(b"2."), FLOAT);
+        assert_eq!(classify(b".5"), FLOAT);
+        assert_eq!(classify(b"+1.5E+3"), FLOAT);
+        assert_eq!(classify(b"1e"), STRING);
+        assert_eq!(classify(b"."), STRING);
+        assert_eq!(classify(b"1.2.3"), STRING);
+        assert_eq!(classify(b"e5"), STRING);
+        for text in [
+            "2.", ".5", "+1.5E+3", "1e", ".", "1.2.3", "e5", "-0", "1_0", "NaN",
+        ] {
+            assert_eq!(
+                classify(text.as_bytes()) != STRING,
+                text.parse::<f64>().is_ok() && text != "NaN",
+                "{text}"
+            );
+        }
         assert_eq!(type_name(INTEGER | FLOAT), "float");
         assert_eq!(type_name(INTEGER | BOOLEAN), "string");
     }
 
-    /// Spilled runs merged at the end count exactly what one in-memory sort counts, including
-    /// repeats that fall in different runs.
+    /// The parallel line-split path counts exactly what the csv parser counts, whatever the
+    /// chunk boundaries (here: every few bytes), with CRLF, blank lines, nulls, duplicates and no
+    /// final newline; a quote anywhere sends the file to the csv parser.
+    #[test]
+    fn chunked_lines_count_what_the_csv_parser_counts() {
+        let text = "id,species,mass\r\n1,Adelie,3750\r\n2,NA,\r\n\r\n3,Gentoo,4.5\n\n2,NA,\n4,Adelie,true\n5,Chinstrap,3800";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let settings = Settings::default();
+        let labels = vec!["species".to_string()];
+        let parsed = profile_text(Format::Csv, &mut text.as_bytes(), &labels, &settings).unwrap();
+        assert_eq!((parsed.rows, parsed.duplicate_rows), (6, 1));
+        for chunk in [1, 3, 7, 16, 1 << 20] {
+            let split = profile_in_chunks(&path, Format::Csv, &labels, &settings, chunk)
+                .expect("no quotes")
+                .unwrap();
+            assert_eq!(split, parsed, "chunks of {chunk} bytes");
+        }
+        std::fs::write(&path, "a,b\n1,\"x,y\"\n").unwrap();
+        assert!(profile_in_chunks(&path, Format::Csv, &labels, &settings, 4).is_none());
+        std::fs::write(&path, "a,b\n1,2,3\n").unwrap();
+        assert!(profile_in_chunks(&path, Format::Csv, &labels, &settings, 4).is_none());
+    }
+
+    /// Hashes spilled to the partitions' files count exactly what memory alone counts,
+    /// including repeats of which some were spilled and some not.
     #[test]
     fn duplicates_across_spilled_runs_are_counted_exactly() {
-        let values: Vec<u64> = (0..10_000u64).map(|i| (i * 7919) % 3_001).collect();
+        let values: Vec<u64> = (0..10_000u64)
+            .map(|i| ((i * 7919) % 3_001).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
         let distinct: std::collections::HashSet<u64> = values.iter().copied().collect();
         let expected = (values.len() - distinct.len()) as u64;
-        let mut spilled = DuplicateCounter::with_run_limit(997);
+        let mut spilled = DuplicateCounter::with_limit(997);
         let mut whole = DuplicateCounter::new();
         for value in &values {
             spilled.add(*value).unwrap();
             whole.add(*value).unwrap();
         }
-        assert_eq!(spilled.runs.len(), 10);
+        assert!(spilled.spilled.is_some());
         assert_eq!(spilled.finish().unwrap(), expected);
         assert_eq!(whole.finish().unwrap(), expected);
     }
