@@ -64,7 +64,7 @@ for name in old.csv old.parquet; do
       $(measure "$dv" commit data -d d -s raw -q)
     before=""
     ws="$(workspace "$file" "$mode")"
-    (cd "$ws" && "$dv" commit data -d d -s raw -q)
+    (cd "$ws" && "$dv" commit data -d d -s raw -q >/dev/null)
     cd "$ws"
     printf '%-10s %-28s %9s %9s\n' "$name" "unchanged re-commit, $mode" \
       $(measure "$dv" commit data -d d -s raw -q)

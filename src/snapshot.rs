@@ -71,6 +71,9 @@ pub struct Listed {
     pub stat: FileStat,
     /// The content's hash, when the stat cache vouches for it (the file is not read).
     pub known: Option<crate::id::Hash>,
+    /// The hash the stat cache holds for this very metadata, vouched for or not (a file
+    /// modified within the cache's racy margin is read again, and most often is unchanged).
+    pub likely: Option<crate::id::Hash>,
 }
 
 /// [`snapshot`], telling `listed` which files it found (before it reads any), so a caller can
@@ -173,6 +176,7 @@ pub fn snapshot_listing(
                     rel: f.rel.clone(),
                     stat: f.stat,
                     known: entry.filter(|e| e.vouches_for(&f.stat)).map(|e| e.hash),
+                    likely: entry.filter(|e| e.matches(&f.stat)).map(|e| e.hash),
                 })
                 .collect(),
         );

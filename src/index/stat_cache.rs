@@ -82,8 +82,13 @@ impl CacheEntry {
 
     /// Whether the entry still describes the file with this metadata and can be trusted.
     pub fn vouches_for(&self, stat: &FileStat) -> bool {
-        let now = CacheEntry::new(stat, self.hash, self.cached_at_ns, self.stored);
-        now == *self && self.mtime_ns.saturating_add(RACY_MARGIN_NS) < self.cached_at_ns
+        self.matches(stat) && self.mtime_ns.saturating_add(RACY_MARGIN_NS) < self.cached_at_ns
+    }
+
+    /// Whether the entry was made for exactly this metadata (trusted or not: see
+    /// [`CacheEntry::vouches_for`]).
+    pub fn matches(&self, stat: &FileStat) -> bool {
+        CacheEntry::new(stat, self.hash, self.cached_at_ns, self.stored) == *self
     }
 }
 

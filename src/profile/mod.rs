@@ -1,12 +1,13 @@
 //! Profiles: what a version's data looks like, small enough to keep with every version.
 //!
-//! File counts and bytes per extension and per top-level directory (for image datasets laid
-//! out as `train/<class>/…`, the class balance), and for each table (CSV, TSV, JSONL, Parquet)
+//! File counts and bytes per extension and per directory (top level, and second level: for
+//! image datasets laid out as `train/<class>/…`, the class balance), and for each table (CSV,
+//! TSV, JSONL, Parquet)
 //! its rows, columns with their types and null counts, duplicate rows and the distribution of
 //! its label columns. Computed at commit and stored as a JSON file of the version; compared by
 //! `dv diff --profile` (see [`drift`]) and checked by the stage rules (`crate::rules`).
 //!
-//! Each table is read once, with bounded memory (see [`table`]); a table whose content (blob)
+//! Each table is read once, with bounded memory (see `table`); a table whose content (blob)
 //! and settings match the previous version's profile is not read at all.
 
 pub mod drift;
@@ -29,8 +30,6 @@ use crate::object::EntryKind;
 use crate::object::tree::walk_files;
 use crate::snapshot::Listed;
 use crate::store::{Kind, Store};
-
-pub use table::DuplicateCounter;
 
 /// The profile encoding this dv writes and the newest it reads.
 pub const PROFILE_FORMAT: u32 = 1;
@@ -218,8 +217,11 @@ pub fn profile_listed(
             let path = String::from_utf8(file.rel).ok()?;
             let format = Format::of(&path)?;
             let labels = settings.labels_for(&path);
+            // A table the cache says (even doubtfully) is a known one is left for after the
+            // snapshot, when its blob id is certain.
             let reusable = file
                 .known
+                .or(file.likely)
                 .and_then(|hash| by_blob.get(&BlobId(hash)))
                 .is_some_and(|t| t.format == format.name() && same_labels(t, &labels));
             if reusable {
