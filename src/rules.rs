@@ -105,7 +105,8 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    fn name(self) -> &'static str {
+    /// Its name in `dv.toml`.
+    pub fn name(self) -> &'static str {
         match self {
             Requirement::Transform => "transform",
             Requirement::Code => "code",

@@ -425,7 +425,7 @@ pub fn rules(ui: &Ui, args: RulesArgs) -> Result<(), CliError> {
             let names: Vec<String> = stage_rules
                 .require
                 .iter()
-                .map(|r| format!("{r:?}").to_lowercase())
+                .map(|r| r.name().to_string())
                 .collect();
             rows.push(vec!["  requires".into(), names.join(", ")]);
         }
