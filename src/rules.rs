@@ -53,7 +53,7 @@ pub struct Rules {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRules {
-    /// Whether commits record a profile (stages with table rules are profiled regardless).
+    /// Whether commits record a profile (stages with rules are profiled regardless).
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Text values counted as null in CSV, TSV and JSONL.
@@ -289,9 +289,10 @@ impl Rules {
         }
     }
 
-    /// Whether a commit at `stage` records a profile.
+    /// Whether a commit at `stage` records a profile: always, unless profiles are off; then
+    /// still for a stage with rules (they are checked against it).
     pub fn profiles(&self, stage: &str) -> bool {
-        self.profile.enabled || self.stages.get(stage).is_some_and(|s| !s.tables.is_empty())
+        self.profile.enabled || self.stages.contains_key(stage)
     }
 
     /// Whether any rule applies to `stage`.

@@ -406,7 +406,7 @@ pub fn rules(ui: &Ui, args: RulesArgs) -> Result<(), CliError> {
         if profile.enabled {
             "recorded at every commit"
         } else {
-            "recorded only for stages with table rules"
+            "recorded only for stages with rules"
         },
         nulls.join(", "),
         profile.max_label_values

@@ -476,3 +476,37 @@ fn dv_rules_prints_the_rules_in_force() {
         json!(["", "NA", "N/A", "null", "NaN"])
     );
 }
+
+#[test]
+fn class_directories_are_checked_even_with_profiles_off() {
+    let env = TestEnv::new();
+    env.write(
+        "dv.toml",
+        "[profile]\nenabled = false\n[stages.labeled]\ndirectories = [\"train/cat\", \"train/dog\"]\nmax_directory_ratio = 2.0\n",
+    );
+    env.write("l/train/cat/1.png", "c1");
+    for i in 1..=3 {
+        env.write(&format!("l/train/dog/{i}.png"), format!("d{i}"));
+    }
+    let out = env.dv(&["commit", "l", "-d", "pets", "-s", "labeled"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "  max_directory_ratio: train/dog 3 files / train/cat 1 files = 3.00, more than 2\n"
+        ),
+        "{out}"
+    );
+    env.write("l/train/cat/2.png", "c2");
+    let id = env.id(&["commit", "l", "-d", "pets", "-s", "labeled"]);
+    // A stage with rules is profiled (they are checked against it); one without is not.
+    let shown = env.dv(&["show", &id, "--json"]).json();
+    assert_eq!(shown["format"], 3);
+    assert!(shown["profile"]["blob"].is_string(), "{shown}");
+    let raw = env.id(&["commit", "l", "-d", "pets", "-s", "raw"]);
+    let shown = env.dv(&["show", &raw, "--json"]).json();
+    assert_eq!(shown["format"], 1);
+    assert!(shown.get("profile").is_none(), "{shown}");
+    // Its profile is computed when asked for.
+    let profile = env.dv(&["show", &raw, "--profile", "--json"]).json();
+    assert_eq!(profile["directories"]["train/dog"]["files"], 3);
+}
