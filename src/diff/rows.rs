@@ -74,7 +74,10 @@ impl Source {
     #[cfg(feature = "parquet")]
     fn open_file(&self, store: &Store, path: &str) -> Result<File> {
         match self {
-            Source::Stored(hash) => crate::profile::stored_to_temp(store, path, hash),
+            // The temporary file is removed once its last handle is closed.
+            Source::Stored(hash) => crate::profile::stored_to_temp(store, path, hash)?
+                .reopen()
+                .map_err(|e| Error::io(std::env::temp_dir(), e)),
             Source::File(file) => File::open(file).map_err(|e| Error::io(file, e)),
         }
     }

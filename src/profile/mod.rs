@@ -449,7 +449,7 @@ fn read_worktree_table(
 ) -> Option<std::result::Result<TableProfile, Unreadable>> {
     let outcome = match format {
         #[cfg(feature = "parquet")]
-        Format::Parquet => parquet::profile(std::fs::File::open(file).ok()?, labels, settings),
+        Format::Parquet => parquet::profile(file, labels, settings),
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => Err(Unreadable::NoParquet),
         Format::Csv | Format::Tsv => {
@@ -480,7 +480,7 @@ fn profile_stored_parquet(
     #[cfg(feature = "parquet")]
     {
         let file = stored_to_temp(store, path, &blob.0)?;
-        Ok(parquet::profile(file, labels, settings))
+        Ok(parquet::profile(file.path(), labels, settings))
     }
     #[cfg(not(feature = "parquet"))]
     {
@@ -489,14 +489,15 @@ fn profile_stored_parquet(
     }
 }
 
-/// Copies a stored blob (verified) to an anonymous temporary file, rewound.
-pub fn stored_to_temp(store: &Store, path: &str, id: &Hash) -> Result<std::fs::File> {
-    use std::io::Seek;
+/// Copies a stored blob (verified) to a temporary file, removed when dropped.
+pub fn stored_to_temp(store: &Store, path: &str, id: &Hash) -> Result<tempfile::NamedTempFile> {
     let tmp_dir = std::env::temp_dir();
-    let mut file = tempfile::tempfile().map_err(|e| Error::io(&tmp_dir, e))?;
+    let mut file = tempfile::Builder::new()
+        .prefix("dv-table-")
+        .tempfile()
+        .map_err(|e| Error::io(&tmp_dir, e))?;
     let mut reader = store.read(Kind::Blob, id)?;
     std::io::copy(&mut reader, &mut file).map_err(|e| Error::io(path, e))?;
-    file.rewind().map_err(|e| Error::io(&tmp_dir, e))?;
     Ok(file)
 }
 

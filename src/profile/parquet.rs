@@ -47,56 +47,78 @@ fn type_name(data_type: &DataType) -> String {
     }
 }
 
-/// Profiles a Parquet file.
+/// Profiles a Parquet file, its row groups on all cores (each read through its own handle).
 pub fn profile(
-    file: File,
+    path: &std::path::Path,
     labels: &[String],
     settings: &Settings,
 ) -> Result<TableProfile, Unreadable> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(malformed)?;
+    use rayon::prelude::*;
+    let open = || File::open(path).map_err(Unreadable::Io);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(malformed)?;
     let schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(malformed)?;
-    let mut nulls = vec![0u64; schema.fields().len()];
+    let groups = builder.metadata().num_row_groups();
     let label_columns: Vec<(usize, &String)> = labels
         .iter()
         .filter_map(|l| schema.index_of(l).ok().map(|i| (i, l)))
         .collect();
-    let mut label_counts: Vec<LabelCounts> = label_columns
-        .iter()
-        .map(|_| LabelCounts::default())
-        .collect();
-    let mut duplicates = DuplicateCounter::new();
-    let mut rows = 0u64;
-    let options = FormatOptions::default();
-    for batch in reader {
-        let batch = batch.map_err(malformed)?;
-        rows += batch.num_rows() as u64;
-        for (count, column) in nulls.iter_mut().zip(batch.columns()) {
-            *count += column.null_count() as u64;
-        }
-        for hash in row_hashes(&batch)? {
-            duplicates.add(hash).map_err(Unreadable::Io)?;
-        }
-        for ((index, _), counts) in label_columns.iter().zip(label_counts.iter_mut()) {
-            let column = batch.column(*index);
-            let shown = ArrayFormatter::try_new(column.as_ref(), &options).map_err(malformed)?;
-            for row in 0..column.len() {
-                if column.is_valid(row) {
-                    counts.add(shown.value(row).to_string().as_bytes());
+    let duplicates = std::sync::Mutex::new(DuplicateCounter::new());
+    let parts = (0..groups)
+        .into_par_iter()
+        .map(|group| {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(malformed)?;
+            let reader = builder
+                .with_row_groups(vec![group])
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(malformed)?;
+            let mut part = Part {
+                rows: 0,
+                nulls: vec![0; schema.fields().len()],
+                labels: label_columns
+                    .iter()
+                    .map(|_| LabelCounts::default())
+                    .collect(),
+            };
+            for batch in reader {
+                let batch = batch.map_err(malformed)?;
+                part.add(&batch, &label_columns)?;
+                let hashes = row_hashes(&batch)?;
+                let mut counter = duplicates.lock().expect("a profiling thread panicked");
+                for hash in hashes {
+                    counter.add(hash).map_err(Unreadable::Io)?;
                 }
             }
+            Ok(part)
+        })
+        .collect::<Result<Vec<Part>, Unreadable>>()?;
+    let mut total = Part {
+        rows: 0,
+        nulls: vec![0; schema.fields().len()],
+        labels: label_columns
+            .iter()
+            .map(|_| LabelCounts::default())
+            .collect(),
+    };
+    for part in parts {
+        total.rows += part.rows;
+        for (mine, theirs) in total.nulls.iter_mut().zip(part.nulls) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in total.labels.iter_mut().zip(part.labels) {
+            mine.merge(theirs);
         }
     }
+    let duplicates = duplicates
+        .into_inner()
+        .expect("a profiling thread panicked");
     let mut table = TableProfile::counted(
-        rows,
+        total.rows,
         duplicates.finish().map_err(Unreadable::Io)?,
         schema
             .fields()
             .iter()
-            .zip(nulls)
+            .zip(total.nulls)
             .map(|(field, nulls)| ColumnProfile {
                 name: field.name().clone(),
                 kind: type_name(field.data_type()),
@@ -104,10 +126,48 @@ pub fn profile(
             })
             .collect(),
     );
-    for ((_, name), counts) in label_columns.into_iter().zip(label_counts) {
+    for ((_, name), counts) in label_columns.into_iter().zip(total.labels) {
         counts.finish(name, settings.max_label_values, &mut table);
     }
     Ok(table)
+}
+
+/// Counts over some row groups of a Parquet file.
+struct Part {
+    rows: u64,
+    nulls: Vec<u64>,
+    labels: Vec<LabelCounts>,
+}
+
+impl Part {
+    fn add(
+        &mut self,
+        batch: &RecordBatch,
+        label_columns: &[(usize, &String)],
+    ) -> Result<(), Unreadable> {
+        self.rows += batch.num_rows() as u64;
+        for (count, column) in self.nulls.iter_mut().zip(batch.columns()) {
+            *count += column.null_count() as u64;
+        }
+        let options = FormatOptions::default();
+        for ((index, _), counts) in label_columns.iter().zip(self.labels.iter_mut()) {
+            let column = batch.column(*index);
+            // Text labels are counted as they are; other types by their display.
+            if let Some(text) = column.as_any().downcast_ref::<arrow_array::StringArray>() {
+                text.iter()
+                    .flatten()
+                    .for_each(|value| counts.add(value.as_bytes()));
+                continue;
+            }
+            let shown = ArrayFormatter::try_new(column.as_ref(), &options).map_err(malformed)?;
+            for row in 0..column.len() {
+                if column.is_valid(row) {
+                    counts.add(shown.value(row).to_string().as_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A 64-bit hash of each row of a batch: of Arrow's row encoding when the types allow it,

@@ -121,7 +121,7 @@ impl LabelCounts {
     }
 
     /// Adds another chunk's counts (values beyond the tracked ones count as other).
-    fn merge(&mut self, other: LabelCounts) {
+    pub(super) fn merge(&mut self, other: LabelCounts) {
         self.other += other.other;
         for (value, count) in other.counts {
             if let Some(mine) = self.counts.get_mut(&value) {
