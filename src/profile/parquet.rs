@@ -1,7 +1,8 @@
 //! Parquet tables (arrow-rs): profiles, and rows as text for row diffs.
 //!
-//! Files are streamed a record batch at a time, so memory is bounded by the writer's row-group
-//! size, not the file's. Nulls are Parquet's own nulls (a string `NA` is a value here).
+//! Files are streamed a record batch at a time (a profile reads row groups on all cores), so
+//! memory is bounded by the writer's row-group size times the cores, not the file's size.
+//! Nulls are Parquet's own nulls (a string `NA` is a value here).
 
 use std::fs::File;
 use std::hash::Hasher;
