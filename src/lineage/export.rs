@@ -102,8 +102,23 @@ fn dataset(namespace: &str, id: &VersionId, version: &Version, schema: Option<Va
     })
 }
 
-/// The columns of a version's first CSV or TSV file (by path), when its content is here.
+/// The columns of a version's first table (by path): with their types from its profile, else
+/// the header of its first CSV or TSV file when its content is here.
 fn table_schema(ws: &Workspace, version: &Version) -> Option<Value> {
+    if let Some(profile) = version
+        .profile
+        .as_ref()
+        .filter(|file| ws.store.has(Kind::Blob, &file.blob.0))
+        .and_then(|file| crate::profile::Profile::load(&ws.store, file).ok())
+        && let Some(table) = profile.tables.values().find(|t| t.error.is_none())
+    {
+        let fields = table
+            .columns
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.kind}))
+            .collect();
+        return Some(Value::Array(fields));
+    }
     let mut first = None;
     walk_files(&ws.store, &version.tree, &mut |file| {
         let path = String::from_utf8_lossy(&file.path).to_lowercase();

@@ -97,7 +97,11 @@ fn openlineage_events_are_accepted_by_the_openlineage_client() {
     );
     assert_eq!(
         event["outputs"][0]["facets"]["schema"]["fields"],
-        serde_json::json!([{"name": "species"}, {"name": "island"}, {"name": "bill_mm"}])
+        serde_json::json!([
+            {"name": "species", "type": "string"},
+            {"name": "island", "type": "string"},
+            {"name": "bill_mm", "type": "float"}
+        ])
     );
     assert_eq!(
         event["run"]["facets"]["executionParameters"]["parameters"],
