@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::diff::rows::Format;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
@@ -12,7 +13,7 @@ use crate::object::{CodeBase, CodeFile, RunRecord, Version};
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
 use crate::rules::Rules;
-use crate::snapshot::{Listed, Mode, snapshot_listing};
+use crate::snapshot::{Listener, Mode, snapshot_listing};
 use crate::store::Kind;
 use crate::workspace::Workspace;
 use crate::worktree::{self, Tracked};
@@ -139,9 +140,10 @@ pub fn commit(
                 Err(_) => Default::default(),
             })
         });
-        let listed = |files| {
+        let tell = |files| {
             let _ = sender.send(files);
         };
+        let is_table = |rel: &[u8]| std::str::from_utf8(rel).is_ok_and(|p| Format::of(p).is_some());
         let snap = snapshot_listing(
             ws,
             &abs,
@@ -149,7 +151,10 @@ pub fn commit(
             Mode::Store,
             &previous,
             progress,
-            profiling.then_some(&listed as &(dyn Fn(Vec<Listed>) + Sync)),
+            profiling.then_some(Listener {
+                wants: &is_table,
+                tell: &tell,
+            }),
         );
         drop(sender);
         let early = alongside
@@ -175,10 +180,22 @@ pub fn commit(
             single_file,
             early,
         };
-        match profile::profile_tree(&ws.store, &snap.root, &settings, &known, Some(&worktree)) {
+        // The snapshot's trees are walked as it holds them; a table not readable from the
+        // worktree is read from the store, where a gc running meanwhile may have removed what
+        // the snapshot found already stored: that is reported as such.
+        let trees = crate::object::tree::Overlay {
+            store: &ws.store,
+            trees: &snap.trees,
+        };
+        match profile::profile_tree(
+            &ws.store,
+            &trees,
+            &snap.root,
+            &settings,
+            &known,
+            Some(&worktree),
+        ) {
             Ok(profile) => Some(profile),
-            // The snapshot's trees are read back: a gc running meanwhile may have removed
-            // ones it found already stored, which is reported as such.
             Err(e) if crate::gc::epoch(ws) != gc_epoch => {
                 crate::gc::check_complete(ws, &snap.root, &[])?;
                 return Err(e);

@@ -76,8 +76,16 @@ pub struct Listed {
     pub likely: Option<crate::id::Hash>,
 }
 
-/// [`snapshot`], telling `listed` which files it found (before it reads any), so a caller can
-/// work on them alongside (a commit profiles tables meanwhile).
+/// Who hears from [`snapshot_listing`] about the files it found, and which of them.
+pub struct Listener<'a> {
+    /// Whether a file (by its path in the tree) is of interest.
+    pub wants: &'a (dyn Fn(&[u8]) -> bool + Sync),
+    /// Told once, before any file is read.
+    pub tell: &'a (dyn Fn(Vec<Listed>) + Sync),
+}
+
+/// [`snapshot`], telling `listener` which of the files it found are wanted (before it reads
+/// any), so a caller can work on them alongside (a commit profiles tables meanwhile).
 pub fn snapshot_listing(
     ws: &Workspace,
     abs: &Path,
@@ -85,7 +93,7 @@ pub fn snapshot_listing(
     mode: Mode,
     previous: &[TreeId],
     progress: &dyn Progress,
-    listed: Option<&(dyn Fn(Vec<Listed>) + Sync)>,
+    listener: Option<Listener>,
 ) -> Result<Snapshot> {
     let previous = Previous::new(&ws.store, previous);
     let scan_started = now_ns();
@@ -166,12 +174,12 @@ pub fn snapshot_listing(
         entries.push(cache.next_if(|(k, _)| *k == key).map(|(_, e)| e));
     }
     removed.extend(cache.map(|(gone, _)| full_key(gone)));
-    if let Some(listed) = listed {
-        listed(
+    if let Some(listener) = listener {
+        (listener.tell)(
             found
                 .iter()
                 .zip(&entries)
-                .filter(|(f, _)| !f.stat.is_symlink())
+                .filter(|(f, _)| !f.stat.is_symlink() && (listener.wants)(&f.rel))
                 .map(|(f, entry)| Listed {
                     rel: f.rel.clone(),
                     stat: f.stat,

@@ -56,7 +56,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    let mut report = dv::remote::pull_profiles(&ws, &remote, &all, &progress)?;
+    let mut report = dv::remote::pull(&ws, &remote, &all, &[], Need::Profiles, &progress)?;
     if !args.no_data {
         let ids = dv::gc::live_versions(&ws)?;
         report = dv::remote::pull(&ws, &remote, &ids, &[], Need::Data, &progress)?;

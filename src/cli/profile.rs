@@ -24,12 +24,20 @@ pub(super) fn profile_of(
     rules: &Rules,
 ) -> Result<(Workspace, Profile), CliError> {
     let settings = rules.settings(&version.stage);
-    let ws = with_local_data(ui, ws, &[*id], dv::remote::Need::Code)?;
-    if let Some(profile) = dv::profile::stored(&ws.store, version, &settings)? {
-        return Ok((ws, profile));
-    }
+    let ws = with_local_data(ui, ws, &[*id], dv::remote::Need::Profiles)?;
+    let known = match dv::profile::stored(&ws.store, version)? {
+        Some(profile) if profile.covers(&settings) => return Ok((ws, profile)),
+        known => known,
+    };
     let ws = with_local_data(ui, ws, &[*id], dv::remote::Need::Data)?;
-    let profile = dv::profile::of_version(&ws.store, version, &settings)?;
+    let profile = dv::profile::profile_tree(
+        &ws.store,
+        &ws.store,
+        &version.tree,
+        &settings,
+        known.as_slice(),
+        None,
+    )?;
     Ok((ws, profile))
 }
 

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId};
 use crate::index::stat_cache::FileStat;
 use crate::object::EntryKind;
-use crate::object::tree::walk_files;
+use crate::object::tree::{TreeSource, walk_files};
 use crate::snapshot::Listed;
 use crate::store::{Kind, Store};
 
@@ -260,9 +260,11 @@ fn known_tables<'a>(
 }
 
 /// Profiles a stored tree, reusing the table profiles of `known` profiles (earlier versions')
-/// for tables with the same content.
+/// for tables with the same content. `trees` may hold trees not read back from the store yet
+/// (a commit's, in memory).
 pub fn profile_tree(
     store: &Store,
+    trees: &dyn TreeSource,
     root: &TreeId,
     settings: &Settings,
     known: &[Profile],
@@ -274,7 +276,7 @@ pub fn profile_tree(
         ..Profile::default()
     };
     let mut tables = Vec::new();
-    walk_files(store, root, &mut |file| {
+    walk_files(trees, root, &mut |file| {
         if file.kind == EntryKind::Symlink {
             return Ok(());
         }
@@ -528,6 +530,14 @@ pub enum Unreadable {
 }
 
 impl Profile {
+    /// Whether it holds what `settings` ask for: the same null values, and each table's labels.
+    pub fn covers(&self, settings: &Settings) -> bool {
+        self.null_values == settings.null_values
+            && self.tables.iter().all(|(path, table)| {
+                table.error.is_some() || same_labels(table, &settings.labels_for(path))
+            })
+    }
+
     /// The canonical encoding (maps sorted by key).
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a profile always serializes")
@@ -580,37 +590,11 @@ impl Profile {
     }
 }
 
-/// A version's stored profile when it holds what `settings` ask for (the same null values, and
-/// each table's labels), else `None`.
-pub fn stored(
-    store: &Store,
-    version: &crate::object::Version,
-    settings: &Settings,
-) -> Result<Option<Profile>> {
-    let Some(file) = &version.profile else {
-        return Ok(None);
-    };
-    let profile = Profile::load(store, file)?;
-    let covers = profile.null_values == settings.null_values
-        && profile.tables.iter().all(|(path, table)| {
-            table.error.is_some() || same_labels(table, &settings.labels_for(path))
-        });
-    Ok(covers.then_some(profile))
-}
-
-/// A version's profile as `settings` ask for it: the stored one when it covers them, else
-/// computed from the version's data (reusing what the stored one has), which must be local.
-pub fn of_version(
-    store: &Store,
-    version: &crate::object::Version,
-    settings: &Settings,
-) -> Result<Profile> {
-    if let Some(profile) = stored(store, version, settings)? {
-        return Ok(profile);
-    }
-    let known: Vec<Profile> = match &version.profile {
-        Some(file) => vec![Profile::load(store, file)?],
-        None => Vec::new(),
-    };
-    profile_tree(store, &version.tree, settings, &known, None)
+/// A version's stored profile, if it has one.
+pub fn stored(store: &Store, version: &crate::object::Version) -> Result<Option<Profile>> {
+    version
+        .profile
+        .as_ref()
+        .map(|file| Profile::load(store, file))
+        .transpose()
 }

@@ -73,14 +73,7 @@ pub fn profile(
                 .with_batch_size(BATCH_ROWS)
                 .build()
                 .map_err(malformed)?;
-            let mut part = Part {
-                rows: 0,
-                nulls: vec![0; schema.fields().len()],
-                labels: label_columns
-                    .iter()
-                    .map(|_| LabelCounts::default())
-                    .collect(),
-            };
+            let mut part = Part::new(schema.fields().len(), label_columns.len());
             for batch in reader {
                 let batch = batch.map_err(malformed)?;
                 part.add(&batch, &label_columns)?;
@@ -93,22 +86,9 @@ pub fn profile(
             Ok(part)
         })
         .collect::<Result<Vec<Part>, Unreadable>>()?;
-    let mut total = Part {
-        rows: 0,
-        nulls: vec![0; schema.fields().len()],
-        labels: label_columns
-            .iter()
-            .map(|_| LabelCounts::default())
-            .collect(),
-    };
+    let mut total = Part::new(schema.fields().len(), label_columns.len());
     for part in parts {
-        total.rows += part.rows;
-        for (mine, theirs) in total.nulls.iter_mut().zip(part.nulls) {
-            *mine += theirs;
-        }
-        for (mine, theirs) in total.labels.iter_mut().zip(part.labels) {
-            mine.merge(theirs);
-        }
+        total.merge(part);
     }
     let duplicates = duplicates
         .into_inner()
@@ -141,6 +121,24 @@ struct Part {
 }
 
 impl Part {
+    fn new(columns: usize, labels: usize) -> Part {
+        Part {
+            rows: 0,
+            nulls: vec![0; columns],
+            labels: (0..labels).map(|_| LabelCounts::default()).collect(),
+        }
+    }
+
+    fn merge(&mut self, other: Part) {
+        self.rows += other.rows;
+        for (mine, theirs) in self.nulls.iter_mut().zip(other.nulls) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.labels.iter_mut().zip(other.labels) {
+            mine.merge(theirs);
+        }
+    }
+
     fn add(
         &mut self,
         batch: &RecordBatch,

@@ -396,7 +396,7 @@ fn profile_in_chunks(
 ) -> Option<Result<TableProfile, Unreadable>> {
     use rayon::prelude::*;
     let delim = delimiter(format);
-    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(path).ok()?);
+    let mut file = BufReader::with_capacity(64 << 10, std::fs::File::open(path).ok()?);
     let mut first = Vec::new();
     let header_end = file.read_until(b'\n', &mut first).ok()? as u64;
     let line = trim_line(&first);
@@ -423,7 +423,11 @@ fn profile_in_chunks(
                 end,
                 header_end,
                 delim,
-                block: BLOCK_BYTES.min(chunk_bytes as usize),
+                // A small file's chunk needs no more than its own size (plus the line that
+                // straddles its end, which grows the buffer if it must).
+                block: BLOCK_BYTES
+                    .min(chunk_bytes as usize)
+                    .min((end - start) as usize + 4096),
             };
             profile_lines(path, chunk, &header, &nulls, &duplicates)
         })

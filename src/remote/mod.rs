@@ -28,7 +28,6 @@ pub use config::{Location, RemoteSpec, Remotes};
 pub use gc::{RemoteGcReport, gc};
 pub use pull::{
     Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
-    pull_profiles,
 };
 pub use push::{Selection, push};
 

@@ -170,6 +170,9 @@ fn fetch_lifecycle(ws: &Workspace, remote: &Remote) -> Result<u64> {
 /// recorded code files, or all of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
+    /// Only the versions' profiles: metadata every clone brings (a retired version's too, so
+    /// it can still be described). Every other need brings them as well.
+    Profiles,
     Trees,
     Code,
     Data,
@@ -186,28 +189,6 @@ pub fn pull(
     progress: &dyn Progress,
 ) -> Result<TransferReport> {
     once_more_if_gone(|| pull_once(ws, remote, versions, paths, need, progress))
-}
-
-/// Fetches the profiles of `versions` that are not local: metadata that comes with every clone
-/// (a retired version's too, so it can still be described).
-pub fn pull_profiles(
-    ws: &Workspace,
-    remote: &Remote,
-    versions: &[VersionId],
-    progress: &dyn Progress,
-) -> Result<TransferReport> {
-    once_more_if_gone(|| {
-        let fetcher = Fetcher::new(ws, remote, progress)?;
-        let mut profiles = Vec::new();
-        for id in versions {
-            if let Some(profile) = ws.index.version(id)?.and_then(|v| v.profile) {
-                profiles.push(profile.blob.0);
-            }
-        }
-        fetcher.acquire_blobs(profiles)?;
-        progress.finish();
-        Ok(remote.report(false))
-    })
 }
 
 /// Runs `fetch` again if a pack it was reading was rewritten by a gc on the remote (readers
@@ -237,10 +218,10 @@ fn pull_once(
             kind: "version",
             id: id.to_hex(),
         })?;
-        if need != Need::Code {
+        if matches!(need, Need::Trees | Need::Data) {
             fetcher.walk(id, &version, paths, &mut blobs)?;
         }
-        if paths.is_empty() && need != Need::Trees {
+        if paths.is_empty() && matches!(need, Need::Code | Need::Data) {
             attached.extend(version.blobs().map(|blob| blob.0));
         } else {
             attached.extend(version.profile.map(|file| file.blob.0));
@@ -365,7 +346,7 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
     let mut missing = 0;
     let mut stack = vec![version.tree];
     let mut seen = HashSet::new();
-    if need != Need::Trees {
+    if matches!(need, Need::Code | Need::Data) {
         missing += version
             .blobs()
             .filter(|blob| !store.has(Kind::Blob, &blob.0))
@@ -375,7 +356,7 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
     {
         missing += 1;
     }
-    if need == Need::Code {
+    if matches!(need, Need::Code | Need::Profiles) {
         stack.clear();
     }
     while let Some(id) = stack.pop() {

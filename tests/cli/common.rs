@@ -266,23 +266,30 @@ pub fn noise(seed: &str, len: usize) -> Vec<u8> {
     out
 }
 
-/// The Python with openlineage-python, prov and pyarrow (`tests/run.sh` makes it); `None` (with the
-/// reason printed) when there is none, which `tests/run.sh` never allows.
-pub fn checker_python() -> Option<String> {
-    match std::env::var("DV_TEST_PYTHON") {
-        Ok(python) => Some(python),
+/// A tool a test needs, named by the environment variable `var` (`tests/run.sh` sets it);
+/// `None`, with `skipped` printed, when it is not set — unless `require` is set too, which
+/// `tests/run.sh` does wherever it could provide the tool.
+pub fn optional_tool(var: &str, require: &str, skipped: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(tool) => Some(tool),
         Err(_) => {
             assert!(
-                std::env::var("DV_TEST_REQUIRE_PYTHON").is_err(),
-                "DV_TEST_REQUIRE_PYTHON is set but DV_TEST_PYTHON is not"
+                std::env::var(require).is_err(),
+                "{require} is set but {var} is not"
             );
-            eprintln!(
-                "skipping a check by openlineage-python/prov/pyarrow: DV_TEST_PYTHON is not set \
-                 (`bash tests/run.sh` installs them and runs every test)"
-            );
+            eprintln!("skipping {skipped}: {var} is not set (`bash tests/run.sh` provides it)");
             None
         }
     }
+}
+
+/// The Python with openlineage-python, prov and pyarrow (`tests/run.sh` makes it).
+pub fn checker_python() -> Option<String> {
+    optional_tool(
+        "DV_TEST_PYTHON",
+        "DV_TEST_REQUIRE_PYTHON",
+        "a check by openlineage-python/prov/pyarrow",
+    )
 }
 
 /// Runs a checker script from tests/py with `args` on `input`; returns its stdout.

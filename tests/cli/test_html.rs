@@ -5,22 +5,13 @@ use std::path::Path;
 
 use crate::common::TestEnv;
 
-/// The browser (`tests/run.sh` installs Debian's chromium as root); `None` (with the reason
-/// printed) when there is none, which `tests/run.sh` never allows where it could install one.
+/// The browser (`tests/run.sh` installs Debian's chromium as root).
 fn chromium() -> Option<String> {
-    match std::env::var("DV_TEST_CHROMIUM") {
-        Ok(browser) => Some(browser),
-        Err(_) => {
-            assert!(
-                std::env::var("DV_TEST_REQUIRE_BROWSER").is_err(),
-                "DV_TEST_REQUIRE_BROWSER is set but DV_TEST_CHROMIUM is not"
-            );
-            eprintln!(
-                "skipping the browser test: DV_TEST_CHROMIUM is not set (`bash tests/run.sh` installs chromium as root)"
-            );
-            None
-        }
-    }
+    crate::common::optional_tool(
+        "DV_TEST_CHROMIUM",
+        "DV_TEST_REQUIRE_BROWSER",
+        "the browser test",
+    )
 }
 
 /// Loads `page` (with `#fragment`) headless and returns the DOM after the scripts ran, without

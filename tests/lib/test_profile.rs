@@ -31,8 +31,15 @@ fn a_table_with_known_content_is_not_read_again() {
     let mut doctored = stored.clone();
     doctored.tables.get_mut("a.csv").unwrap().rows = 999;
     let settings = Settings::default();
-    let reused =
-        profile::profile_tree(&ws.store, &version.tree, &settings, &[doctored], None).unwrap();
+    let reused = profile::profile_tree(
+        &ws.store,
+        &ws.store,
+        &version.tree,
+        &settings,
+        &[doctored],
+        None,
+    )
+    .unwrap();
     assert_eq!(reused.tables["a.csv"].rows, 999);
     // Other null values change the counts: then nothing is reused.
     let other = Settings {
@@ -41,7 +48,15 @@ fn a_table_with_known_content_is_not_read_again() {
     };
     let mut doctored = stored.clone();
     doctored.tables.get_mut("a.csv").unwrap().rows = 999;
-    let fresh = profile::profile_tree(&ws.store, &version.tree, &other, &[doctored], None).unwrap();
+    let fresh = profile::profile_tree(
+        &ws.store,
+        &ws.store,
+        &version.tree,
+        &other,
+        &[doctored],
+        None,
+    )
+    .unwrap();
     assert_eq!(fresh.tables["a.csv"].rows, 3);
     assert_eq!(fresh.tables["a.csv"].column("species").unwrap().nulls, 0);
     // Asking for labels the known profile lacks reads the table again.
@@ -52,8 +67,15 @@ fn a_table_with_known_content_is_not_read_again() {
         )],
         ..Settings::default()
     };
-    let counted =
-        profile::profile_tree(&ws.store, &version.tree, &labels, &[stored], None).unwrap();
+    let counted = profile::profile_tree(
+        &ws.store,
+        &ws.store,
+        &version.tree,
+        &labels,
+        &[stored],
+        None,
+    )
+    .unwrap();
     assert_eq!(
         serde_json::to_value(&counted.tables["a.csv"].labels).unwrap(),
         serde_json::json!({"species": {"Adelie": 1}})
