@@ -50,6 +50,19 @@ impl fmt::Debug for Hash {
     }
 }
 
+impl serde::Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Hash::from_hex(&text).ok_or_else(|| serde::de::Error::custom(ParseIdError(text.into())))
+    }
+}
+
 /// Returned when a string is not 64 hex digits.
 #[derive(Debug, thiserror::Error)]
 #[error("\"{0}\" is not a 64-digit hex id")]

@@ -3,8 +3,15 @@
 //!
 //! A version is immutable, so its state lives beside it as events: small canonical JSON files
 //! `.dv/lifecycle/<version id>/<event id>`, each named by the blake3 hash of its bytes and never
-//! rewritten. The newest event (by time, then id) is the version's state. Events from two
-//! machines merge by union, as tags on a remote do: nothing is overwritten.
+//! rewritten. Events from two machines merge by union, as tags on a remote do: nothing is
+//! overwritten.
+//!
+//! Events are ordered by what their writer saw, not by their clocks: each new event names the
+//! events it supersedes (every event that was deciding when it was written). The state is
+//! decided among the events nothing supersedes — normally one; several only when two machines
+//! changed the state without seeing each other's change, and then the newest by time, then id,
+//! wins. So a clock (or a forger) that dates an event in the far future cannot pin a state:
+//! the next change supersedes it like any other.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +22,14 @@ use crate::error::{Error, Result};
 use crate::id::{Hash, VersionId};
 use crate::workspace::Workspace;
 
-/// The format of a lifecycle event.
-const EVENT_FORMAT: u32 = 1;
+/// The format of a lifecycle event: 2 adds `supersedes` (format 1 events supersede nothing).
+const EVENT_FORMAT: u32 = 2;
+/// Most events one event may supersede (concurrent heads are rare; a forged list is bounded).
+const MAX_SUPERSEDES: usize = 1024;
+/// Most events dv reads for one version (each is a person's action).
+const MAX_EVENTS: usize = 1024;
 /// Largest event file dv reads.
-pub const MAX_EVENT_BYTES: u64 = 64 << 10;
+pub const MAX_EVENT_BYTES: u64 = 128 << 10;
 /// Longest reason kept.
 const MAX_REASON: usize = 4096;
 
@@ -58,6 +69,9 @@ pub struct Event {
     /// RFC 3339, UTC.
     pub at: String,
     pub author: String,
+    /// The events that were deciding when this one was written (format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<Hash>,
 }
 
 impl Event {
@@ -83,6 +97,12 @@ impl Event {
         }
         if event.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
             return Err("its reason is longer than 4096 bytes".into());
+        }
+        if event.supersedes.len() > MAX_SUPERSEDES {
+            return Err(format!("it supersedes more than {MAX_SUPERSEDES} events"));
+        }
+        if event.author.len() > MAX_REASON {
+            return Err("its author is longer than 4096 bytes".into());
         }
         if chrono::DateTime::parse_from_rfc3339(&event.at).is_err() {
             return Err(format!("its time {:?} is not RFC 3339", event.at));
@@ -150,26 +170,47 @@ pub fn states_from(
         let Some(version) = name.to_str().and_then(|n| n.parse::<VersionId>().ok()) else {
             continue;
         };
-        let events = read_events(&entry.path(), &version)?;
-        if let Some(latest) = events
+        let events: Vec<(Event, Hash)> = read_events(&entry.path(), &version)?
             .into_iter()
             .filter(|(_, id)| counts(&version, id))
-            .max_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)))
-        {
-            out.insert(version, status_of(latest.0));
+            .collect();
+        if let Some(deciding) = deciding(events) {
+            out.insert(version, status_of(deciding));
         }
     }
     Ok(out)
+}
+
+/// The events nothing else among `events` supersedes, oldest first by (time, id).
+fn heads(events: &[(Event, Hash)]) -> Vec<&(Event, Hash)> {
+    let superseded: std::collections::HashSet<&Hash> = events
+        .iter()
+        .flat_map(|(event, _)| event.supersedes.iter())
+        .collect();
+    let mut heads: Vec<&(Event, Hash)> = events
+        .iter()
+        .filter(|(_, id)| !superseded.contains(id))
+        .collect();
+    heads.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)));
+    heads
+}
+
+/// The event that decides a version's state: the newest of the heads. A set of events where
+/// every one is superseded (a forged cycle) falls back to the newest of all.
+fn deciding(events: Vec<(Event, Hash)>) -> Option<Event> {
+    let newest = |all: Vec<&(Event, Hash)>| all.last().map(|(event, _)| event.clone());
+    newest(heads(&events)).or_else(|| {
+        let mut all: Vec<&(Event, Hash)> = events.iter().collect();
+        all.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)));
+        newest(all)
+    })
 }
 
 /// One version's state.
 pub fn status(ws: &Workspace, version: &VersionId) -> Result<Status> {
     let dir = events_dir(ws).join(version.to_hex());
     let events = read_events(&dir, version)?;
-    Ok(events
-        .into_iter()
-        .max_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)))
-        .map_or_else(Status::active, |(event, _)| status_of(event)))
+    Ok(deciding(events).map_or_else(Status::active, status_of))
 }
 
 fn status_of(event: Event) -> Status {
@@ -202,6 +243,15 @@ fn read_events(dir: &Path, version: &VersionId) -> Result<Vec<(Event, Hash)>> {
             // Temporary files of a write in progress.
             continue;
         };
+        if out.len() == MAX_EVENTS {
+            return Err(Error::Config {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "it holds more than {MAX_EVENTS} lifecycle events; a person makes far fewer \
+                     (remove the directory's forged events)"
+                ),
+            });
+        }
         let bytes = crate::fs_util::read_bounded(&path, MAX_EVENT_BYTES)?.unwrap_or_default();
         let event = Event::decode(&bytes, &id, version).map_err(|message| Error::Config {
             path: path.clone(),
@@ -262,13 +312,23 @@ pub fn record(ws: &Workspace, event: &Event) -> Result<Hash> {
     Ok(id)
 }
 
-/// A new event for `version`, stamped with the clock and author dv records versions with.
+/// A new event for `version`, stamped with the clock and author dv records versions with,
+/// superseding every event that decides its state now.
 pub fn event(
+    ws: &Workspace,
     version: VersionId,
     state: State,
     reason: Option<String>,
     use_instead: Option<VersionId>,
 ) -> Result<Event> {
+    let events = read_events(&events_dir(ws).join(version.to_hex()), &version)?;
+    let mut supersedes: Vec<Hash> = heads(&events).into_iter().map(|(_, id)| *id).collect();
+    if supersedes.is_empty() {
+        // A forged cycle: supersede everything there is.
+        supersedes = events.iter().map(|(_, id)| *id).collect();
+    }
+    supersedes.sort();
+    supersedes.truncate(MAX_SUPERSEDES);
     if let Some(reason) = &reason
         && reason.len() > MAX_REASON
     {
@@ -284,6 +344,7 @@ pub fn event(
         use_instead,
         at: crate::provenance::timestamp()?,
         author: crate::provenance::author(),
+        supersedes,
     })
 }
 
@@ -321,6 +382,23 @@ pub enum Change {
 /// its data is all here), and a version pinned by a recorded consumer is retired only with
 /// `force`. Returns the state it had; `None` when it already was retired (nothing recorded).
 pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Option<State>> {
+    // A retired version's data may be only on the remote (a fresh clone): unretiring fetches
+    // it first, as the one way a retired version's data comes back.
+    let mut not_fetched = "no remote gave them back".to_string();
+    if matches!(change, Change::Unretire) && status(ws, &version)?.state == State::Retired {
+        let need = crate::remote::Need::Data;
+        if crate::remote::missing_of(ws, &version, need)? > 0
+            && let Err(e) = crate::remote::ensure_local(
+                ws,
+                &[version],
+                need,
+                false,
+                &crate::progress::NoProgress,
+            )
+        {
+            not_fetched = format!("fetching them failed: {e}");
+        }
+    }
     let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
     let current = status(ws, &version)?.state;
     let refuse = |message: String| Err(Error::InvalidLifecycle { message });
@@ -336,7 +414,7 @@ pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Opti
         Change::Deprecate {
             reason,
             use_instead,
-        } => event(version, State::Deprecated, Some(reason), use_instead)?,
+        } => event(ws, version, State::Deprecated, Some(reason), use_instead)?,
         Change::Undeprecate | Change::Unretire => {
             let expected = match change {
                 Change::Undeprecate => State::Deprecated,
@@ -354,12 +432,11 @@ pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Opti
                 if missing > 0 {
                     return refuse(format!(
                         "Version {version} cannot be made active again: {missing} of its \
-                         objects are not here (gc may have removed them; `dv pull` fetches \
-                         them if a remote holds the version)"
+                         objects are not here (gc may have removed them), and {not_fetched}"
                     ));
                 }
             }
-            event(version, State::Active, None, None)?
+            event(ws, version, State::Active, None, None)?
         }
         Change::Retire { .. } if current == State::Retired => return Ok(None),
         Change::Retire { reason, force } => {
@@ -376,10 +453,21 @@ pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Opti
                     });
                 }
             }
-            event(version, State::Retired, Some(reason), None)?
+            event(ws, version, State::Retired, Some(reason), None)?
         }
     };
+    let wanted = event.state;
     record(ws, &event)?;
+    // Never report a change that did not happen.
+    let now = status(ws, &version)?.state;
+    if now != wanted {
+        return refuse(format!(
+            "Version {version} is still {} after recording the change (its lifecycle events \
+             in .dv/lifecycle/{} decide otherwise; `dv fsck` checks them)",
+            now.name(),
+            version.to_hex()
+        ));
+    }
     Ok(Some(current))
 }
 

@@ -188,7 +188,7 @@ impl From<Error> for CliError {
                 };
                 base.hinted(format!("{reason}. {hint}"))
             }
-            Error::Retired { .. } => base.hinted("Use an active version (`dv log --active`), or `dv unretire REV` while its data is still here."),
+            Error::Retired { .. } => base.hinted("Use an active version (`dv log --active`), or `dv unretire REV` (it fetches the data from the default remote if it is still there)."),
             Error::PinnedVersion { .. } => base.hinted("Retiring it would break those lock files: pin another version there first, or add --force."),
             Error::ForgetRefused { ref dependents, .. } => CliError { details: dependents.clone(), ..base }
                 .hinted("Retire it instead (its record stays), or add --force to forget it anyway."),

@@ -79,7 +79,7 @@ pub struct Undeprecate {
     rev: String,
 }
 
-/// Make a retired version active again (while its data is still here)
+/// Make a retired version active again (fetching its data from the default remote if needed)
 #[derive(clap::Args)]
 pub struct Unretire {
     /// The version

@@ -113,7 +113,7 @@ fn a_retired_version_keeps_its_record_but_its_data_is_refused() {
         checkout.stderr,
         format!(
             "error: Version {raw} is retired (2026-01-02T03:04:03.000000Z: superseded by the 2027 survey): its data may already be gone\n\
-             hint: Use an active version (`dv log --active`), or `dv unretire REV` while its data is still here.\n"
+             hint: Use an active version (`dv log --active`), or `dv unretire REV` (it fetches the data from the default remote if it is still there).\n"
         )
     );
     assert!(!env.base().join("out").exists());
