@@ -64,6 +64,14 @@ pub fn commit(
 ) -> Result<CommitOutcome> {
     crate::names::check("dataset", &request.dataset)?;
     ws.check_stage(&request.stage)?;
+    if let Some(message) = &request.message
+        && message.len() > crate::object::version::MAX_MESSAGE
+    {
+        return Err(Error::MessageTooLong {
+            bytes: message.len(),
+            max: crate::object::version::MAX_MESSAGE,
+        });
+    }
     ws.remove_stale_temp_files()?;
     // Rules are read first: a mistake in dv.toml stops the commit before any work.
     let rules = Rules::load(ws.root(), ws.stages())?;

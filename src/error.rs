@@ -59,6 +59,9 @@ pub enum Error {
         reason: &'static str,
     },
 
+    #[error("The message is {bytes} bytes; a version message is at most {max} bytes")]
+    MessageTooLong { bytes: usize, max: usize },
+
     #[error("Invalid --param \"{arg}\": expected KEY=VALUE")]
     InvalidParam { arg: String },
 

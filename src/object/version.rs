@@ -18,6 +18,8 @@ use crate::id::{BlobId, Hash, TreeId, VersionId};
 /// profile or the stage rules it failed, 2 for one made by `dv run` without either, 1 for
 /// every other. Each older kind keeps its encoding, so ids made by an older dv never change.
 pub const VERSION_FORMAT: u32 = 3;
+/// Longest version message kept (a person writes far less; a remote cannot send megabytes).
+pub const MAX_MESSAGE: usize = 64 << 10;
 /// The encoding of a version with a run record but no profile or rule results.
 pub const VERSION_FORMAT_RUN: u32 = 2;
 /// The encoding of a version without a run record, profile or rule results.
@@ -263,6 +265,17 @@ impl Version {
 
     /// Parses a stored version, refusing formats newer than this dv knows.
     pub fn decode(bytes: &[u8], id: &VersionId) -> Result<Version> {
+        if bytes.len() as u64 > crate::store::MAX_VERSION_OBJECT {
+            return Err(Error::CorruptObject {
+                kind: "version",
+                id: id.to_hex(),
+                reason: format!(
+                    "it is {} bytes, more than a version record may be ({} bytes)",
+                    bytes.len(),
+                    crate::store::MAX_VERSION_OBJECT
+                ),
+            });
+        }
         let bad = |reason: String| Error::CorruptObject {
             kind: "version",
             id: id.to_hex(),
@@ -289,6 +302,14 @@ impl Version {
     /// CLI's rules and the committed path stays inside the workspace.
     fn validate(&self) -> std::result::Result<(), String> {
         crate::names::check("dataset", &self.dataset).map_err(|e| e.to_string())?;
+        if let Some(message) = &self.message
+            && message.len() > MAX_MESSAGE
+        {
+            return Err(format!(
+                "its message is {} bytes, more than the {MAX_MESSAGE} a person writes",
+                message.len()
+            ));
+        }
         crate::names::check("stage", &self.stage).map_err(|e| e.to_string())?;
         if !self.path.is_empty() {
             crate::names::check_relative_path("its path", &self.path)?;

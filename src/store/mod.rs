@@ -105,6 +105,19 @@ const RAW_IN_MEMORY: u64 = 16 << 20;
 
 /// Largest tree or version object dv will load into memory; protects against crafted objects.
 pub const MAX_METADATA_OBJECT: u64 = 256 << 20;
+/// Largest version record, decoded: what people write (a message, params, code lists) fits in
+/// far less, and a record from a remote that expands past it is refused before it is parsed.
+pub const MAX_VERSION_OBJECT: u64 = 4 << 20;
+
+/// The most bytes an object of `kind` may decode to in memory.
+fn memory_limit(kind: Kind) -> u64 {
+    match kind {
+        Kind::Chunk => chunks::MAX_CHUNK as u64,
+        Kind::Blob => delta::MAX_DELTA_CONTENT,
+        Kind::Tree => MAX_METADATA_OBJECT,
+        Kind::Version => MAX_VERSION_OBJECT,
+    }
+}
 
 /// The object store of one workspace.
 #[derive(Clone)]
@@ -609,7 +622,7 @@ impl Store {
     /// Loads a tree or version object into memory, verified against its id.
     pub fn get_bytes(&self, kind: Kind, id: &Hash) -> Result<Vec<u8>> {
         let mut reader = self.read(kind, id)?;
-        if reader.size() > MAX_METADATA_OBJECT {
+        if reader.size() > memory_limit(kind) {
             return Err(corrupt(
                 kind,
                 id,
@@ -764,11 +777,7 @@ impl Store {
     ) -> Result<(Vec<u8>, u8)> {
         // What each kind can hold in memory: a blob read here is below the chunking threshold
         // or a delta (at most 16 MiB); only trees and versions may be larger.
-        let limit = match kind {
-            Kind::Chunk => chunks::MAX_CHUNK as u64,
-            Kind::Blob => delta::MAX_DELTA_CONTENT,
-            Kind::Tree | Kind::Version => MAX_METADATA_OBJECT,
-        };
+        let limit = memory_limit(kind);
         if header.size > limit {
             return Err(corrupt(
                 kind,

@@ -87,3 +87,51 @@ fn a_far_future_lifecycle_event_cannot_pin_a_state() {
         b"x,y\n1,2\n"
     );
 }
+
+#[test]
+fn a_version_record_that_expands_past_its_bound_is_refused_before_it_is_parsed() {
+    let env = TestEnv::new();
+    let id = pushed(&env);
+    let remote = env.base().join("remote");
+    let stored = std::fs::read(remote.join("versions").join(&id)).unwrap();
+    let json = zstd::decode_all(&stored[16..]).unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // 64 MiB of message in a frame of a few KB, under the id of its own bytes.
+    record["message"] = serde_json::Value::String("A".repeat(64 << 20));
+    let bomb = serde_json::to_vec(&record).unwrap();
+    let bomb_id = blake3::hash(&bomb).to_hex().to_string();
+    let mut object = b"dvob\x02v\x01\x00".to_vec();
+    object.extend_from_slice(&(bomb.len() as u64).to_le_bytes());
+    object.extend_from_slice(&zstd::encode_all(&bomb[..], 19).unwrap());
+    assert!(
+        object.len() < 64 << 10,
+        "the bomb is small: {}",
+        object.len()
+    );
+    std::fs::write(remote.join("versions").join(&bomb_id), &object).unwrap();
+
+    let fetch = env.dv(&["fetch"]);
+    assert_eq!(fetch.code, 1, "{fetch}");
+    assert!(
+        fetch.stderr.contains(&format!(
+            "error: Remote origin: the version {bomb_id} it sent is damaged, so it was not stored"
+        )) && fetch
+            .stderr
+            .contains("its header claims 67109314 bytes, more than any such object may hold"),
+        "{fetch}"
+    );
+    assert_eq!(
+        env.dv(&["log", "--json"]).json().as_array().unwrap().len(),
+        1
+    );
+
+    // A message longer than a version may carry is refused at commit, not written.
+    env.write("data/b.csv", "x\n");
+    let long = "m".repeat(65 << 10);
+    let commit = env.dv(&["commit", "data", "-d", "d", "-s", "raw", "-m", &long]);
+    assert_eq!(commit.code, 1, "{commit}");
+    assert_eq!(
+        commit.stderr.lines().next().unwrap(),
+        "error: The message is 66560 bytes; a version message is at most 65536 bytes"
+    );
+}
