@@ -38,7 +38,7 @@ pub struct Affected {
     pub dataset: String,
     pub stage: String,
     /// `/`-separated path inside the version; empty for the version's root tree or the version
-    /// object itself; `code:PATH` for a code file.
+    /// object itself; `code:PATH` for a code file, `profile` for its profile.
     pub path: String,
 }
 
@@ -196,6 +196,12 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
                     .run_files()
                     .into_iter()
                     .map(|(name, file)| (format!("run:{name}"), file.blob)),
+            )
+            .chain(
+                version
+                    .profile
+                    .iter()
+                    .map(|file| ("profile".to_string(), file.blob)),
             );
         for (label, blob) in beside {
             for (kind, object, problem) in walker.problems(Kind::Blob, &blob.0) {

@@ -135,3 +135,22 @@ fn a_version_record_that_expands_past_its_bound_is_refused_before_it_is_parsed()
         "error: The message is 66560 bytes; a version message is at most 65536 bytes"
     );
 }
+
+#[test]
+fn fsck_checks_a_versions_profile_blob() {
+    let env = TestEnv::new();
+    env.write("data/a.csv", "x,y\n1,2\n");
+    env.ok(&["commit", "data", "-d", "d", "-s", "raw"]);
+    let show = env.dv(&["show", "d", "--json"]).json();
+    let blob = dv::Hash::from_hex(show["profile"]["blob"].as_str().unwrap()).unwrap();
+    env.ok(&["fsck"]);
+    env.damage_object(dv::store::Kind::Blob, &blob, 1);
+    let fsck = env.dv(&["fsck", "--json"]);
+    assert_eq!(fsck.code, 1, "{fsck}");
+    let report = fsck.json();
+    let text = report.to_string();
+    assert!(
+        text.contains(&blob.to_hex()) && text.contains("\"profile\""),
+        "fsck names the profile blob and where it is used: {report:#}"
+    );
+}
