@@ -24,10 +24,10 @@ use crate::workspace::Workspace;
 
 /// The format of a lifecycle event: 2 adds `supersedes` (format 1 events supersede nothing).
 const EVENT_FORMAT: u32 = 2;
-/// Most events one event may supersede (concurrent heads are rare; a forged list is bounded).
-const MAX_SUPERSEDES: usize = 1024;
 /// Most events dv reads for one version (each is a person's action).
 const MAX_EVENTS: usize = 1024;
+/// Most events one event may supersede: all of a version's, so a new event always can.
+const MAX_SUPERSEDES: usize = MAX_EVENTS;
 /// Largest event file dv reads.
 pub const MAX_EVENT_BYTES: u64 = 128 << 10;
 /// Longest reason kept.
@@ -181,29 +181,36 @@ pub fn states_from(
     Ok(out)
 }
 
-/// The events nothing else among `events` supersedes, oldest first by (time, id).
+/// The order in which concurrent events win: by time, then id.
+fn by_time(a: &&(Event, Hash), b: &&(Event, Hash)) -> std::cmp::Ordering {
+    a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1))
+}
+
+/// The events nothing else among `events` supersedes.
 fn heads(events: &[(Event, Hash)]) -> Vec<&(Event, Hash)> {
     let superseded: std::collections::HashSet<&Hash> = events
         .iter()
         .flat_map(|(event, _)| event.supersedes.iter())
         .collect();
-    let mut heads: Vec<&(Event, Hash)> = events
+    events
         .iter()
         .filter(|(_, id)| !superseded.contains(id))
-        .collect();
-    heads.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)));
-    heads
+        .collect()
 }
 
 /// The event that decides a version's state: the newest of the heads. A set of events where
 /// every one is superseded (a forged cycle) falls back to the newest of all.
 fn deciding(events: Vec<(Event, Hash)>) -> Option<Event> {
-    let newest = |all: Vec<&(Event, Hash)>| all.last().map(|(event, _)| event.clone());
-    newest(heads(&events)).or_else(|| {
-        let mut all: Vec<&(Event, Hash)> = events.iter().collect();
-        all.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.cmp(&b.1)));
-        newest(all)
-    })
+    let heads = heads(&events);
+    let candidates = if heads.is_empty() {
+        events.iter().collect()
+    } else {
+        heads
+    };
+    candidates
+        .into_iter()
+        .max_by(by_time)
+        .map(|(event, _)| event.clone())
 }
 
 /// One version's state.
@@ -328,7 +335,6 @@ pub fn event(
         supersedes = events.iter().map(|(_, id)| *id).collect();
     }
     supersedes.sort();
-    supersedes.truncate(MAX_SUPERSEDES);
     if let Some(reason) = &reason
         && reason.len() > MAX_REASON
     {
@@ -384,20 +390,19 @@ pub enum Change {
 pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Option<State>> {
     // A retired version's data may be only on the remote (a fresh clone): unretiring fetches
     // it first, as the one way a retired version's data comes back.
+    // (Nothing is contacted when the data is all here.)
     let mut not_fetched = "no remote gave them back".to_string();
-    if matches!(change, Change::Unretire) && status(ws, &version)?.state == State::Retired {
-        let need = crate::remote::Need::Data;
-        if crate::remote::missing_of(ws, &version, need)? > 0
-            && let Err(e) = crate::remote::ensure_local(
-                ws,
-                &[version],
-                need,
-                false,
-                &crate::progress::NoProgress,
-            )
-        {
-            not_fetched = format!("fetching them failed: {e}");
-        }
+    if matches!(change, Change::Unretire)
+        && status(ws, &version)?.state == State::Retired
+        && let Err(e) = crate::remote::ensure_local(
+            ws,
+            &[version],
+            crate::remote::Need::Data,
+            false,
+            &crate::progress::NoProgress,
+        )
+    {
+        not_fetched = format!("fetching them failed: {e}");
     }
     let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
     let current = status(ws, &version)?.state;

@@ -265,22 +265,19 @@ impl Version {
 
     /// Parses a stored version, refusing formats newer than this dv knows.
     pub fn decode(bytes: &[u8], id: &VersionId) -> Result<Version> {
-        if bytes.len() as u64 > crate::store::MAX_VERSION_OBJECT {
-            return Err(Error::CorruptObject {
-                kind: "version",
-                id: id.to_hex(),
-                reason: format!(
-                    "it is {} bytes, more than a version record may be ({} bytes)",
-                    bytes.len(),
-                    crate::store::MAX_VERSION_OBJECT
-                ),
-            });
-        }
         let bad = |reason: String| Error::CorruptObject {
             kind: "version",
             id: id.to_hex(),
             reason,
         };
+        // Bytes may come from an index row as well as the store: bounded either way.
+        if bytes.len() as u64 > crate::store::MAX_VERSION_OBJECT {
+            return Err(bad(format!(
+                "it is {} bytes, more than a version record may be ({} bytes)",
+                bytes.len(),
+                crate::store::MAX_VERSION_OBJECT
+            )));
+        }
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| bad(format!("it is not valid JSON: {e}")))?;
         let format = value

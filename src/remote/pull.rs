@@ -34,8 +34,9 @@ use crate::workspace::Workspace;
 const GROUP_BYTES: u64 = 64 << 20;
 /// Loose objects larger than this are received into a file rather than memory.
 const IN_MEMORY_LOOSE: u64 = 64 << 20;
-/// The largest version object a remote may send.
-const MAX_VERSION_OBJECT: u64 = 16 << 20;
+/// The largest version object a remote may send: a record is stored raw unless zstd makes it
+/// smaller, so its file is at most its decoded bound and a header.
+const MAX_VERSION_FILE: u64 = crate::store::MAX_VERSION_OBJECT + crate::store::HEADER_LEN as u64;
 
 /// Where a workspace keeps a remote's pack indexes (a cache), when it may write.
 pub(super) fn index_cache(ws: &Workspace, client: &Client) -> Option<PathBuf> {
@@ -56,7 +57,7 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
     let received: Vec<Result<(Hash, Vec<u8>)>> = remote.block_on(
         futures::stream::iter(missing.iter().map(|id| async move {
             let key = layout::version_key(id);
-            let bytes = client.get(&key, MAX_VERSION_OBJECT).await?.ok_or_else(|| {
+            let bytes = client.get(&key, MAX_VERSION_FILE).await?.ok_or_else(|| {
                 client.error(format!("{key} disappeared while it was being read"))
             })?;
             Ok((*id, bytes.to_vec()))

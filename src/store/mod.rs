@@ -103,7 +103,7 @@ pub enum RawObject {
 /// Loose object files up to this size are read into memory to be moved.
 const RAW_IN_MEMORY: u64 = 16 << 20;
 
-/// Largest tree or version object dv will load into memory; protects against crafted objects.
+/// Largest tree object dv will load into memory; protects against crafted objects.
 pub const MAX_METADATA_OBJECT: u64 = 256 << 20;
 /// Largest version record, decoded: what people write (a message, params, code lists) fits in
 /// far less, and a record from a remote that expands past it is refused before it is parsed.
@@ -776,7 +776,7 @@ impl Store {
         depth: u8,
     ) -> Result<(Vec<u8>, u8)> {
         // What each kind can hold in memory: a blob read here is below the chunking threshold
-        // or a delta (at most 16 MiB); only trees and versions may be larger.
+        // or a delta (at most 16 MiB); only trees may be larger.
         let limit = memory_limit(kind);
         if header.size > limit {
             return Err(corrupt(

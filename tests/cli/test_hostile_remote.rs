@@ -148,9 +148,11 @@ fn fsck_checks_a_versions_profile_blob() {
     let fsck = env.dv(&["fsck", "--json"]);
     assert_eq!(fsck.code, 1, "{fsck}");
     let report = fsck.json();
-    let text = report.to_string();
-    assert!(
-        text.contains(&blob.to_hex()) && text.contains("\"profile\""),
-        "fsck names the profile blob and where it is used: {report:#}"
-    );
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["kind"], "blob", "{report:#}");
+    assert_eq!(findings[0]["id"], blob.to_hex(), "{report:#}");
+    let affects = findings[0]["affects"].as_array().unwrap();
+    assert_eq!(affects.len(), 1, "{report:#}");
+    assert_eq!(affects[0]["path"], "profile", "{report:#}");
 }
