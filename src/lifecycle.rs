@@ -387,7 +387,12 @@ pub enum Change {
 /// deprecated, only a deprecated one is undeprecated and only a retired one unretired (while
 /// its data is all here), and a version pinned by a recorded consumer is retired only with
 /// `force`. Returns the state it had; `None` when it already was retired (nothing recorded).
-pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Option<State>> {
+pub fn change(
+    ws: &Workspace,
+    version: VersionId,
+    change: Change,
+    fetch: crate::remote::Fetch,
+) -> Result<Option<State>> {
     // A retired version's data may be only on the remote (a fresh clone): unretiring fetches
     // it first, as the one way a retired version's data comes back.
     // (Nothing is contacted when the data is all here.)
@@ -398,7 +403,7 @@ pub fn change(ws: &Workspace, version: VersionId, change: Change) -> Result<Opti
             ws,
             &[version],
             crate::remote::Need::Data,
-            false,
+            fetch,
             &crate::progress::NoProgress,
         )
     {

@@ -401,13 +401,13 @@ pub(super) fn rows_local(
     {
         return Ok(ws);
     }
-    let ws = if ws.writable() || ui.offline {
+    let ws = if ws.writable() || ui.fetch == dv::remote::Fetch::Offline {
         ws
     } else {
         super::open_workspace()?
     };
     let progress = ui.progress();
-    if let Some(report) = dv::remote::ensure_blobs(&ws, &blobs, ui.offline, &progress)? {
+    if let Some(report) = dv::remote::ensure_blobs(&ws, &blobs, ui.fetch, &progress)? {
         fetched(ui, &report);
     }
     Ok(ws)

@@ -24,7 +24,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .any(|f| f.problem == dv::fsck::Problem::Missing);
     let mut remote = None;
     if missing
-        && !ui.offline
+        && ui.fetch == dv::remote::Fetch::OnDemand
         && let Some((name, versions)) = dv::remote::default_remote_versions(&ws)?
     {
         report.reclassify_missing(&versions, dv::fsck::Problem::NotLocal);

@@ -141,6 +141,7 @@ pub fn retire(ui: &Ui, args: Retire) -> Result<(), CliError> {
                     reason: reason.clone(),
                     force: false,
                 },
+                ui.fetch,
             )?;
         }
     }
@@ -221,7 +222,7 @@ fn apply(
         .version(&id)?
         .map(|v| format!(" ({})", dataset_at_stage(&v)))
         .unwrap_or_default();
-    match dv::lifecycle::change(ws, id, change)? {
+    match dv::lifecycle::change(ws, id, change, ui.fetch)? {
         None => ui.status(format!(
             "Version {}{name} was already {}.",
             id.short(SHORT_ID),

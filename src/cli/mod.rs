@@ -110,7 +110,10 @@ pub fn main() -> ExitCode {
     };
     let ui = Ui {
         quiet: cli.quiet,
-        offline: cli.offline,
+        fetch: match cli.offline {
+            true => dv::remote::Fetch::Offline,
+            false => dv::remote::Fetch::OnDemand,
+        },
     };
     let result = match cli.command {
         Command::Init(args) => init::run(&ui, args),
@@ -199,13 +202,13 @@ fn with_local_data(
     if missing == 0 {
         return Ok(ws);
     }
-    let ws = if ws.writable() || ui.offline {
+    let ws = if ws.writable() || ui.fetch == dv::remote::Fetch::Offline {
         ws
     } else {
         open_workspace()?
     };
     let progress = ui.progress();
-    if let Some(report) = dv::remote::ensure_local(&ws, ids, need, ui.offline, &progress)? {
+    if let Some(report) = dv::remote::ensure_local(&ws, ids, need, ui.fetch, &progress)? {
         fetched(ui, &report);
     }
     Ok(ws)

@@ -100,6 +100,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         argv: args.command,
         record_env: args.record_env,
         allow_failing: args.allow_failing,
+        fetch: ui.fetch,
     };
     let progress = ui.progress();
     let outcome = dv::run::run(&ws, &request, &progress, &Phases(ui))?;
@@ -267,6 +268,7 @@ pub fn rerun(ui: &Ui, args: RerunArgs) -> Result<(), CliError> {
             &id,
             &new,
             args.dry_run,
+            ui.fetch,
             &progress,
             &Phases(ui),
         )?;
@@ -299,7 +301,7 @@ pub fn rerun(ui: &Ui, args: RerunArgs) -> Result<(), CliError> {
         }
         return ui.out(text);
     }
-    let report = dv::run::rerun::rerun(&ws, &id, args.keep.as_deref(), &progress)?;
+    let report = dv::run::rerun::rerun(&ws, &id, args.keep.as_deref(), ui.fetch, &progress)?;
     let identical = report.identical();
     if args.json {
         json_report(ui, &report)?;

@@ -10,8 +10,8 @@ use super::error::CliError;
 
 pub struct Ui {
     pub quiet: bool,
-    /// `--offline`: data that is not local is an error, never fetched.
-    pub offline: bool,
+    /// `--offline` makes data that is not local an error; otherwise it is fetched on demand.
+    pub fetch: dv::remote::Fetch,
 }
 
 impl Ui {

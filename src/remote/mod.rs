@@ -27,7 +27,7 @@ pub use client::{Client, Tuning};
 pub use config::{Location, RemoteSpec, Remotes};
 pub use gc::{RemoteGcReport, gc};
 pub use pull::{
-    Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
+    Fetch, Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
 };
 pub use push::{Selection, push};
 

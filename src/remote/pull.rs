@@ -236,13 +236,24 @@ fn pull_once(
     Ok(remote.report(false))
 }
 
+/// Whether an operation may fetch what is not in the workspace from the default remote: the
+/// one way every operation that may need absent data is told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fetch {
+    /// Fetch what is missing from the default remote, when one is configured.
+    #[default]
+    OnDemand,
+    /// Never contact a remote: what is not local is an error (`--offline`).
+    Offline,
+}
+
 /// Makes the data of `versions` local before a command uses it, fetching what is missing from
 /// the default remote. `None` when everything was already here (no remote is contacted).
 pub fn ensure_local(
     ws: &Workspace,
     versions: &[VersionId],
     need: Need,
-    offline: bool,
+    fetch: Fetch,
     progress: &dyn Progress,
 ) -> Result<Option<TransferReport>> {
     let mut missing = 0;
@@ -258,7 +269,7 @@ pub fn ensure_local(
         [one] => format!("The data of version {one}"),
         many => format!("The data of {} versions", many.len()),
     };
-    fetch_missing(ws, what, missing, offline, |remote| {
+    fetch_missing(ws, what, missing, fetch, |remote| {
         pull(ws, remote, &short, &[], need, progress)
     })
 }
@@ -268,7 +279,7 @@ pub fn ensure_local(
 pub fn ensure_blobs(
     ws: &Workspace,
     blobs: &[Hash],
-    offline: bool,
+    fetch: Fetch,
     progress: &dyn Progress,
 ) -> Result<Option<TransferReport>> {
     let absent: Vec<Hash> = blobs
@@ -277,7 +288,7 @@ pub fn ensure_blobs(
         .copied()
         .collect();
     let what = format!("The content of {} files", absent.len());
-    fetch_missing(ws, what, absent.len(), offline, |remote| {
+    fetch_missing(ws, what, absent.len(), fetch, |remote| {
         once_more_if_gone(|| {
             let fetcher = Fetcher::new(ws, remote, progress)?;
             fetcher.acquire_blobs(absent.clone())?;
@@ -317,7 +328,7 @@ fn fetch_missing(
     ws: &Workspace,
     what: String,
     missing: usize,
-    offline: bool,
+    policy: Fetch,
     fetch: impl FnOnce(&Remote) -> Result<TransferReport>,
 ) -> Result<Option<TransferReport>> {
     if missing == 0 {
@@ -328,7 +339,7 @@ fn fetch_missing(
         missing,
         reason: reason.to_string(),
     };
-    if offline {
+    if policy == Fetch::Offline {
         return Err(not_local("--offline was given"));
     }
     if Remotes::load(&ws.dv_dir())?.default.is_none() {

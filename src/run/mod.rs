@@ -46,6 +46,8 @@ pub struct RunRequest {
     pub record_env: Vec<String>,
     /// Commit the output even if it fails the stage rules (they are recorded).
     pub allow_failing: bool,
+    /// Whether inputs whose data is not local may be fetched from the default remote.
+    pub fetch: crate::remote::Fetch,
 }
 
 /// What a phase of a run took, for the progress lines.
@@ -112,7 +114,7 @@ pub fn run(
         }
     }
     let clock = Instant::now();
-    let inputs = place_inputs(ws, &request.inputs, progress)?;
+    let inputs = place_inputs(ws, &request.inputs, request.fetch, progress)?;
     let out = prepare_output(ws, &request.out, &inputs, progress)?;
     observer.phase("materializing inputs", clock.elapsed());
 
@@ -255,6 +257,7 @@ fn setup(message: impl Into<String>) -> Error {
 fn place_inputs(
     ws: &Workspace,
     inputs: &[(String, Option<PathBuf>)],
+    fetch: crate::remote::Fetch,
     progress: &dyn Progress,
 ) -> Result<Vec<Placed>> {
     let mut placed: Vec<Placed> = Vec::new();
@@ -271,7 +274,7 @@ fn place_inputs(
                 .find(|(_, t)| t.version == id)
                 .map(|(rel, _)| ws.absolute(rel)),
         };
-        crate::remote::ensure_local(ws, &[id], crate::remote::Need::Data, false, progress)?;
+        crate::remote::ensure_local(ws, &[id], crate::remote::Need::Data, fetch, progress)?;
         let report = checkout(
             ws,
             &CheckoutRequest {

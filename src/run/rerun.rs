@@ -4,7 +4,7 @@
 //! version. `--downstream` replays every recorded run below a version with a new version in its
 //! place and commits the results: the pipeline, re-run from what was recorded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Execution, Placed, environment, execute, setup};
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::id::VersionId;
 use crate::object::{CodeBase, Interpreter, RunInput, RunRecord, Version};
 use crate::progress::Progress;
-use crate::remote::Need;
+use crate::remote::{Fetch, Need};
 use crate::workspace::Workspace;
 
 /// Where a rerun happened: a directory the user keeps, or one removed when dropped.
@@ -66,6 +66,7 @@ pub fn rerun(
     ws: &Workspace,
     id: &VersionId,
     keep: Option<&Path>,
+    fetch: Fetch,
     progress: &dyn Progress,
 ) -> Result<RerunReport> {
     let version = super::load(ws, id)?;
@@ -88,8 +89,15 @@ pub fn rerun(
                 .map_err(|e| Error::io("temporary directory", e))?,
         ),
     };
-    crate::remote::ensure_local(ws, &[*id], Need::Trees, false, progress)?;
-    let replayed = replay_in(ws, &version, &version.inputs, scratch.path(), progress)?;
+    crate::remote::ensure_local(ws, &[*id], Need::Trees, fetch, progress)?;
+    let replayed = replay_in(
+        ws,
+        &version,
+        &version.inputs,
+        scratch.path(),
+        fetch,
+        progress,
+    )?;
     let comparison = match replayed.execution.status {
         0 => Some(compare(
             ws,
@@ -117,6 +125,7 @@ fn replay_in(
     version: &Version,
     inputs: &[VersionId],
     root: &Path,
+    fetch: Fetch,
     progress: &dyn Progress,
 ) -> Result<Replayed> {
     let id = version.id();
@@ -132,8 +141,8 @@ fn replay_in(
         Some(rel) => (join(root, rel), root.to_path_buf()),
         None => (root.join("workspace"), root.join("repository")),
     };
-    crate::remote::ensure_local(ws, inputs, Need::Data, false, progress)?;
-    crate::remote::ensure_local(ws, &[id], Need::Code, false, progress)?;
+    crate::remote::ensure_local(ws, inputs, Need::Data, fetch, progress)?;
+    crate::remote::ensure_local(ws, &[id], Need::Code, fetch, progress)?;
     let mut placed = Vec::new();
     for (recorded, id) in run.inputs.iter().zip(inputs) {
         crate::lifecycle::ensure_usable(ws, id)?;
@@ -289,10 +298,21 @@ pub fn replay_downstream(
     old: &VersionId,
     new: &VersionId,
     dry_run: bool,
+    fetch: Fetch,
     progress: &dyn Progress,
     observer: &dyn super::RunObserver,
 ) -> Result<Vec<Replay>> {
-    let below = downstream(ws, old)?;
+    // NEW may itself be made from OLD (a new raw version committed `--from` the previous
+    // one): it is the replacement, and what is made from it is already of the new line.
+    let replacement: HashSet<VersionId> = downstream(ws, new)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .chain([*new])
+        .collect();
+    let below: Vec<(VersionId, Version)> = downstream(ws, old)?
+        .into_iter()
+        .filter(|(id, _)| !replacement.contains(id))
+        .collect();
     let plain: Vec<String> = below
         .iter()
         .filter(|(_, v)| v.run.is_none())
@@ -329,7 +349,7 @@ pub fn replay_downstream(
                 .copied()
                 .collect();
         } else {
-            let made = replay_one(ws, &version, &inputs, progress, observer)?;
+            let made = replay_one(ws, &version, &inputs, fetch, progress, observer)?;
             replaced.insert(id, made);
             step.new = Some(made);
         }
@@ -343,6 +363,7 @@ fn replay_one(
     ws: &Workspace,
     version: &Version,
     inputs: &[VersionId],
+    fetch: Fetch,
     progress: &dyn Progress,
     observer: &dyn super::RunObserver,
 ) -> Result<VersionId> {
@@ -351,7 +372,7 @@ fn replay_one(
         .tempdir()
         .map_err(|e| Error::io("temporary directory", e))?;
     let clock = std::time::Instant::now();
-    let replayed = replay_in(ws, version, inputs, scratch.path(), progress)?;
+    let replayed = replay_in(ws, version, inputs, scratch.path(), fetch, progress)?;
     observer.phase(
         &format!("running {}@{}", version.dataset, version.stage),
         clock.elapsed(),

@@ -1256,3 +1256,73 @@ fn a_push_whose_lock_lapsed_writes_no_version(backend: &Backend) {
     assert!(std::fs::read(env.base().join("out/late.bin")).unwrap() == content);
 }
 both!(a_push_whose_lock_lapsed_writes_no_version);
+
+fn offline_run_and_rerun_never_fetch_their_inputs(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let raw = noise("raw", 300_000);
+    env.write("data/raw/a.bin", &raw);
+    let input = env.id(&["commit", "data/raw", "-d", "d", "-s", "raw", "-q"]);
+    let made = env.ok(&[
+        "run",
+        "-d",
+        "d",
+        "-s",
+        "cleaned",
+        "--from",
+        &input,
+        "--out",
+        "data/cleaned",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "cp data/raw/a.bin \"$DV_OUTPUT/\"",
+    ]);
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let run = made["id"].as_str().unwrap().to_string();
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+    let copy = env.base().join("copy");
+    let refused = |out: Output, of: &str| {
+        assert_eq!(out.code, 1, "{out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "error: The data of version {of} is not in this workspace (1 object missing)\nhint: --offline was given."
+            )),
+            "{out}"
+        );
+    };
+    refused(
+        env.dv_in(
+            &copy,
+            &[
+                "--offline",
+                "run",
+                "-d",
+                "e",
+                "-s",
+                "cleaned",
+                "--from",
+                &input,
+                "--out",
+                "data/again",
+                "--",
+                "sh",
+                "-c",
+                "cp data/raw/a.bin \"$DV_OUTPUT/\"",
+            ],
+        ),
+        &input,
+    );
+    refused(env.dv_in(&copy, &["--offline", "rerun", &run]), &run);
+    let store = dv::store::Store::at(copy.join(".dv/objects"));
+    assert!(
+        !store.has(dv::store::Kind::Blob, &blob_id(&raw)),
+        "nothing was fetched"
+    );
+    assert!(!copy.join("data").exists(), "nothing was placed");
+
+    // Without --offline the same rerun fetches what it needs and reproduces the version.
+    ok_in(&env, "copy", &["rerun", &run]);
+}
+both!(offline_run_and_rerun_never_fetch_their_inputs);

@@ -687,3 +687,39 @@ fn rerun_refuses_what_it_cannot_do() {
         "{out}"
     );
 }
+
+#[test]
+fn downstream_replay_takes_a_new_raw_version_committed_from_the_old_one() {
+    let (env, raw) = pipeline();
+    let p = four_stages(&env, &raw);
+    let mut csv = env.read("data/raw/penguins.csv");
+    csv.extend_from_slice(b"Gentoo,Biscoe,46.1,13.2,211,4500,female\n");
+    env.write("data/raw/penguins.csv", &csv);
+    // Chained to the previous raw version, as a new delivery of raw data is.
+    let raw2 = env.id(&[
+        "commit", "data/raw", "-d", "penguins", "-s", "raw", "--from", &raw, "-q",
+    ]);
+    let plan = ok(
+        &env,
+        &["rerun", &raw, &raw2, "--downstream", "--dry-run", "--json"],
+    )
+    .json();
+    let olds: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["old"].as_str().unwrap())
+        .collect();
+    assert_eq!(olds, [&p.cleaned, &p.labeled, &p.ready], "{plan}");
+    assert_eq!(plan[0]["inputs"], json!([raw2]));
+
+    let steps = ok(&env, &["rerun", &raw, &raw2, "--downstream", "--json"]).json();
+    assert_eq!(steps.as_array().unwrap().len(), 3, "{steps}");
+    // A second replay of the same pair leaves out the replays the first one made from NEW.
+    let again = ok(
+        &env,
+        &["rerun", &raw, &raw2, "--downstream", "--dry-run", "--json"],
+    )
+    .json();
+    assert_eq!(again, plan);
+}
