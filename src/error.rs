@@ -150,6 +150,9 @@ pub enum Error {
         holder: Option<String>,
     },
 
+    #[error("Ignore file {}: {message}", path.display())]
+    BadIgnoreFile { path: PathBuf, message: String },
+
     #[error("Invalid workspace config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
 

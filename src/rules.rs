@@ -4,7 +4,6 @@
 //! The format is documented in docs/rules.md.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -194,22 +193,19 @@ impl Rules {
     /// Reads `dv.toml` at the workspace root; no file means no rules.
     pub fn load(root: &Path, stages: &[String]) -> Result<Rules> {
         let path = root.join(RULES_FILE);
-        let file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Rules::default()),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        let mut text = String::new();
-        file.take(MAX_RULES_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io(&path, e))?;
         let bad = |message: String| Error::BadRules {
             path: path.clone(),
             message,
         };
-        if text.len() as u64 > MAX_RULES_BYTES {
-            return Err(bad(format!("it is larger than {MAX_RULES_BYTES} bytes")));
-        }
+        let bytes = match crate::fs_util::read_bounded(&path, MAX_RULES_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Rules::default()),
+            Err(Error::FileTooLarge { .. }) => {
+                return Err(bad(format!("it is larger than {MAX_RULES_BYTES} bytes")));
+            }
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
         let mut rules: Rules = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         rules.validate(stages).map_err(bad)?;
         rules.path = Some(path);

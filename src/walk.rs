@@ -197,6 +197,31 @@ fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {
     joined
 }
 
+/// The largest `.dvignore` read, and what one may hold: bounds that keep a crafted file
+/// (a gigabyte of patterns, 100,000 nested braces) from exhausting memory or the stack.
+pub const MAX_IGNORE_BYTES: u64 = 1 << 20;
+pub const MAX_IGNORE_PATTERNS: usize = 10_000;
+pub const MAX_PATTERN_BYTES: usize = 4096;
+pub const MAX_BRACE_DEPTH: usize = 8;
+
+/// How deeply `{` groups nest in a glob (escaped braces do not count).
+fn brace_depth(pattern: &str) -> usize {
+    let (mut depth, mut deepest, mut escaped) = (0usize, 0, false);
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The `.dvignore` matchers in force in a directory, outermost first.
 #[derive(Clone, Default)]
 struct Ignores(Vec<Arc<Gitignore>>);
@@ -205,15 +230,52 @@ impl Ignores {
     /// These matchers plus the directory's own `.dvignore`, if it has one.
     fn with_dir(&self, dir: &Path) -> Result<Ignores> {
         let file = dir.join(IGNORE_FILE);
-        if !file.is_file() {
-            return Ok(self.clone());
-        }
+        let bad = |message: String| Error::BadIgnoreFile {
+            path: file.clone(),
+            message,
+        };
+        let bytes = match crate::fs_util::read_bounded(&file, MAX_IGNORE_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(self.clone()),
+            Err(Error::FileTooLarge { .. }) => {
+                return Err(bad(format!("it is larger than {MAX_IGNORE_BYTES} bytes")));
+            }
+            // A directory that cannot be listed is named itself, not the file looked for in it.
+            Err(e) => {
+                return Err(std::fs::read_dir(dir)
+                    .err()
+                    .map_or(e, |e| Error::io(dir, e)));
+            }
+        };
+        let text = String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
         let mut builder = GitignoreBuilder::new(dir);
-        let invalid = |err: ignore::Error| Error::io(&file, std::io::Error::other(err.to_string()));
-        if let Some(err) = builder.add(&file) {
-            return Err(invalid(err));
+        let mut patterns = 0;
+        for (n, line) in text.lines().enumerate() {
+            let at = |message: String| bad(format!("line {}: {message}", n + 1));
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            patterns += 1;
+            if patterns > MAX_IGNORE_PATTERNS {
+                return Err(bad(format!(
+                    "it holds more than {MAX_IGNORE_PATTERNS} patterns"
+                )));
+            }
+            if line.len() > MAX_PATTERN_BYTES {
+                return Err(at(format!(
+                    "the pattern is longer than {MAX_PATTERN_BYTES} bytes"
+                )));
+            }
+            if brace_depth(line) > MAX_BRACE_DEPTH {
+                return Err(at(format!(
+                    "braces are nested deeper than {MAX_BRACE_DEPTH}"
+                )));
+            }
+            builder
+                .add_line(None, line)
+                .map_err(|e| at(e.to_string()))?;
         }
-        let matcher = builder.build().map_err(invalid)?;
+        let matcher = builder.build().map_err(|e| bad(e.to_string()))?;
         let mut ignores = self.clone();
         ignores.0.push(Arc::new(matcher));
         Ok(ignores)

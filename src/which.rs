@@ -1,12 +1,13 @@
 //! Which versions hold a file: by content hash ("which training sets include this raw file?")
-//! or by path. Content search visits each distinct tree once, however many versions share it.
+//! or by path. Content search reads each distinct tree once, however many versions or paths
+//! share it, and the paths are then streamed.
 
 use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::fs_util::display_path;
 use crate::id::{Hash, TreeId, VersionId};
-use crate::object::tree::MAX_DEPTH;
+use crate::object::tree::{fold_distinct, walk_files_where};
 use crate::object::{EntryKind, TreeSource, Version};
 use crate::workspace::Workspace;
 
@@ -32,68 +33,122 @@ pub struct Hit {
     pub size: u64,
 }
 
-/// Every version (newest first) holding the content or path, with each path it has there.
-pub fn which(ws: &Workspace, query: &Query) -> Result<Vec<Hit>> {
+/// A version holding the file, and how many paths it has there.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub id: VersionId,
+    pub version: Version,
+    /// Paths holding it (saturating: a crafted fan-out of shared trees may name it 2^60 times).
+    pub paths: u64,
+    /// The file's size, as the first of its entries gives it.
+    pub size: u64,
+}
+
+/// What a tree holds of the content looked for: how many paths, and the size of the first.
+type Found = (u64, Option<u64>);
+
+/// The versions (newest first) that hold the content or path. Content is counted over each
+/// distinct tree once, however many versions or paths share it, so this costs the number of
+/// distinct trees, never the number of paths they expand to.
+pub fn holders(ws: &Workspace, query: &Query) -> Result<Vec<Holder>> {
     let versions = ws.index.log(&Default::default())?;
-    let mut memo: HashMap<TreeId, Vec<(Vec<u8>, u64)>> = HashMap::new();
-    let mut hits = Vec::new();
+    let mut memo: HashMap<TreeId, Found> = HashMap::new();
+    let mut holders = Vec::new();
     for (id, version) in versions {
-        let found: Vec<(Vec<u8>, Hash, u64)> = match query {
-            Query::Content(hash) => find_content(&ws.store, &version.tree, hash, &mut memo, 0)?
-                .into_iter()
-                .map(|(path, size)| (path, *hash, size))
-                .collect(),
-            Query::Path(path) => find_path(&ws.store, &version, path)?.into_iter().collect(),
+        let (paths, size) = match query {
+            Query::Content(hash) => count_content(&ws.store, &version.tree, hash, &mut memo)?,
+            Query::Path(path) => match find_path(&ws.store, &version, path)? {
+                Some((_, _, size)) => (1, Some(size)),
+                None => (0, None),
+            },
         };
-        for (path, hash, size) in found {
-            hits.push(Hit {
+        if paths > 0 {
+            holders.push(Holder {
                 id,
-                dataset: version.dataset.clone(),
-                stage: version.stage.clone(),
-                created_at: version.created_at.clone(),
-                path: display_path(&path),
-                hash: hash.to_hex(),
-                size,
+                version,
+                paths,
+                size: size.unwrap_or(0),
             });
         }
+    }
+    Ok(holders)
+}
+
+/// Visits each path at which `holder` holds the file, in path order, entering only the trees
+/// that hold it: memory stays bounded however many paths there are.
+pub fn each_hit(
+    ws: &Workspace,
+    holder: &Holder,
+    query: &Query,
+    visit: &mut dyn FnMut(Hit) -> Result<()>,
+) -> Result<()> {
+    let version = &holder.version;
+    let mut hit = |path: &[u8], hash: &Hash, size: u64| {
+        visit(Hit {
+            id: holder.id,
+            dataset: version.dataset.clone(),
+            stage: version.stage.clone(),
+            created_at: version.created_at.clone(),
+            path: display_path(path),
+            hash: hash.to_hex(),
+            size,
+        })
+    };
+    match query {
+        Query::Path(path) => match find_path(&ws.store, version, path)? {
+            Some((path, hash, size)) => hit(&path, &hash, size),
+            None => Ok(()),
+        },
+        Query::Content(hash) => {
+            let mut memo = HashMap::new();
+            count_content(&ws.store, &version.tree, hash, &mut memo)?;
+            walk_files_where(
+                &ws.store,
+                &version.tree,
+                &mut |tree| memo.get(tree).is_some_and(|(n, _)| *n > 0),
+                &mut |file| match file.kind {
+                    EntryKind::File | EntryKind::Executable if file.id == *hash => {
+                        hit(&file.path, hash, file.size)
+                    }
+                    _ => Ok(()),
+                },
+            )
+        }
+    }
+}
+
+/// Every version (newest first) holding the content or path, with each path it has there.
+/// Collects them all; [`holders`] and [`each_hit`] stream.
+pub fn which(ws: &Workspace, query: &Query) -> Result<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for holder in holders(ws, query)? {
+        each_hit(ws, &holder, query, &mut |hit| {
+            hits.push(hit);
+            Ok(())
+        })?;
     }
     Ok(hits)
 }
 
-/// Paths (below `tree`) of files whose content is `hash`, memoised per tree.
-fn find_content(
+/// How many paths below `tree` hold content `hash`, and the size of the first, folded per tree.
+fn count_content(
     source: &dyn TreeSource,
     tree: &TreeId,
     hash: &Hash,
-    memo: &mut HashMap<TreeId, Vec<(Vec<u8>, u64)>>,
-    depth: usize,
-) -> Result<Vec<(Vec<u8>, u64)>> {
-    if let Some(found) = memo.get(tree) {
-        return Ok(found.clone());
-    }
-    if depth > MAX_DEPTH {
-        return Err(crate::object::tree::too_deep(tree));
-    }
-    let mut found = Vec::new();
-    for entry in source.tree(tree)?.entries {
-        match entry.kind {
-            EntryKind::Tree => {
-                for (path, size) in find_content(source, &TreeId(entry.id), hash, memo, depth + 1)?
-                {
-                    let mut full = entry.name.clone();
-                    full.push(b'/');
-                    full.extend_from_slice(&path);
-                    found.push((full, size));
-                }
-            }
-            EntryKind::File | EntryKind::Executable if entry.id == *hash => {
-                found.push((entry.name, entry.size))
-            }
-            _ => {}
-        }
-    }
-    memo.insert(*tree, found.clone());
-    Ok(found)
+    memo: &mut HashMap<TreeId, Found>,
+) -> Result<Found> {
+    fold_distinct(source, tree, memo, &mut |tree, children: &[Found]| {
+        let here = tree
+            .entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Executable))
+            .filter(|e| e.id == *hash)
+            .map(|e| (1, Some(e.size)));
+        here.chain(children.iter().copied())
+            .fold((0, None), |(n, size), (m, s)| {
+                (n.saturating_add(m), size.or(s))
+            })
+    })
 }
 
 /// The file at `path` in a version: the path may be relative to the workspace root (it then

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use dv::remote::{Need, Remote, Remotes};
-
 use super::error::CliError;
 use super::remote::Connection;
 use super::ui::Ui;
@@ -34,37 +32,16 @@ pub struct Args {
     json: bool,
 }
 
-/// The name a cloned workspace gives its remote.
-const ORIGIN: &str = "origin";
-
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let spec = args.connection.spec(&args.url)?;
-    let remote = Remote::connect(ORIGIN, &spec, false)?.with_jobs(args.jobs.map(usize::from));
-    let stages = dv::remote::remote_stages(&remote)?;
-    let ws = dv::Workspace::init(&args.dir, stages)?;
-    let mut remotes = Remotes::default();
-    remotes.add(ORIGIN, spec, true)?;
-    remotes.save(&ws.dv_dir())?;
-    let ws = dv::Workspace::open_at(ws.root().to_path_buf())?;
     let progress = ui.progress();
-    let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
-    // Every version's profile comes (metadata, like the records); data only for live ones
-    // (retired versions' data may be gone from the remote), and none with --no-data.
-    let all: Vec<dv::VersionId> = ws
-        .index
-        .log(&dv::index::LogFilter::default())?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut report = dv::remote::pull(&ws, &remote, &all, &[], Need::Profiles, &progress)?;
-    if !args.no_data {
-        let ids = dv::gc::live_versions(&ws)?;
-        report = dv::remote::pull(&ws, &remote, &ids, &[], Need::Data, &progress)?;
-    }
-    report.versions = fetched.versions;
-    report.tags = fetched.tags;
-    report.lifecycle = fetched.lifecycle;
-    report.conflicts = fetched.conflicts;
+    let (ws, report) = dv::remote::clone(
+        &args.dir,
+        spec,
+        args.jobs.map(usize::from),
+        !args.no_data,
+        &progress,
+    )?;
     super::remote::report(ui, "Cloned", &report, args.json, false)?;
     if !args.json {
         ui.status(format!(

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
+use super::ui::visible;
 use dv::Error;
 
 /// Exit codes: 0 ok, 1 failure, 2 bad usage, 75 busy (retry later).
@@ -71,12 +72,12 @@ impl CliError {
                 text.to_string()
             }
         };
-        let mut out = format!("{} {}\n", paint("1;31", "error:"), self.message);
+        let mut out = format!("{} {}\n", paint("1;31", "error:"), visible(&self.message));
         for detail in &self.details {
-            let _ = writeln!(out, "  {detail}");
+            let _ = writeln!(out, "  {}", visible(detail));
         }
         for hint in &self.hints {
-            let _ = writeln!(out, "{} {hint}", paint("1;36", "hint:"));
+            let _ = writeln!(out, "{} {}", paint("1;36", "hint:"), visible(hint));
         }
         out
     }
@@ -222,6 +223,7 @@ impl From<Error> for CliError {
                 dv::remote::LOCK_STALE_MINUTES
             )),
             Error::Remote { .. } => base.hinted("Nothing unverified was stored; what arrived before the failure is kept, so running the command again continues from there."),
+            Error::BadIgnoreFile { .. } => base.hinted("Nothing was written. Fix the .dvignore file (gitignore syntax; docs/reliability.md lists its bounds)."),
             Error::BadRules { .. } => base.hinted("Nothing was written. Fix dv.toml; docs/rules.md describes its format, `dv rules` shows the rules in force."),
             Error::RulesFailed { ref failures, .. } => CliError { details: dv::rules::report(failures), ..base }.hinted(
                 "Fix the data, or change the rules in dv.toml. `--allow-failing` commits it anyway, recorded in the version as failing.",

@@ -127,7 +127,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 text.push_str(&event.to_string());
                 text.push('\n');
             }
-            ui.out(text)
+            ui.out_content(text.as_bytes())
         }
         Format::ProvJson => {
             let namespace = dv::lineage::export::namespace(&ws)?;
@@ -157,10 +157,10 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                         .insert(*id, (status.state.name().to_string(), reason));
                 }
             }
-            ui.out(dv::lineage::html::html(&graph, ws.stages(), &notes))
+            ui.out_content(dv::lineage::html::html(&graph, ws.stages(), &notes).as_bytes())
         }
-        Format::Dot => ui.out(render::dot(&graph, ws.stages())),
-        Format::Svg => ui.out(render::svg(&graph, ws.stages())),
+        Format::Dot => ui.out_content(render::dot(&graph, ws.stages()).as_bytes()),
+        Format::Svg => ui.out_content(render::svg(&graph, ws.stages()).as_bytes()),
         Format::Json => ui.json(&GraphView {
             start: graph.start,
             direction: if args.all { "all" } else { direction.name() },

@@ -189,6 +189,22 @@ pub fn report(
             report.remote
         ));
     }
+    if !report.unavailable.is_empty() {
+        ui.status(format!(
+            "warning: {} could not be brought from {} and {} not usable here:",
+            plural(report.unavailable.len() as u64, "version"),
+            report.remote,
+            if report.unavailable.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        ));
+        for gone in &report.unavailable {
+            ui.status(format!("  {}: {}", &gone.version[..12], gone.reason));
+        }
+        ui.status("hint: Everything else arrived. Repair or remove those objects on the remote, then fetch or pull again.");
+    }
     if report.conflicts.is_empty() {
         return Ok(());
     }

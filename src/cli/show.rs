@@ -3,10 +3,11 @@
 use serde::Serialize;
 
 use dv::fs_util::display_path;
-use dv::object::tree::walk_files;
+use dv::object::EntryKind;
+use dv::object::tree::{fold_distinct, walk_files};
 
 use super::error::CliError;
-use super::ui::{Ui, human_bytes, plural, table};
+use super::ui::{Shape, Ui, human_bytes, plural, table};
 use super::{SHORT_ID, VersionView, dataset_at_stage, open_workspace_to_read, with_local_data};
 
 /// Show one version with its provenance
@@ -99,24 +100,28 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         let head = serde_json::to_string_pretty(&out).expect("output serializes");
         let head = head.strip_suffix("\n}").expect("a JSON object ends with }");
         let mut first = true;
-        return stream(head.to_string() + ",\n  \"file_list\": [", |out| {
-            walk_files(&ws.store, &version.tree, &mut |file| {
-                let view = FileView {
-                    path: display_path(&file.path),
-                    kind: file.kind.name(),
-                    size: file.size,
-                    hash: file.id.to_hex(),
-                };
-                let entry = serde_json::to_string(&view).expect("output serializes");
-                let sep = if std::mem::take(&mut first) {
-                    "\n    "
-                } else {
-                    ",\n    "
-                };
-                out(format!("{sep}{entry}"))
-            })?;
-            out(if first { "]\n}\n" } else { "\n  ]\n}\n" }.to_string())
-        });
+        return ui.stream(
+            Shape::Machine,
+            head.to_string() + ",\n  \"file_list\": [",
+            |out| {
+                walk_files(&ws.store, &version.tree, &mut |file| {
+                    let view = FileView {
+                        path: display_path(&file.path),
+                        kind: file.kind.name(),
+                        size: file.size,
+                        hash: file.id.to_hex(),
+                    };
+                    let entry = serde_json::to_string(&view).expect("output serializes");
+                    let sep = if std::mem::take(&mut first) {
+                        "\n    "
+                    } else {
+                        ",\n    "
+                    };
+                    out(format!("{sep}{entry}"))
+                })?;
+                out(if first { "]\n}\n" } else { "\n  ]\n}\n" }.to_string())
+            },
+        );
     }
     let mut rows = vec![
         vec!["version".into(), id.to_hex()],
@@ -271,14 +276,21 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if !args.files {
         return ui.out(text);
     }
-    // Streamed in two walks: the first measures the columns, the second prints the rows.
-    let (mut kind_width, mut size_width) = (0, 0);
-    walk_files(&ws.store, &version.tree, &mut |file| {
-        kind_width = kind_width.max(file.kind.name().len());
-        size_width = size_width.max(human_bytes(file.size).chars().count());
-        Ok(())
-    })?;
-    stream(text + "\n", |out| {
+    // The columns are measured over each distinct tree once (a tree named by many paths is
+    // read once), then the rows stream out as the walk finds them.
+    let (kind_width, size_width) = fold_distinct(
+        &ws.store,
+        &version.tree,
+        &mut Default::default(),
+        &mut |tree, children: &[(usize, usize)]| {
+            let files = tree.entries.iter().filter(|e| e.kind != EntryKind::Tree);
+            files
+                .map(|e| (e.kind.name().len(), human_bytes(e.size).chars().count()))
+                .chain(children.iter().copied())
+                .fold((0, 0), |(k, s), (k2, s2)| (k.max(k2), s.max(s2)))
+        },
+    )?;
+    ui.stream(Shape::Human, text + "\n", |out| {
         walk_files(&ws.store, &version.tree, &mut |file| {
             out(format!(
                 "{:kind_width$}  {:size_width$}  {}\n",
@@ -288,32 +300,6 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             ))
         })
     })
-}
-
-/// Writes `head`, then whatever `body` writes through the function it is given, to stdout
-/// through one buffer; a closed pipe (`dv show --files | head`) ends it quietly.
-fn stream(
-    head: String,
-    body: impl FnOnce(&mut dyn FnMut(String) -> dv::Result<()>) -> dv::Result<()>,
-) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut failed: Option<std::io::Error> = None;
-    let outcome = {
-        let mut write = |text: String| {
-            stdout.write_all(text.as_bytes()).map_err(|e| {
-                failed = Some(e);
-                dv::Error::StopIteration
-            })
-        };
-        write(head).and_then(|()| body(&mut write))
-    };
-    if let Some(err) = failed {
-        return Err(err.into());
-    }
-    outcome?;
-    stdout.flush()?;
-    Ok(())
 }
 
 /// Prints the code files recorded with a version, verified against their hashes.
@@ -343,7 +329,7 @@ fn show_code(
         return ui.json(&files);
     }
     if let [only] = contents.as_slice() {
-        return ui.out_bytes(only);
+        return ui.out_content(only);
     }
     for (code, bytes) in version.code.iter().zip(&contents) {
         ui.out(format!(
@@ -351,7 +337,7 @@ fn show_code(
             code.path,
             code.blob.short(SHORT_ID)
         ))?;
-        ui.out_bytes(bytes)?;
+        ui.out_content(bytes)?;
     }
     Ok(())
 }
@@ -377,7 +363,7 @@ fn show_log(
         }));
     }
     ui.out("==> stdout <==\n")?;
-    ui.out_bytes(&stdout)?;
+    ui.out_content(&stdout)?;
     ui.out("==> stderr <==\n")?;
-    ui.out_bytes(&stderr)
+    ui.out_content(&stderr)
 }

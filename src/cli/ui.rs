@@ -8,6 +8,14 @@ use serde::Serialize;
 
 use super::error::CliError;
 
+/// What a stream prints: text for people (terminal controls always made visible), or a
+/// machine format (exact bytes, unless it is shown on a terminal).
+#[derive(Clone, Copy)]
+pub enum Shape {
+    Human,
+    Machine,
+}
+
 pub struct Ui {
     pub quiet: bool,
     /// `--offline` makes data that is not local an error; otherwise it is fetched on demand.
@@ -18,16 +26,26 @@ impl Ui {
     /// Prints a status sentence on stderr unless `--quiet`.
     pub fn status(&self, message: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", visible(message.as_ref()));
         }
     }
 
-    /// Prints data on stdout.
+    /// Prints human-readable data on stdout, terminal controls made visible.
     pub fn out(&self, text: impl AsRef<str>) -> Result<(), CliError> {
-        self.out_bytes(text.as_ref().as_bytes())
+        self.out_bytes(visible(text.as_ref()).as_bytes())
     }
 
-    /// Prints raw bytes on stdout.
+    /// Prints stored content or a machine format (a code file, a captured log, JSON, DOT, HTML):
+    /// byte for byte into a pipe or file, with terminal controls made visible on a terminal,
+    /// since any of it may have come from a remote.
+    pub fn out_content(&self, bytes: &[u8]) -> Result<(), CliError> {
+        if std::io::stdout().is_terminal() {
+            return self.out(String::from_utf8_lossy(bytes));
+        }
+        self.out_bytes(bytes)
+    }
+
+    /// Prints bytes on stdout as they are (a completion script, a manual page).
     pub fn out_bytes(&self, bytes: &[u8]) -> Result<(), CliError> {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(bytes)?;
@@ -35,10 +53,41 @@ impl Ui {
         Ok(())
     }
 
+    /// Writes `head`, then whatever `body` writes through the function it is given, to stdout
+    /// through one buffer, as it comes: a listing of millions of lines starts at once and is
+    /// never held in memory. A closed pipe (`dv show --files | head`) ends it quietly.
+    pub fn stream(
+        &self,
+        shape: Shape,
+        head: String,
+        body: impl FnOnce(&mut dyn FnMut(String) -> dv::Result<()>) -> dv::Result<()>,
+    ) -> Result<(), CliError> {
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let human = matches!(shape, Shape::Human) || std::io::stdout().is_terminal();
+        let mut failed: Option<std::io::Error> = None;
+        let outcome = {
+            let mut write = |text: String| {
+                let text = if human { visible(&text) } else { text.into() };
+                stdout.write_all(text.as_bytes()).map_err(|e| {
+                    failed = Some(e);
+                    dv::Error::StopIteration
+                })
+            };
+            write(head).and_then(|()| body(&mut write))
+        };
+        if let Some(err) = failed {
+            return Err(err.into());
+        }
+        outcome?;
+        stdout.flush()?;
+        Ok(())
+    }
+
     /// Prints one JSON document on stdout.
     pub fn json(&self, value: &impl Serialize) -> Result<(), CliError> {
-        let text = serde_json::to_string_pretty(value).expect("output serializes");
-        self.out(text + "\n")
+        let mut text = serde_json::to_string_pretty(value).expect("output serializes");
+        text.push('\n');
+        self.out_content(text.as_bytes())
     }
 
     /// A progress reporter: a bar on a terminal, nothing otherwise.
@@ -87,6 +136,32 @@ impl dv::progress::Progress for Bar {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// Text for a terminal with every byte that could control it shown as an escape instead:
+/// names, messages, reasons and headers can come from a remote, and printed raw an ESC, OSC or
+/// C1 sequence could retitle, clear or rewrite the user's terminal. Line breaks and tabs stay;
+/// ESC reads `\e`, a carriage return `\r`, other C0 bytes and DEL `\xNN`, C1 characters and
+/// the bidirectional overrides that reorder a line `\u{NNNN}`.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            _ if !hidden(c) => out.push(c),
+            '\x1b' => out.push_str("\\e"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            _ => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Formats a byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.

@@ -1,9 +1,9 @@
 //! `dv which PATH_OR_HASH`
 
-use dv::which::{Query, which};
+use dv::which::{Query, each_hit, holders};
 
 use super::error::CliError;
-use super::ui::{Ui, human_bytes, table};
+use super::ui::{Shape, Ui, human_bytes};
 use super::{SHORT_ID, open_workspace_to_read};
 
 /// List every version that holds a file, by content or by path
@@ -32,24 +32,48 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         };
         Query::Path(path)
     };
-    let hits = which(&ws, &query)?;
+    let holders = holders(&ws, &query)?;
     if args.json {
-        return ui.json(&hits);
+        let mut first = true;
+        return ui.stream(Shape::Machine, "[".into(), |out| {
+            for holder in &holders {
+                each_hit(&ws, holder, &query, &mut |hit| {
+                    let item = serde_json::to_string_pretty(&hit)
+                        .expect("output serializes")
+                        .replace('\n', "\n  ");
+                    let sep = if std::mem::take(&mut first) { "" } else { "," };
+                    out(format!("{sep}\n  {item}"))
+                })?;
+            }
+            out(if first { "]\n" } else { "\n]\n" }.into())
+        });
     }
-    if hits.is_empty() {
+    if holders.is_empty() {
         return Err(CliError::user(format!("No version holds {}", args.target))
             .hinted("Give a blake3 hash, an existing file, or a path as it appears in `dv show REV --files`."));
     }
-    let rows: Vec<Vec<String>> = hits
+    // Columns measured over the holders (a file has one size), rows streamed per path.
+    let names: Vec<String> = holders
         .iter()
-        .map(|h| {
-            vec![
-                h.id.short(SHORT_ID),
-                format!("{}@{}", h.dataset, h.stage),
-                human_bytes(h.size),
-                h.path.clone(),
-            ]
-        })
+        .map(|h| format!("{}@{}", h.version.dataset, h.version.stage))
         .collect();
-    ui.out(table(&rows))
+    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let size_width = holders
+        .iter()
+        .map(|h| human_bytes(h.size).chars().count())
+        .max()
+        .unwrap_or(0);
+    ui.stream(Shape::Human, String::new(), |out| {
+        for (holder, name) in holders.iter().zip(&names) {
+            each_hit(&ws, holder, &query, &mut |hit| {
+                out(format!(
+                    "{}  {name:name_width$}  {:size_width$}  {}\n",
+                    hit.id.short(SHORT_ID),
+                    human_bytes(hit.size),
+                    hit.path
+                ))
+            })?;
+        }
+        Ok(())
+    })
 }

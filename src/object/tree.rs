@@ -344,8 +344,55 @@ pub fn walk_files(
     root: &TreeId,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
+    walk_files_where(source, root, &mut |_| true, visit)
+}
+
+/// [`walk_files`] that enters a subdirectory only when `enter` says so for its tree: with an
+/// answer from [`fold_distinct`], a walk goes only where what it looks for is.
+pub fn walk_files_where(
+    source: &dyn TreeSource,
+    root: &TreeId,
+    enter: &mut dyn FnMut(&TreeId) -> bool,
+    visit: &mut dyn FnMut(FileEntry) -> Result<()>,
+) -> Result<()> {
     let tree = source.tree(root)?;
-    walk_into(source, root, tree, &mut Vec::new(), visit)
+    walk_into(source, root, tree, &mut Vec::new(), enter, visit)
+}
+
+/// Folds every distinct tree below `root` into a value, children before parents, reading each
+/// tree once however many paths (or, through a shared `memo`, versions) name it: the work
+/// follows the number of distinct trees, never the paths a fan-out of shared subtrees expands
+/// to. `fold` gets a tree and the values of its directory entries, in entry order.
+pub fn fold_distinct<T: Clone>(
+    source: &dyn TreeSource,
+    root: &TreeId,
+    memo: &mut HashMap<TreeId, T>,
+    fold: &mut dyn FnMut(&Tree, &[T]) -> T,
+) -> Result<T> {
+    fold_at(source, root, memo, fold, 0)
+}
+
+fn fold_at<T: Clone>(
+    source: &dyn TreeSource,
+    id: &TreeId,
+    memo: &mut HashMap<TreeId, T>,
+    fold: &mut dyn FnMut(&Tree, &[T]) -> T,
+    depth: usize,
+) -> Result<T> {
+    if let Some(done) = memo.get(id) {
+        return Ok(done.clone());
+    }
+    if depth > MAX_DEPTH {
+        return Err(too_deep(id));
+    }
+    let tree = source.tree(id)?;
+    let mut children = Vec::new();
+    for entry in tree.entries.iter().filter(|e| e.kind == EntryKind::Tree) {
+        children.push(fold_at(source, &TreeId(entry.id), memo, fold, depth + 1)?);
+    }
+    let value = fold(&tree, &children);
+    memo.insert(*id, value.clone());
+    Ok(value)
 }
 
 fn walk_into(
@@ -353,6 +400,7 @@ fn walk_into(
     id: &TreeId,
     tree: Tree,
     prefix: &mut Vec<u8>,
+    enter: &mut dyn FnMut(&TreeId) -> bool,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
     check_depth(prefix, id)?;
@@ -388,7 +436,10 @@ fn walk_into(
                 let child = children
                     .next()
                     .expect("one loaded child per directory entry");
-                walk_into(source, &TreeId(entry.id), child, prefix, visit)?;
+                let child_id = TreeId(entry.id);
+                if enter(&child_id) {
+                    walk_into(source, &child_id, child, prefix, enter, visit)?;
+                }
             }
             kind => visit(FileEntry {
                 path: prefix.clone(),

@@ -5,7 +5,7 @@
 //! are retried with backoff by `object_store` (`DV_REMOTE_RETRIES`, `DV_REMOTE_TIMEOUT_SECS`).
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -91,6 +91,9 @@ pub struct Client {
     store: Arc<dyn ObjectStore>,
     pub stats: Arc<Stats>,
     pub jobs: usize,
+    /// A directory remote's root: everything below it is checked before it is touched, since
+    /// `object_store` follows symbolic links and blocks on FIFOs.
+    root: Option<PathBuf>,
 }
 
 /// One key of a listing, relative to the remote's root, with its size and when it was last
@@ -110,8 +113,10 @@ impl Client {
             remote: name.to_string(),
             message,
         };
+        let mut root = None;
         let store: Arc<dyn ObjectStore> = match spec.location()? {
             Location::Path(dir) => {
+                root = Some(dir.clone());
                 if create {
                     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 } else if !dir.is_dir() {
@@ -158,6 +163,7 @@ impl Client {
             store,
             stats: Arc::default(),
             jobs: tuning.jobs,
+            root,
         })
     }
 
@@ -177,8 +183,95 @@ impl Client {
         self.error(format!("{what} {key} failed: {reason}"))
     }
 
+    /// The key for `key`. On a directory remote the path is checked first: no component may be
+    /// a symbolic link (a planted `versions -> /elsewhere` would carry reads and writes outside
+    /// the remote) and what is there must be a regular file (a FIFO would hang the open).
+    fn key(&self, key: &str) -> Result<Key> {
+        self.check_local(key, true)?;
+        Ok(Key::from(key))
+    }
+
+    /// On a directory remote, refuses `key` when a component of its path is a symbolic link or
+    /// what is there is not a regular file (`file`) or directory. Absent paths pass.
+    fn check_local(&self, key: &str, file: bool) -> Result<()> {
+        let Some(root) = &self.root else {
+            return Ok(());
+        };
+        let mut path = root.clone();
+        let parts: Vec<&str> = key.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            let wrong_end =
+                i + 1 == parts.len() && !(if file { meta.is_file() } else { meta.is_dir() });
+            if meta.file_type().is_symlink() || wrong_end {
+                return Err(self.not_its_own(&parts[..=i].join("/"), &meta));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for something in a directory remote that is not a plain file or directory.
+    fn not_its_own(&self, key: &str, meta: &std::fs::Metadata) -> Error {
+        self.error(format!(
+            "{key} is a {}; a directory remote holds only plain files and directories, so \
+             nothing was read or written through it. Remove it from the remote",
+            crate::fs_util::file_type_name(&meta.file_type())
+        ))
+    }
+
+    /// A directory remote's listing, walked without following links.
+    fn list_directory(&self, root: &Path, prefix: &str) -> Result<Vec<Listed>> {
+        self.check_local(prefix, false)?;
+        let top = root.join(prefix);
+        if !top.exists() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in walkdir::WalkDir::new(&top).min_depth(1).sort_by_file_name() {
+            let entry = entry.map_err(|e| self.error(format!("listing {prefix} failed: {e}")))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| self.error(format!("listing {prefix} failed: {e}")))?;
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            let key: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let key = key.join("/");
+            if meta.is_dir() {
+                continue;
+            }
+            if !meta.is_file() {
+                return Err(self.not_its_own(&key, &meta));
+            }
+            // A file being written by object_store is staged as `NAME#N`.
+            if let Some((_, n)) = key.rsplit_once('#')
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            out.push(Listed {
+                key,
+                size: meta.len(),
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+        }
+        Ok(out)
+    }
+
     /// Every key below `prefix` (a directory name such as `packs`), with its size.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
+        if let Some(root) = &self.root {
+            let out = self.list_directory(root, prefix)?;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            return Ok(out);
+        }
         let mut stream = self.store.list(Some(&Key::from(prefix)));
         let mut out = Vec::new();
         while let Some(meta) = stream.next().await {
@@ -198,7 +291,7 @@ impl Client {
     /// A whole object, refused when it is (or turns out to be) larger than `max` bytes;
     /// `None` when there is no such key.
     pub async fn get(&self, key: &str, max: u64) -> Result<Option<Bytes>> {
-        let result = match self.store.get(&Key::from(key)).await {
+        let result = match self.store.get(&self.key(key)?).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => {
                 self.stats.received(1, 0);
@@ -231,7 +324,7 @@ impl Client {
         use std::io::Write;
         let result = self
             .store
-            .get(&Key::from(key))
+            .get(&self.key(key)?)
             .await
             .map_err(|e| self.failed("reading", key, e))?;
         let mut written = 0u64;
@@ -262,7 +355,7 @@ impl Client {
         let wanted = range.end - range.start;
         let bytes = self
             .store
-            .get_range(&Key::from(key), range)
+            .get_range(&self.key(key)?, range)
             .await
             .map_err(|e| match e {
                 object_store::Error::NotFound { .. } => self.gone(key),
@@ -285,7 +378,7 @@ impl Client {
         }
         let len = bytes.len() as u64;
         self.store
-            .put(&Key::from(key), PutPayload::from_bytes(bytes))
+            .put(&self.key(key)?, PutPayload::from_bytes(bytes))
             .await
             .map_err(|e| self.failed("writing", key, e))?;
         self.stats.sent(1, len);
@@ -295,7 +388,7 @@ impl Client {
     /// Writes a small bookkeeping object (a lock): a request, but no payload to report.
     pub async fn put_control(&self, key: &str, bytes: Bytes) -> Result<()> {
         self.store
-            .put(&Key::from(key), PutPayload::from_bytes(bytes))
+            .put(&self.key(key)?, PutPayload::from_bytes(bytes))
             .await
             .map_err(|e| self.failed("writing", key, e))?;
         self.stats.sent(1, 0);
@@ -305,7 +398,7 @@ impl Client {
     /// Deletes an object; one that is already gone is not an error (a rerun after a crash).
     pub async fn delete(&self, key: &str) -> Result<()> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        match self.store.delete(&Key::from(key)).await {
+        match self.store.delete(&self.key(key)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.failed("deleting", key, e)),
         }
@@ -356,7 +449,7 @@ impl Client {
     async fn start_multipart(&self, key: &str) -> Result<WriteMultipart> {
         let upload = self
             .store
-            .put_multipart(&Key::from(key))
+            .put_multipart(&self.key(key)?)
             .await
             .map_err(|e| self.failed("writing", key, e))?;
         Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))

@@ -142,13 +142,22 @@ impl<'a> RemoteLock<'a> {
                 remote.block_on(client.delete(&other.key))?;
                 continue;
             }
-            let theirs = read_holder(remote, &other.key);
-            if theirs.as_ref().is_some_and(Holder::died_here) {
-                remote.block_on(client.delete(&other.key))?;
-                continue;
-            }
-            // A lock that vanished or cannot be read is treated as exclusive: backing off is
-            // always safe.
+            let seen = match other.size > MAX_LOCK_BYTES {
+                true => Seen::NotALock,
+                false => read_holder(remote, &other.key),
+            };
+            let theirs = match seen {
+                // Released since the listing, or not a lock any dv wrote (dv writes its locks
+                // whole): neither holds anything.
+                Seen::Gone | Seen::NotALock => continue,
+                Seen::Holder(holder) if holder.died_here() => {
+                    remote.block_on(client.delete(&other.key))?;
+                    continue;
+                }
+                Seen::Holder(holder) => Some(holder),
+                Seen::Unreadable => None,
+            };
+            // A lock that cannot be read is treated as exclusive: backing off is always safe.
             let in_the_way = exclusive || theirs.as_ref().is_none_or(|h| h.exclusive);
             if in_the_way {
                 return Err(crate::error::Error::RemoteBusy {
@@ -194,12 +203,27 @@ async fn refresh(client: Client, key: String, body: Bytes, confirmed: Arc<Mutex<
     }
 }
 
-/// Reads another lock's holder; `None` when it is gone or not a lock dv wrote.
-fn read_holder(remote: &Remote, key: &str) -> Option<Holder> {
-    let bytes = remote
-        .block_on(remote.client.get(key, MAX_LOCK_BYTES))
-        .ok()??;
-    serde_json::from_slice(&bytes).ok()
+/// What another lock file turned out to be.
+enum Seen {
+    Holder(Holder),
+    /// Removed since it was listed.
+    Gone,
+    /// Not a lock dv wrote (garbage, or too large to be one).
+    NotALock,
+    /// Could not be read (the remote failed): its holder is unknown.
+    Unreadable,
+}
+
+/// Reads another lock's holder.
+fn read_holder(remote: &Remote, key: &str) -> Seen {
+    match remote.block_on(remote.client.get(key, MAX_LOCK_BYTES)) {
+        Ok(None) => Seen::Gone,
+        Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+            Ok(holder) => Seen::Holder(holder),
+            Err(_) => Seen::NotALock,
+        },
+        Err(_) => Seen::Unreadable,
+    }
 }
 
 /// Why an operation cannot run now, naming who is in the way.

@@ -12,6 +12,7 @@
 
 mod catalog;
 mod client;
+mod clone;
 pub mod config;
 mod gc;
 mod layout;
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 pub use catalog::Catalog;
 pub use client::{Client, Tuning};
+pub use clone::{ORIGIN, clone};
 pub use config::{Location, RemoteSpec, Remotes};
 pub use gc::{RemoteGcReport, gc};
 pub use pull::{
@@ -55,6 +57,17 @@ pub struct TransferReport {
     pub lifecycle: u64,
     /// Tags that name one version here and another there: reported, never overwritten.
     pub conflicts: Vec<TagConflict>,
+    /// Versions whose record or data the remote sent damaged (or could not send): left out,
+    /// while everything else arrived.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// A version a transfer could not bring, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Unavailable {
+    pub version: String,
+    pub reason: String,
 }
 
 /// A tag that names different versions in two places.
@@ -148,6 +161,11 @@ impl Remote {
                 marker.format,
                 layout::REMOTE_FORMAT
             )));
+        }
+        let mut marker = marker;
+        // No stages named: a clone starts with the default ones.
+        if marker.stages.as_ref().is_some_and(Vec::is_empty) {
+            marker.stages = None;
         }
         if let Some(stages) = &marker.stages {
             for stage in stages {

@@ -66,18 +66,25 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
         .collect(),
     );
     let mut records = Vec::new();
+    let mut unavailable = Vec::new();
     for item in received {
         let (id, bytes) = item?;
         let view = ws.store.with_overlay(Arc::new(Overlay::from([(
             (Kind::Version, id),
             bytes.clone(),
         )])));
-        let version = view
+        progress.advance(1);
+        // A damaged record costs only its own version.
+        match view
             .get_bytes(Kind::Version, &id)
             .and_then(|content| Version::decode(&content, &VersionId(id)))
-            .map_err(|e| rejected(client, Kind::Version, &id, &e))?;
-        records.push((VersionId(id), version, bytes));
-        progress.advance(1);
+        {
+            Ok(version) => records.push((VersionId(id), version, bytes)),
+            Err(e) => unavailable.push(super::Unavailable {
+                version: id.to_hex(),
+                reason: rejected(client, Kind::Version, &id, &e).to_string(),
+            }),
+        }
     }
     {
         let _lock = crate::lock::WorkspaceLock::acquire(&ws.dv_dir())?;
@@ -96,6 +103,7 @@ pub fn fetch(ws: &Workspace, remote: &Remote, progress: &dyn Progress) -> Result
         .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let mut report = remote.report(false);
     report.versions = records.len() as u64;
+    report.unavailable = unavailable;
 
     report.lifecycle = fetch_lifecycle(ws, remote)?;
 

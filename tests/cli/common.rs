@@ -132,10 +132,40 @@ impl TestEnv {
         self.spawn_env(&[], args)
     }
 
+    /// Runs dv in the workspace and fails the test (instead of hanging it) when dv does not
+    /// finish in 20 s.
+    pub fn finishes(&self, args: &[&str]) -> Output {
+        self.finishes_in(&self.root(), args)
+    }
+
+    /// Runs dv in `dir`, failing the test when it does not finish in 20 s.
+    pub fn finishes_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut child = self.spawn_in(dir, &[], args);
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("dv {args:?} did not finish within 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .replace(&self.base().display().to_string(), "$TEST_ENV"),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+
     /// Starts dv in the workspace with extra environment variables, without waiting for it.
     pub fn spawn_env(&self, vars: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+        self.spawn_in(&self.root(), vars, args)
+    }
+
+    fn spawn_in(&self, dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> std::process::Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dv"));
-        self.prepare(&mut command, &self.root(), args);
+        self.prepare(&mut command, dir, args);
         command.envs(vars.iter().copied());
         command
             .stdout(std::process::Stdio::piped())

@@ -4,33 +4,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::common::{Output, TestEnv};
+use crate::common::TestEnv;
 
 /// Sets a file's modification time `secs` seconds into the past.
 fn age(path: &Path, secs: u64) {
     let file = std::fs::File::options().write(true).open(path).unwrap();
     file.set_modified(SystemTime::now() - Duration::from_secs(secs))
         .unwrap();
-}
-
-/// Runs dv and fails the test (instead of hanging it) when dv does not finish in 20 s.
-fn finishes(env: &TestEnv, args: &[&str]) -> Output {
-    let mut child = env.spawn(args);
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("dv {args:?} did not finish within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    Output {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr)
-            .replace(&env.base().display().to_string(), "$TEST_ENV"),
-        code: out.status.code().unwrap_or(-1),
-    }
 }
 
 #[test]
@@ -65,7 +45,7 @@ fn a_blob_missing_from_the_store_is_stored_again_not_assumed() {
 fn a_lock_file_that_never_ends_is_refused_at_once() {
     let env = TestEnv::new();
     std::os::unix::fs::symlink("/dev/zero", env.root().join("dv.lock")).unwrap();
-    let out = finishes(&env, &["pin", "--list"]);
+    let out = env.finishes(&["pin", "--list"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(
@@ -81,7 +61,7 @@ fn a_lock_file_that_never_ends_is_refused_at_once() {
         .status()
         .unwrap();
     assert!(fifo.success());
-    let out = finishes(&env, &["verify"]);
+    let out = env.finishes(&["verify"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr

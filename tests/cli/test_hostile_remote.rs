@@ -110,11 +110,13 @@ fn a_version_record_that_expands_past_its_bound_is_refused_before_it_is_parsed()
     );
     std::fs::write(remote.join("versions").join(&bomb_id), &object).unwrap();
 
+    // Left out and named; the rest of the remote still arrives.
     let fetch = env.dv(&["fetch"]);
-    assert_eq!(fetch.code, 1, "{fetch}");
+    assert_eq!(fetch.code, 0, "{fetch}");
     assert!(
         fetch.stderr.contains(&format!(
-            "error: Remote origin: the version {bomb_id} it sent is damaged, so it was not stored"
+            "  {}: Remote origin: the version {bomb_id} it sent is damaged, so it was not stored",
+            &bomb_id[..12]
         )) && fetch
             .stderr
             .contains("its header claims 67109314 bytes, more than any such object may hold"),
@@ -155,4 +157,268 @@ fn fsck_checks_a_versions_profile_blob() {
     let affects = findings[0]["affects"].as_array().unwrap();
     assert_eq!(affects.len(), 1, "{report:#}");
     assert_eq!(affects[0]["path"], "profile", "{report:#}");
+}
+
+/// The pack files (`.pack`) a directory remote holds.
+fn packs(remote: &Path) -> Vec<std::path::PathBuf> {
+    let mut packs: Vec<_> = std::fs::read_dir(remote.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pack"))
+        .collect();
+    packs.sort();
+    packs
+}
+
+#[test]
+fn a_damaged_object_costs_only_its_version_and_a_failed_clone_leaves_nothing() {
+    let env = TestEnv::new();
+    let good = pushed(&env);
+    let remote = env.base().join("remote");
+    let before = packs(&remote);
+    env.write("data/b.csv", "u,v\n3,4\n");
+    let bad = env.id(&["commit", "data", "-d", "d", "-s", "cleaned"]);
+    env.ok(&["push"]);
+    let new_pack = packs(&remote)
+        .into_iter()
+        .find(|p| !before.contains(p))
+        .expect("the second push wrote a pack");
+    let mut bytes = std::fs::read(&new_pack).unwrap();
+    for i in (16..bytes.len()).step_by(32) {
+        bytes[i] ^= 0x5a;
+    }
+    std::fs::write(&new_pack, bytes).unwrap();
+    // A record that is not one, under a well-formed name.
+    let garbage = blake3::hash(b"not a record").to_hex().to_string();
+    std::fs::write(remote.join("versions").join(&garbage), b"not a record").unwrap();
+
+    let out = env.dv_in(
+        env.base(),
+        &["clone", remote.to_str().unwrap(), "copy", "--json"],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let mut unavailable: Vec<String> = out.json()["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["version"].as_str().unwrap().to_string())
+        .collect();
+    unavailable.sort();
+    let mut expected = vec![bad.clone(), garbage.clone()];
+    expected.sort();
+    assert_eq!(unavailable, expected, "{out}");
+    assert!(
+        out.stderr.contains(
+            "warning: 2 versions could not be brought from origin and are not usable here:\n"
+        ),
+        "{out}"
+    );
+    let copy = env.base().join("copy");
+    let checkout = env.dv_in(&copy, &["checkout", &good, "--to", "../good"]);
+    assert_eq!(checkout.code, 0, "{checkout}");
+    assert_eq!(
+        std::fs::read(env.base().join("good/a.csv")).unwrap(),
+        b"x,y\n1,2\n"
+    );
+
+    // A remote where nothing can be had: the clone fails and leaves no directory behind.
+    std::fs::remove_file(remote.join("versions").join(&good)).unwrap();
+    for pack in &before {
+        std::fs::remove_file(pack).unwrap();
+        std::fs::remove_file(pack.with_extension("idx")).unwrap();
+    }
+    let out = env.dv_in(env.base(), &["clone", remote.to_str().unwrap(), "none"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("is damaged, so it was not stored"),
+        "{out}"
+    );
+    assert!(!env.base().join("none").exists(), "{out}");
+}
+
+#[test]
+fn a_directory_remote_holds_only_plain_files_and_directories() {
+    let env = TestEnv::new();
+    pushed(&env);
+    let remote = env.base().join("remote");
+
+    // A garbage lock, fresh and well named, and an oversized one: neither blocks a push.
+    let locks = remote.join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    std::fs::write(locks.join(blake3::hash(b"1").to_hex().as_str()), b"garbage").unwrap();
+    std::fs::write(
+        locks.join(blake3::hash(b"2").to_hex().as_str()),
+        vec![b'{'; 100_000],
+    )
+    .unwrap();
+    env.write("data/b.csv", "u,v\n3,4\n");
+    env.ok(&["commit", "data", "-d", "d", "-s", "cleaned"]);
+    env.ok(&["push"]);
+
+    // `versions` made a link to elsewhere: push refuses instead of writing through it.
+    let elsewhere = env.base().join("elsewhere");
+    std::fs::rename(remote.join("versions"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, remote.join("versions")).unwrap();
+    let listed = || std::fs::read_dir(&elsewhere).unwrap().count();
+    let before = listed();
+    env.write("data/c.csv", "w\n5\n");
+    env.ok(&["commit", "data", "-d", "d", "-s", "labeled"]);
+    let out = env.dv(&["push"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "error: Remote origin: versions is a symlink; a directory remote holds only plain \
+             files and directories, so nothing was read or written through it. Remove it from \
+             the remote"
+        ),
+        "{out}"
+    );
+    assert_eq!(listed(), before, "nothing was written through the link");
+    std::fs::remove_file(remote.join("versions")).unwrap();
+    std::fs::rename(&elsewhere, remote.join("versions")).unwrap();
+
+    // A marker naming no stages clones with the default ones.
+    std::fs::write(remote.join("dv-remote.json"), r#"{"format":1,"stages":[]}"#).unwrap();
+    let out = env.dv_in(env.base(), &["clone", remote.to_str().unwrap(), "copy"]);
+    assert_eq!(out.code, 0, "{out}");
+    let copy = env.base().join("copy");
+    env.write("../copy/data/z.csv", "z\n1\n");
+    let commit = env.dv_in(&copy, &["commit", "data", "-d", "z", "-s", "raw"]);
+    assert_eq!(commit.code, 0, "{commit}");
+
+    // A FIFO as the marker fails at once, never waiting for a writer.
+    std::fs::remove_file(remote.join("dv-remote.json")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(remote.join("dv-remote.json"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (dir, args) in [
+        (env.base(), vec!["clone", remote.to_str().unwrap(), "fifo"]),
+        (env.root().as_path(), vec!["fetch"]),
+    ] {
+        let out = env.finishes_in(dir, &args);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(
+            out.stderr
+                .contains("error: Remote origin: dv-remote.json is a named pipe;"),
+            "{out}"
+        );
+    }
+    assert!(!env.base().join("fifo").exists());
+}
+
+#[test]
+fn ignore_files_and_rules_are_read_within_bounds() {
+    let env = TestEnv::new();
+    env.write("data/a.csv", "x\n1\n");
+    let refused = |ignore: &[u8], message: &str| {
+        env.write("data/.dvignore", ignore);
+        let out = env.finishes(&["commit", "data", "-d", "d", "-s", "raw"]);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "error: Ignore file $TEST_ENV/ws/data/.dvignore: {message}\n"
+            )),
+            "{out}"
+        );
+    };
+    let braces = format!("{}a{}\n", "{".repeat(2_000), "}".repeat(2_000));
+    refused(braces.as_bytes(), "line 1: braces are nested deeper than 8");
+    refused(&vec![b'#'; 2 << 20], "it is larger than 1048576 bytes");
+    let many: String = (0..10_001).map(|i| format!("f{i}\n")).collect();
+    refused(many.as_bytes(), "it holds more than 10000 patterns");
+    // Within bounds, and ignoring what it says.
+    env.write("data/.dvignore", "*.tmp\n{a,b}/**/*.{log,out}\n");
+    env.write("data/junk.tmp", "junk");
+    env.ok(&["commit", "data", "-d", "d", "-s", "raw"]);
+    assert!(
+        env.ok(&["show", "d@raw", "--files"])
+            .ends_with("\nfile  27 B  .dvignore\nfile  4 B   a.csv\n")
+    );
+
+    // FIFOs where dv reads a file: an error at once, never a wait for a writer.
+    let fifo = |path: &Path| {
+        std::fs::remove_file(path).ok();
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    fifo(&env.root().join("data/.dvignore"));
+    let out = env.finishes(&["commit", "data", "-d", "d", "-s", "cleaned"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("error: $TEST_ENV/ws/data/.dvignore is a named pipe, not a regular file"),
+        "{out}"
+    );
+    std::fs::remove_file(env.root().join("data/.dvignore")).unwrap();
+    fifo(&env.root().join("dv.toml"));
+    for args in [
+        vec!["rules"],
+        vec!["check", "d@raw"],
+        vec!["commit", "data", "-d", "d", "-s", "cleaned"],
+    ] {
+        let out = env.finishes(&args);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(
+            out.stderr
+                .contains("error: $TEST_ENV/ws/dv.toml is a named pipe, not a regular file"),
+            "{args:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn terminal_controls_in_names_and_text_are_shown_as_escapes() {
+    let env = TestEnv::new();
+    // ESC (a colour and an OSC title), a C1 CSI, a carriage return and a bidi override: each
+    // could rewrite or retitle the terminal it is printed on.
+    let evil = "a\x1b[2J\x1b]0;pwned\x07b\u{9b}31mc\rd\u{202e}e";
+    let shown = "a\\e[2J\\e]0;pwned\\x07b\\u{009b}31mc\\rd\\u{202e}e";
+    env.write("data/x.csv", "x\n1\n");
+    let base = env.id(&["commit", "data", "-d", "d", "-s", "raw"]);
+    env.write(&format!("data/{evil}.csv"), format!("{evil},y\n1,2\n"));
+    let id = env.id(&[
+        "commit",
+        "data",
+        "-d",
+        "d",
+        "-s",
+        "cleaned",
+        "-m",
+        evil,
+        "--transform",
+        evil,
+        "--param",
+        &format!("k={evil}"),
+    ]);
+    env.ok(&["deprecate", &id, "--reason", evil]);
+    let outputs = [
+        env.dv(&["log"]),
+        env.dv(&["show", &id]),
+        env.dv(&["show", &id, "--files"]),
+        env.dv(&["show", &id, "--profile"]),
+        env.dv(&["diff", &base, &id]),
+        env.dv(&["diff", &base, &id, "--name-only"]),
+        env.dv(&["which", &format!("data/{evil}.csv")]),
+        env.dv(&["show", evil]),
+    ];
+    for out in &outputs {
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            !text.contains(['\x1b', '\u{9b}', '\r', '\x07', '\u{202e}']),
+            "a terminal control was printed raw:\n{out}"
+        );
+        assert!(text.contains(shown), "{out}");
+    }
+    // The error for a bad revision names it, made visible.
+    assert_eq!(outputs[7].code, 1);
+    // JSON carries the exact text, escaped only as JSON escapes it.
+    let json = env.dv(&["show", &id, "--json"]).json();
+    assert_eq!(json["message"], evil);
+    assert_eq!(json["transform"], evil);
+    assert_eq!(json["params"]["k"], evil);
 }
