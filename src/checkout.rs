@@ -24,8 +24,8 @@ use crate::id::{Hash, VersionId};
 use crate::index::stat_cache::now_ns;
 use crate::index::{CacheEntry, FileStat};
 use crate::lock::WorkspaceLock;
-use crate::object::EntryKind;
 use crate::object::tree::{FileEntry, Overlay};
+use crate::object::{EntryKind, TreeSource};
 use crate::progress::Progress;
 use crate::status::working_snapshot;
 use crate::workspace::Workspace;
@@ -184,6 +184,15 @@ fn checkout_in(
             None => {}
         }
     }
+    // The version's trees declare what it holds (and every walk holds them to it): refuse now,
+    // before a byte is written, when the target's filesystem cannot take it.
+    let declared = overlay.tree(&version.tree)?;
+    check_room(
+        &request.id,
+        &dir,
+        declared.files.saturating_sub(working.files),
+        declared.bytes.saturating_sub(working.bytes),
+    )?;
     // Note the checkout in progress, so that if it is interrupted the next one can tell the
     // files it already wrote from changes a user made.
     if let Some(rel) = &rel {
@@ -233,6 +242,36 @@ fn checkout_in(
         worktree::record(ws, &rel, Tracked::at(&version.dataset, request.id))?;
     }
     Ok(report)
+}
+
+/// Fails unless the filesystem holding `dir` (or its nearest existing parent) has room for
+/// `files` more files and `bytes` more bytes. A filesystem that reports no inode count (btrfs,
+/// some network filesystems) is checked for bytes only.
+fn check_room(id: &VersionId, dir: &Path, files: u64, bytes: u64) -> Result<()> {
+    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(dir);
+    let stats = rustix::fs::statvfs(existing).map_err(|e| {
+        Error::io(
+            existing,
+            std::io::Error::from_raw_os_error(e.raw_os_error()),
+        )
+    })?;
+    let bytes_free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    let files_free = if stats.f_files == 0 {
+        u64::MAX
+    } else {
+        stats.f_favail
+    };
+    if files > files_free || bytes > bytes_free {
+        return Err(Error::NoRoom {
+            id: id.to_hex(),
+            path: dir.to_path_buf(),
+            files_needed: files,
+            bytes_needed: bytes,
+            files_free: files_free.min(stats.f_favail),
+            bytes_free,
+        });
+    }
+    Ok(())
 }
 
 /// Deletes the temporary files an interrupted checkout left below `dir`.

@@ -123,6 +123,19 @@ pub enum Error {
     #[error("Directory {} is not empty", path.display())]
     TargetNotEmpty { path: PathBuf },
 
+    #[error(
+        "Version {id} declares {files_needed} files and {bytes_needed} bytes, but the filesystem of {} has room for {files_free} files and {bytes_free} bytes",
+        path.display()
+    )]
+    NoRoom {
+        id: String,
+        path: PathBuf,
+        files_needed: u64,
+        bytes_needed: u64,
+        files_free: u64,
+        bytes_free: u64,
+    },
+
     #[error("File {} already exists", path.display())]
     FileExists { path: PathBuf },
 

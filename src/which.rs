@@ -105,7 +105,7 @@ pub fn each_hit(
             walk_files_where(
                 &ws.store,
                 &version.tree,
-                &mut |tree| memo.get(tree).is_some_and(|(n, _)| *n > 0),
+                &mut |_, tree, _| memo.get(tree).is_some_and(|(n, _)| *n > 0),
                 &mut |file| match file.kind {
                     EntryKind::File | EntryKind::Executable if file.id == *hash => {
                         hit(&file.path, hash, file.size)

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use dv::diff::files::{FileDiffer, FileItem};
 use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange};
 use dv::diff::rows::{Format, RowDiff, RowOptions, Source, row_diff};
-use dv::diff::{Against, Comparison, compare};
+use dv::diff::{Against, Comparison, compare, prepare};
 
 use super::error::CliError;
-use super::ui::{Ui, human_bytes, table};
+use super::ui::{Shape, Ui, human_bytes, table};
 use super::{SHORT_ID, fetched, open_workspace_to_read, with_local_data};
 
 /// Show what changed between two versions, or between a version and a directory
@@ -111,6 +112,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     }
     let ws = with_local_data(ui, ws, &versions, dv::remote::Need::Trees)?;
     let progress = ui.progress();
+    if !args.rows && args.key.is_empty() {
+        return stream(ui, &ws, &old_id, &against, &args, &progress);
+    }
     let comparison = compare(&ws, &old_id, &against, &args.paths, &progress)?;
     let differs = comparison.differs();
     let Comparison {
@@ -121,22 +125,14 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         params,
         ..
     } = comparison;
-    let want_rows = args.rows || !args.key.is_empty();
-    let ws = if want_rows {
-        rows_local(ui, ws, &files, dir.is_none())?
-    } else {
-        ws
+    let ws = rows_local(ui, ws, &files, dir.is_none())?;
+    let options = RowOptions {
+        key: args.key.clone(),
+        examples: args.examples,
     };
-    let rows = want_rows.then(|| {
-        let options = RowOptions {
-            key: args.key.clone(),
-            examples: args.examples,
-        };
-        row_diffs(&ws, &files, dir.as_deref(), &options)
-    });
-    let row_errors = rows.iter().flatten().filter(|r| r.error.is_some()).count();
+    let rows = row_diffs(&ws, &files, dir.as_deref(), &options);
+    let row_errors = rows.iter().filter(|r| r.error.is_some()).count();
     if args.json {
-        let stat = files.stat();
         ui.json(&DiffView {
             old: old_id,
             new: new_id,
@@ -144,30 +140,15 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             files: &files,
             provenance: &provenance,
             params: &params,
-            stat,
-            rows: rows.as_ref(),
+            stat: files.stat(),
+            rows: Some(&rows),
         })?;
-    } else if args.name_only {
-        let mut text = String::new();
-        for path in names(&files) {
-            text.push_str(&path);
-            text.push('\n');
-        }
-        ui.out(text)?;
-    } else if args.stat {
-        ui.out(render_stat(&files.stat()))?;
     } else {
         ui.out(render(&provenance, &params, &files))?;
-        if let Some(rows) = &rows {
-            ui.out(render_rows(rows))?;
-        }
+        ui.out(render_rows(&rows))?;
     }
     if row_errors > 0 {
-        let failed: Vec<String> = rows
-            .iter()
-            .flatten()
-            .filter_map(|r| r.error.clone())
-            .collect();
+        let failed: Vec<String> = rows.iter().filter_map(|r| r.error.clone()).collect();
         return Err(CliError {
             details: failed,
             ..CliError::user(format!(
@@ -183,25 +164,130 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Every changed path (the new path of a rename), sorted.
-fn names(files: &FileDiff) -> Vec<String> {
-    let mut paths: Vec<String> = files
-        .added
-        .iter()
-        .chain(&files.removed)
-        .map(|f| f.path.clone())
-        .chain(
-            files
-                .modified
-                .iter()
-                .chain(&files.mode_changed)
-                .chain(&files.type_changed)
-                .map(|f| f.path.clone()),
-        )
-        .chain(files.renamed.iter().map(|r| r.to.clone()))
-        .collect();
-    paths.sort();
-    paths
+/// The file-level diff without row diffs, streamed: counts and column widths are measured
+/// first (from the trees' declared totals where a whole directory came or went), then every
+/// line is printed as the walk finds it, so no form of it holds the list of changes.
+fn stream(
+    ui: &Ui,
+    ws: &dv::Workspace,
+    old_id: &dv::VersionId,
+    against: &Against,
+    args: &Args,
+    progress: &dyn dv::progress::Progress,
+) -> Result<(), CliError> {
+    let sides = prepare(ws, old_id, against, progress)?;
+    let source = sides.source(ws);
+    let differ = sides.files(&source, &args.paths)?;
+    let measure = differ.measure()?;
+    let stat = measure.stat;
+    let files_differ = stat.added
+        + stat.removed
+        + stat.modified
+        + stat.renamed
+        + stat.mode_changed
+        + stat.type_changed
+        > 0;
+    let differs = files_differ || !sides.provenance.is_empty() || !sides.params.is_empty();
+    if differ.renames_skipped && !args.json {
+        ui.status(format!(
+            "note: more than {} files were removed, so renames were not looked for: each is \
+             listed as removed and added.",
+            dv::diff::files::RENAME_LIMIT
+        ));
+    }
+    if args.json {
+        stream_json(ui, &sides, &differ, &stat)?;
+    } else if args.name_only {
+        ui.stream(Shape::Human, String::new(), |out| {
+            differ.each(&mut |item| out(format!("{}\n", item.path())))
+        })?;
+    } else if args.stat {
+        ui.out(render_stat(&stat))?;
+    } else {
+        let mut head = render_provenance(&sides.provenance, &sides.params);
+        if !files_differ {
+            head.push_str("no file changes\n");
+        }
+        let width = measure.path_width;
+        ui.stream(Shape::Human, head, |out| {
+            differ.each(&mut |item| {
+                let (letter, what, size) = line(&item);
+                let text = format!("{letter}  {what:width$}  {size}");
+                out(format!("{}\n", text.trim_end()))
+            })
+        })?;
+    }
+    if args.exit_code && differs {
+        return Err(CliError::exit_code_only());
+    }
+    Ok(())
+}
+
+/// `dv diff --json` written as the walk goes: one pass per kind of change that has any, each
+/// array streamed entry by entry, in the shape of [`DiffView`].
+fn stream_json(
+    ui: &Ui,
+    sides: &dv::diff::Sides,
+    differ: &FileDiffer<'_>,
+    stat: &DiffStat,
+) -> Result<(), CliError> {
+    let field = |name: &str, value: String| -> String {
+        format!("  \"{name}\": {},\n", value.replace('\n', "\n  "))
+    };
+    let mut head = String::from("{\n");
+    head.push_str(&field("old", pretty(&sides.old)));
+    if let Some(new) = &sides.new {
+        head.push_str(&field("new", pretty(new)));
+    }
+    if let Some(dir) = &sides.dir {
+        head.push_str(&field("dir", pretty(dir)));
+    }
+    let kinds: [(&str, u64); 6] = [
+        ("added", stat.added),
+        ("removed", stat.removed),
+        ("modified", stat.modified),
+        ("renamed", stat.renamed),
+        ("mode_changed", stat.mode_changed),
+        ("type_changed", stat.type_changed),
+    ];
+    ui.stream(Shape::Machine, head, |out| {
+        for (kind, count) in kinds {
+            if count == 0 {
+                out(format!("  \"{kind}\": [],\n"))?;
+                continue;
+            }
+            out(format!("  \"{kind}\": ["))?;
+            let mut first = true;
+            differ.each(&mut |item| {
+                let entry = match (&item, kind) {
+                    (FileItem::Added(f), "added") | (FileItem::Removed(f), "removed") => pretty(f),
+                    (FileItem::Modified(f), "modified")
+                    | (FileItem::ModeChanged(f), "mode_changed")
+                    | (FileItem::TypeChanged(f), "type_changed") => pretty(f),
+                    (FileItem::Renamed(r), "renamed") => pretty(r),
+                    _ => return Ok(()),
+                };
+                let sep = if std::mem::take(&mut first) { "" } else { "," };
+                out(format!("{sep}\n    {}", entry.replace('\n', "\n    ")))
+            })?;
+            out("\n  ],\n".into())?;
+        }
+        let mut tail = String::new();
+        if differ.renames_skipped {
+            tail.push_str("  \"renames_skipped\": true,\n");
+        }
+        tail.push_str(&field("provenance", pretty(&sides.provenance)));
+        tail.push_str(&field("params", pretty(&sides.params)));
+        let stat = field("stat", pretty(stat));
+        tail.push_str(stat.strip_suffix(",\n").unwrap_or(&stat));
+        tail.push_str("\n}\n");
+        out(tail)
+    })
+}
+
+/// A value as pretty JSON.
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("output serializes")
 }
 
 fn render_stat(stat: &DiffStat) -> String {
@@ -265,10 +351,10 @@ fn short_json(value: &serde_json::Value) -> String {
     }
 }
 
-pub(super) fn render(
+/// The provenance and parameter changes, as the head of a diff.
+fn render_provenance(
     provenance: &BTreeMap<&'static str, ValueChange>,
     params: &ParamsDiff,
-    files: &FileDiff,
 ) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for (field, change) in provenance {
@@ -302,70 +388,74 @@ pub(super) fn render(
     if !rows.is_empty() {
         text.push('\n');
     }
-    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    for f in &files.added {
-        lines.push((
+    text
+}
+
+/// One line of a diff: its letter, its path (or `from → to`), and its size or what changed.
+fn line(item: &FileItem) -> (char, String, String) {
+    match item {
+        FileItem::Added(f) => ('A', f.path.clone(), format!("+{}", human_bytes(f.size))),
+        FileItem::Removed(f) => ('D', f.path.clone(), format!("-{}", human_bytes(f.size))),
+        FileItem::Modified(f) => (
+            'M',
             f.path.clone(),
-            vec![
-                "A".into(),
-                f.path.clone(),
-                format!("+{}", human_bytes(f.size)),
-            ],
-        ));
-    }
-    for f in &files.removed {
-        lines.push((
+            format!("{} → {}", human_bytes(f.old_size), human_bytes(f.new_size)),
+        ),
+        FileItem::Renamed(r) => ('R', format!("{} → {}", r.from, r.to), human_bytes(r.size)),
+        FileItem::ModeChanged(f) => {
+            let what = if f.new_kind == "executable" {
+                "now executable"
+            } else {
+                "no longer executable"
+            };
+            ('X', f.path.clone(), format!("({what})"))
+        }
+        FileItem::TypeChanged(f) => (
+            'T',
             f.path.clone(),
-            vec![
-                "D".into(),
-                f.path.clone(),
-                format!("-{}", human_bytes(f.size)),
-            ],
-        ));
+            format!("({} → {})", f.old_kind, f.new_kind),
+        ),
     }
-    for f in &files.modified {
-        lines.push((
-            f.path.clone(),
-            vec![
-                "M".into(),
-                f.path.clone(),
-                format!("{} → {}", human_bytes(f.old_size), human_bytes(f.new_size)),
-            ],
-        ));
-    }
-    for r in &files.renamed {
-        lines.push((
-            r.to.clone(),
-            vec![
-                "R".into(),
-                format!("{} → {}", r.from, r.to),
-                human_bytes(r.size),
-            ],
-        ));
-    }
-    for f in &files.mode_changed {
-        let what = if f.new_kind == "executable" {
-            "now executable"
-        } else {
-            "no longer executable"
-        };
-        lines.push((
-            f.path.clone(),
-            vec!["X".into(), f.path.clone(), format!("({what})")],
-        ));
-    }
-    for f in &files.type_changed {
-        lines.push((
-            f.path.clone(),
-            vec![
-                "T".into(),
-                f.path.clone(),
-                format!("({} → {})", f.old_kind, f.new_kind),
-            ],
-        ));
-    }
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
-    let rows: Vec<Vec<String>> = lines.into_iter().map(|(_, row)| row).collect();
+}
+
+/// A collected diff as text: provenance, then every file change in path order.
+pub(super) fn render(
+    provenance: &BTreeMap<&'static str, ValueChange>,
+    params: &ParamsDiff,
+    files: &FileDiff,
+) -> String {
+    let mut text = render_provenance(provenance, params);
+    let mut items: Vec<FileItem> = files
+        .added
+        .iter()
+        .cloned()
+        .map(FileItem::Added)
+        .chain(files.removed.iter().cloned().map(FileItem::Removed))
+        .chain(files.modified.iter().cloned().map(FileItem::Modified))
+        .chain(files.renamed.iter().cloned().map(FileItem::Renamed))
+        .chain(
+            files
+                .mode_changed
+                .iter()
+                .cloned()
+                .map(FileItem::ModeChanged),
+        )
+        .chain(
+            files
+                .type_changed
+                .iter()
+                .cloned()
+                .map(FileItem::TypeChanged),
+        )
+        .collect();
+    items.sort_by(|a, b| a.path().cmp(b.path()));
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            let (letter, what, size) = line(item);
+            vec![letter.to_string(), what, size]
+        })
+        .collect();
     if rows.is_empty() {
         text.push_str("no file changes\n");
     } else {

@@ -151,6 +151,9 @@ impl From<Error> for CliError {
             Error::TargetNotEmpty { .. } => {
                 base.hinted("Check out into an empty directory, or add --force to write over its contents.")
             }
+            Error::NoRoom { .. } => base.hinted(
+                "Nothing was written. Free space or inodes there, check out somewhere with room (--to DIR), or check the version with `dv fsck` if it should not be this large.",
+            ),
             Error::UncommittedChanges { ref changes, .. } => {
                 let mut details: Vec<String> = changes.iter().take(10).cloned().collect();
                 if changes.len() > 10 {

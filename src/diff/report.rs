@@ -2,15 +2,16 @@
 //! removed, modified, renamed (same content, new path) and changed in mode, plus what differs
 //! in provenance and parameters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Change, ChangeKind};
+use super::files::{FileDiffer, FileItem, Measure};
+use crate::error::Result;
 use crate::fs_util::display_path;
+use crate::object::Version;
 use crate::object::tree::FileEntry;
-use crate::object::{EntryKind, Version};
 
 /// A file that is only on one side.
 #[derive(Clone, Debug, Serialize)]
@@ -22,7 +23,7 @@ pub struct FileSide {
 }
 
 impl FileSide {
-    fn of(entry: &FileEntry) -> Self {
+    pub(super) fn of(entry: &FileEntry) -> Self {
         FileSide {
             path: display_path(&entry.path),
             kind: entry.kind.name(),
@@ -45,7 +46,7 @@ pub struct FileChange {
 }
 
 impl FileChange {
-    fn of(old: &FileEntry, new: &FileEntry) -> Self {
+    pub(super) fn of(old: &FileEntry, new: &FileEntry) -> Self {
         FileChange {
             path: display_path(&new.path),
             old_kind: old.kind.name(),
@@ -76,67 +77,36 @@ pub struct FileDiff {
     pub renamed: Vec<Rename>,
     pub mode_changed: Vec<FileChange>,
     pub type_changed: Vec<FileChange>,
+    /// Whether more files were removed than renames are looked for among.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub renames_skipped: bool,
+    #[serde(skip)]
+    stat: DiffStat,
 }
 
 impl FileDiff {
-    /// Groups tree changes, pairing a removed and an added file with identical content and
-    /// kind into a rename. A renamed file that was also modified stays removed + added.
-    pub fn from_changes(changes: &[Change]) -> FileDiff {
-        let mut diff = FileDiff::default();
-        let mut removed_by_content: HashMap<(crate::id::Hash, EntryKind), Vec<&FileEntry>> =
-            HashMap::new();
-        for change in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
-            if let Some(old) = &change.old {
-                removed_by_content
-                    .entry((old.id, old.kind))
-                    .or_default()
-                    .push(old);
+    /// Collects every difference (a diff that may be millions of lines long is better
+    /// streamed with [`FileDiffer::each`]).
+    pub fn collect(differ: &FileDiffer<'_>) -> Result<FileDiff> {
+        let mut diff = FileDiff {
+            renames_skipped: differ.renames_skipped,
+            ..FileDiff::default()
+        };
+        let mut measure = Measure::default();
+        differ.each(&mut |item| {
+            measure.add(&item);
+            match item {
+                FileItem::Added(f) => diff.added.push(f),
+                FileItem::Removed(f) => diff.removed.push(f),
+                FileItem::Modified(f) => diff.modified.push(f),
+                FileItem::Renamed(r) => diff.renamed.push(r),
+                FileItem::ModeChanged(f) => diff.mode_changed.push(f),
+                FileItem::TypeChanged(f) => diff.type_changed.push(f),
             }
-        }
-        for list in removed_by_content.values_mut() {
-            list.reverse(); // pop() then yields them in path order
-        }
-        let mut renamed_from = std::collections::HashSet::new();
-        for change in changes {
-            match (change.kind, &change.old, &change.new) {
-                (ChangeKind::Added, _, Some(new)) => {
-                    match removed_by_content
-                        .get_mut(&(new.id, new.kind))
-                        .and_then(Vec::pop)
-                    {
-                        Some(old) => {
-                            renamed_from.insert(old.path.clone());
-                            diff.renamed.push(Rename {
-                                from: display_path(&old.path),
-                                to: display_path(&new.path),
-                                size: new.size,
-                                hash: new.id.to_hex(),
-                            });
-                        }
-                        None => diff.added.push(FileSide::of(new)),
-                    }
-                }
-                (ChangeKind::Modified, Some(old), Some(new)) => {
-                    diff.modified.push(FileChange::of(old, new))
-                }
-                (ChangeKind::ModeChanged, Some(old), Some(new)) => {
-                    diff.mode_changed.push(FileChange::of(old, new))
-                }
-                (ChangeKind::TypeChanged, Some(old), Some(new)) => {
-                    diff.type_changed.push(FileChange::of(old, new))
-                }
-                _ => {}
-            }
-        }
-        for change in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
-            if let Some(old) = &change.old
-                && !renamed_from.contains(&old.path)
-            {
-                diff.removed.push(FileSide::of(old));
-            }
-        }
-        diff.renamed.sort_by(|a, b| a.to.cmp(&b.to));
-        diff
+            Ok(())
+        })?;
+        diff.stat = measure.stat;
+        Ok(diff)
     }
 
     /// Whether nothing differs.
@@ -151,38 +121,19 @@ impl FileDiff {
 
     /// Counts and byte totals.
     pub fn stat(&self) -> DiffStat {
-        DiffStat {
-            added: self.added.len(),
-            removed: self.removed.len(),
-            modified: self.modified.len(),
-            renamed: self.renamed.len(),
-            mode_changed: self.mode_changed.len(),
-            type_changed: self.type_changed.len(),
-            bytes_added: self.added.iter().map(|f| f.size).sum::<u64>()
-                + self
-                    .modified
-                    .iter()
-                    .map(|m| m.new_size.saturating_sub(m.old_size))
-                    .sum::<u64>(),
-            bytes_removed: self.removed.iter().map(|f| f.size).sum::<u64>()
-                + self
-                    .modified
-                    .iter()
-                    .map(|m| m.old_size.saturating_sub(m.new_size))
-                    .sum::<u64>(),
-        }
+        self.stat
     }
 }
 
 /// Counts of each kind of change, and the bytes that came and went.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct DiffStat {
-    pub added: usize,
-    pub removed: usize,
-    pub modified: usize,
-    pub renamed: usize,
-    pub mode_changed: usize,
-    pub type_changed: usize,
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+    pub renamed: u64,
+    pub mode_changed: u64,
+    pub type_changed: u64,
     pub bytes_added: u64,
     pub bytes_removed: u64,
 }

@@ -344,15 +344,19 @@ pub fn walk_files(
     root: &TreeId,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
-    walk_files_where(source, root, &mut |_| true, visit)
+    walk_files_where(source, root, &mut |_, _, _| true, visit)
 }
 
-/// [`walk_files`] that enters a subdirectory only when `enter` says so for its tree: with an
-/// answer from [`fold_distinct`], a walk goes only where what it looks for is.
+/// Decides whether a walk enters a subdirectory, given its path from the walk's root, its id
+/// and its tree.
+pub type Enter<'a> = dyn FnMut(&[u8], &TreeId, &Tree) -> bool + 'a;
+
+/// [`walk_files`] that enters a subdirectory only when `enter` says so: with an answer from
+/// [`fold_distinct`], a walk goes only where what it looks for is.
 pub fn walk_files_where(
     source: &dyn TreeSource,
     root: &TreeId,
-    enter: &mut dyn FnMut(&TreeId) -> bool,
+    enter: &mut Enter<'_>,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
     let tree = source.tree(root)?;
@@ -400,7 +404,7 @@ fn walk_into(
     id: &TreeId,
     tree: Tree,
     prefix: &mut Vec<u8>,
-    enter: &mut dyn FnMut(&TreeId) -> bool,
+    enter: &mut Enter<'_>,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
     check_depth(prefix, id)?;
@@ -437,7 +441,7 @@ fn walk_into(
                     .next()
                     .expect("one loaded child per directory entry");
                 let child_id = TreeId(entry.id);
-                if enter(&child_id) {
+                if enter(prefix, &child_id, &child) {
                     walk_into(source, &child_id, child, prefix, enter, visit)?;
                 }
             }

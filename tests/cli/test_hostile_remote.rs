@@ -422,3 +422,143 @@ fn terminal_controls_in_names_and_text_are_shown_as_escapes() {
     assert_eq!(json["transform"], evil);
     assert_eq!(json["params"]["k"], evil);
 }
+
+/// Plants, as a copied `.dv` could carry it, a version whose trees are an honest fan-out:
+/// `depth` levels each naming the same subtree twice, so a few KB declare 2^depth files of
+/// `leaf_size` bytes each (all the blob "x"), every level's totals true. Returns its id.
+fn plant_fan_out(env: &TestEnv, depth: u32, leaf_size: u64) -> String {
+    use dv::store::Kind;
+    let ws = dv::Workspace::open_at(env.root()).unwrap();
+    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
+    let mut tree = format!("dv-tree 1 1 {leaf_size}\nf {blob} {leaf_size} f\0").into_bytes();
+    for level in 1..=depth {
+        let child = ws.store.put_bytes(Kind::Tree, &tree).unwrap().to_hex();
+        let half = leaf_size << (level - 1);
+        tree = format!(
+            "dv-tree 1 {} {}\nd {child} {half} a\0d {child} {half} b\0",
+            1u64 << level,
+            half * 2
+        )
+        .into_bytes();
+    }
+    let root = dv::TreeId(ws.store.put_bytes(Kind::Tree, &tree).unwrap());
+    let version = dv::object::Version {
+        format: dv::object::version::VERSION_FORMAT_PLAIN,
+        dataset: "d".into(),
+        stage: "cleaned".into(),
+        tree: root,
+        path: "bomb".into(),
+        single_file: false,
+        inputs: vec![],
+        transform: None,
+        code: vec![],
+        params: Default::default(),
+        code_revision: None,
+        message: None,
+        author: "mallory".into(),
+        host: "elsewhere".into(),
+        dv_version: "0.1.0".into(),
+        created_at: "2026-01-01T00:00:00.000000Z".into(),
+        files: 1 << depth,
+        bytes: leaf_size << depth,
+        run: None,
+        profile: None,
+        failed_rules: Vec::new(),
+    };
+    let id = dv::VersionId(
+        ws.store
+            .put_bytes(Kind::Version, &version.encode())
+            .unwrap(),
+    );
+    ws.index.insert_version(&id, &version).unwrap();
+    id.to_hex()
+}
+
+/// Starts dv and returns the first line it prints on stdout (then stops it), failing the test
+/// when none comes within 20 s.
+fn first_line(env: &TestEnv, args: &[&str]) -> String {
+    first_line_where(env, args, |_| true)
+}
+
+/// Starts dv and returns the first line it prints on stdout that `wanted` accepts (then stops
+/// it), failing the test when none comes within 20 s.
+fn first_line_where(env: &TestEnv, args: &[&str], wanted: fn(&str) -> bool) -> String {
+    use std::io::BufRead;
+    let mut child = env.spawn(args);
+    let stdout = child.stdout.take().unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && !wanted(&line) {
+            line.clear();
+        }
+        let _ = send.send(line);
+    });
+    let line = receive.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    line.unwrap_or_else(|_| panic!("dv {args:?} printed nothing within 20 s"))
+}
+
+#[test]
+fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written() {
+    let env = TestEnv::new();
+    env.write("data/a.csv", "x,y\n1,2\n");
+    let base = env.id(&["commit", "data", "-d", "d", "-s", "raw"]);
+    // 2^26 (67,108,864) paths of 1 MiB each: 64 TiB declared, in 27 tree objects.
+    let bomb = plant_fan_out(&env, 26, 1 << 20);
+    let deepest = vec!["a"; 26].join("/") + "/f";
+
+    // Checkout and materialize refuse before writing, naming both numbers.
+    let out = env.finishes(&["checkout", &bomb, "--to", "../out"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "error: Version {bomb} declares 67108864 files and 70368744177664 bytes, but the \
+             filesystem of $TEST_ENV/out has room for "
+        )),
+        "{out}"
+    );
+    assert!(!env.base().join("out").exists(), "nothing was written");
+
+    // Listings start at once and stream.
+    let first = first_line(&env, &["show", &bomb, "--files"]);
+    assert!(first.starts_with("version ") && first.ends_with(&format!(" {bomb}\n")));
+    assert_eq!(
+        first_line_where(&env, &["show", &bomb, "--files"], |l| l.starts_with("file")),
+        format!("file  1.0 MiB  {deepest}\n"),
+    );
+    let x = blake3::hash(b"x").to_hex().to_string();
+    assert_eq!(
+        first_line(&env, &["which", &x]),
+        format!("{}  d@cleaned  1.0 MiB  {deepest}\n", &bomb[..12])
+    );
+    let by_path = env.finishes(&["which", &format!("bomb/{deepest}")]);
+    assert_eq!(
+        by_path.stdout,
+        format!("{}  d@cleaned  1.0 MiB  {deepest}\n", &bomb[..12])
+    );
+
+    // Diff totals come from the declared totals; listings stream.
+    let stat = env.finishes(&["diff", &base, &bomb, "--stat"]);
+    assert_eq!(
+        stat.stdout, "67108864 added, 1 removed; +64.0 TiB, -8 B\n",
+        "{stat}"
+    );
+    let back = env.finishes(&["diff", &bomb, &base, "--stat"]);
+    assert_eq!(back.stdout, "1 added, 67108864 removed; +8 B, -64.0 TiB\n");
+    assert!(
+        back.stderr.contains(
+            "note: more than 250000 files were removed, so renames were not looked for"
+        ),
+        "{back}"
+    );
+    assert_eq!(
+        first_line(&env, &["diff", &base, &bomb, "--name-only"]),
+        format!("{deepest}\n")
+    );
+    let first = first_line_where(&env, &["diff", &base, &bomb], |l| l.starts_with("A "));
+    assert_eq!(first, format!("A  {deepest}  +1.0 MiB\n"));
+    assert_eq!(first_line(&env, &["diff", &base, &bomb, "--json"]), "{\n");
+}
