@@ -362,6 +362,19 @@ impl Rules {
                 failures.add("max_directory_ratio", None, None, message);
             }
         }
+        if profile.tables_omitted > 0 && !rules.tables.is_empty() {
+            failures.add(
+                "files",
+                None,
+                None,
+                format!(
+                    "the version holds {} tables, more than the {} a profile describes, so \
+                     table rules cannot be checked for all of them",
+                    profile.tables.len() as u64 + profile.tables_omitted,
+                    profile::MAX_PROFILED_TABLES
+                ),
+            );
+        }
         for table_rules in &rules.tables {
             let glob = matcher(&table_rules.files);
             let tables: Vec<(&String, &TableProfile)> = profile

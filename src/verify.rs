@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diff::{Change, diff_trees};
+use crate::diff::{Change, PathFilter, diff_filtered};
 use crate::error::{Error, Result};
 use crate::id::VersionId;
 use crate::object::tree::Overlay;
@@ -20,9 +20,17 @@ pub struct Verification {
     /// Files in the version.
     pub files: u64,
     /// Differences from the version to the directory: `Added` is an extra file, `Removed` a
-    /// missing one. Empty when the directory matches.
+    /// missing one; the first [`MAX_LISTED_DIFFERENCES`] in path order. Empty when the
+    /// directory matches.
     pub changes: Vec<Change>,
+    /// Differences past those listed, counted (a missing or extra directory by the files its
+    /// tree declares, without walking it).
+    pub unlisted: u64,
 }
+
+/// Most differences a verification lists: enough to see what went wrong, and bounded however
+/// far the directory is from the version.
+pub const MAX_LISTED_DIFFERENCES: usize = 10_000;
 
 impl Verification {
     pub fn ok(&self) -> bool {
@@ -59,11 +67,34 @@ pub fn verify(
         store: &ws.store,
         trees: &working.trees,
     };
-    let changes = diff_trees(&overlay, &version.tree, &working.root)?;
+    let changes = std::cell::RefCell::new(Vec::new());
+    let unlisted = std::cell::Cell::new(0u64);
+    let full = || changes.borrow().len() >= MAX_LISTED_DIFFERENCES;
+    diff_filtered(
+        &overlay,
+        &version.tree,
+        &working.root,
+        &PathFilter::default(),
+        &mut |dir| {
+            if full() {
+                unlisted.set(unlisted.get().saturating_add(dir.tree.files));
+            }
+            Ok(full())
+        },
+        &mut |change| {
+            if full() {
+                unlisted.set(unlisted.get() + 1);
+            } else {
+                changes.borrow_mut().push(change);
+            }
+            Ok(())
+        },
+    )?;
     Ok(Verification {
         id: *id,
         dir,
         files: version.files,
-        changes,
+        changes: changes.into_inner(),
+        unlisted: unlisted.get(),
     })
 }

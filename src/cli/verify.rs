@@ -39,6 +39,13 @@ struct ResultView {
     files: u64,
     #[serde(flatten)]
     differences: ChangeLists,
+    /// Differences past the first 10,000 listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    unlisted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -86,6 +93,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                 ok: v.ok(),
                 files: v.files,
                 differences: ChangeLists::from_changes(&v.changes),
+                unlisted: v.unlisted,
             })
             .collect();
         ui.json(&serde_json::json!({ "ok": failed == 0, "results": views }))?;
@@ -117,6 +125,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
                         dv::fs_util::display_path(&change.path),
                         explain(change.kind)
                     ));
+                }
+                if v.unlisted > 0 {
+                    text.push_str(&format!("  ... and {} more\n", v.unlisted));
                 }
             }
         }

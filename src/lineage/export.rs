@@ -5,6 +5,7 @@
 //! its inputs and wrote it. Everything is derived from the recorded versions, so exporting twice
 //! gives the same events: run ids are derived from version ids, and times are the recorded ones.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use serde_json::{Map, Value, json};
@@ -12,8 +13,9 @@ use serde_json::{Map, Value, json};
 use super::{Graph, Node};
 use crate::error::Result;
 use crate::id::VersionId;
+use crate::object::EntryKind;
 use crate::object::Version;
-use crate::object::tree::walk_files;
+use crate::object::tree::{fold_distinct, walk_files_where};
 use crate::store::Kind;
 use crate::workspace::Workspace;
 
@@ -119,15 +121,41 @@ fn table_schema(ws: &Workspace, version: &Version) -> Option<Value> {
             .collect();
         return Some(Value::Array(fields));
     }
-    let mut first = None;
-    walk_files(&ws.store, &version.tree, &mut |file| {
-        let path = String::from_utf8_lossy(&file.path).to_lowercase();
-        if first.is_none() && (path.ends_with(".csv") || path.ends_with(".tsv")) {
-            first = Some((path, file.id));
-        }
-        Ok(())
-    })
+    // The first CSV or TSV in path order: the walk enters only trees holding one (each
+    // distinct tree asked once) and none after it is found.
+    let is_text_table = |name: &[u8]| {
+        let name = String::from_utf8_lossy(name).to_lowercase();
+        name.ends_with(".csv") || name.ends_with(".tsv")
+    };
+    let mut holds = HashMap::new();
+    fold_distinct(
+        &ws.store,
+        &version.tree,
+        &mut holds,
+        &mut |tree, children: &[bool]| {
+            children.iter().any(|&b| b)
+                || tree
+                    .entries
+                    .iter()
+                    .any(|e| e.kind != EntryKind::Tree && is_text_table(&e.name))
+        },
+    )
     .ok()?;
+    let first = std::cell::RefCell::new(None);
+    walk_files_where(
+        &ws.store,
+        &version.tree,
+        &mut |_, id, _| first.borrow().is_none() && holds.get(id).copied().unwrap_or(false),
+        &mut |file| {
+            let mut first = first.borrow_mut();
+            if first.is_none() && file.kind != EntryKind::Symlink && is_text_table(&file.path) {
+                *first = Some((String::from_utf8_lossy(&file.path).to_lowercase(), file.id));
+            }
+            Ok(())
+        },
+    )
+    .ok()?;
+    let first = first.into_inner();
     let (path, blob) = first?;
     if !ws.store.has(Kind::Blob, &blob) {
         return None;

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId};
 use crate::index::stat_cache::FileStat;
 use crate::object::EntryKind;
-use crate::object::tree::{TreeSource, walk_files};
+use crate::object::tree::{TreeSource, fold_distinct, walk_files_where};
 use crate::snapshot::Listed;
 use crate::store::{Kind, Store};
 
@@ -40,6 +40,15 @@ const MAX_PROFILE_BYTES: usize = 256 << 20;
 pub const DEFAULT_NULL_VALUES: [&str; 5] = ["", "NA", "N/A", "null", "NaN"];
 /// Subdirectories of one top-level directory kept in a profile (see `directories`).
 pub const MAX_CLASS_DIRECTORIES: usize = 1000;
+/// Most tables one version's profile describes: each is an entry of the profile, so a crafted
+/// fan-out naming one table at millions of paths (or a version of millions of small tables)
+/// cannot make a profile grow without bound. Tables past it are counted in `tables_omitted`.
+pub const MAX_PROFILED_TABLES: usize = 100_000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Label values kept per column unless `dv.toml` says otherwise; the rest are counted together.
 pub const DEFAULT_MAX_LABEL_VALUES: usize = 100;
 
@@ -55,8 +64,12 @@ pub struct Profile {
     /// root), and each second-level one (`train/cat`: the classes of an image dataset) when its
     /// parent has at most [`MAX_CLASS_DIRECTORIES`] of them.
     pub directories: BTreeMap<String, Count>,
-    /// Path → profile, for every tabular file.
+    /// Path → profile, for every tabular file (the first [`MAX_PROFILED_TABLES`] in path
+    /// order).
     pub tables: BTreeMap<String, TableProfile>,
+    /// Tables past [`MAX_PROFILED_TABLES`], counted but not profiled.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tables_omitted: u64,
     /// The values that counted as null in text formats.
     pub null_values: Vec<String>,
 }
@@ -275,36 +288,57 @@ pub fn profile_tree(
         null_values: settings.null_values.clone(),
         ..Profile::default()
     };
+    // Counts are folded over each distinct tree once: a tree shared by many paths costs one
+    // read, so a crafted fan-out of shared trees cannot make them cost what it declares.
+    let mut sums: HashMap<TreeId, Sums> = HashMap::new();
+    let all = fold_distinct(trees, root, &mut sums, &mut Sums::fold)?;
+    profile.files = all.count.files;
+    profile.bytes = all.count.bytes;
+    profile.extensions = all.extensions.clone();
+    let top = trees.tree(root)?;
+    for entry in &top.entries {
+        let name = String::from_utf8_lossy(&entry.name).into_owned();
+        match entry.kind {
+            EntryKind::Tree => {
+                let count =
+                    |id: &Hash| sums.get(&TreeId(*id)).map_or(Count::default(), |s| s.count);
+                let below = count(&entry.id);
+                if below.files > 0 {
+                    profile.directories.insert(name.clone(), below);
+                }
+                for sub in trees.tree(&TreeId(entry.id))?.entries {
+                    let inner = count(&sub.id);
+                    if sub.kind == EntryKind::Tree && inner.files > 0 {
+                        let sub = String::from_utf8_lossy(&sub.name);
+                        profile.directories.insert(format!("{name}/{sub}"), inner);
+                    }
+                }
+            }
+            EntryKind::Symlink => {}
+            EntryKind::File | EntryKind::Executable => {
+                let dot = profile.directories.entry(".".to_string()).or_default();
+                dot.files += 1;
+                dot.bytes += entry.size;
+            }
+        }
+    }
+    drop_crowded_subdirectories(&mut profile.directories);
+    // Tables are found by a walk that enters only trees holding one, and at most
+    // MAX_PROFILED_TABLES are profiled (the rest are counted as omitted).
     let mut tables = Vec::new();
-    walk_files(trees, root, &mut |file| {
-        if file.kind == EntryKind::Symlink {
-            return Ok(());
-        }
-        let path = String::from_utf8_lossy(&file.path).into_owned();
-        profile.files += 1;
-        profile.bytes += file.size;
-        let count = |c: &mut Count| {
-            c.files += 1;
-            c.bytes += file.size;
-        };
-        count(profile.extensions.entry(extension(&path)).or_default());
-        let mut parts = path.split('/');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(top), Some(sub), Some(_)) => {
-                count(profile.directories.entry(top.to_string()).or_default());
-                count(
-                    profile
-                        .directories
-                        .entry(format!("{top}/{sub}"))
-                        .or_default(),
-                );
+    walk_files_where(
+        trees,
+        root,
+        &mut |_, id, _| sums.get(id).is_some_and(|s| s.tables),
+        &mut |file| {
+            let path = String::from_utf8_lossy(&file.path).into_owned();
+            let Some(format) = Format::of(&path).filter(|_| file.kind != EntryKind::Symlink) else {
+                return Ok(());
+            };
+            if tables.len() >= MAX_PROFILED_TABLES {
+                profile.tables_omitted += 1;
+                return Ok(());
             }
-            (Some(top), Some(_), None) => {
-                count(profile.directories.entry(top.to_string()).or_default())
-            }
-            _ => count(profile.directories.entry(".".to_string()).or_default()),
-        }
-        if let Some(format) = Format::of(&path) {
             tables.push((
                 path,
                 TableFile {
@@ -313,26 +347,52 @@ pub fn profile_tree(
                     size: file.size,
                 },
             ));
-        }
-        Ok(())
-    })?;
-    drop_crowded_subdirectories(&mut profile.directories);
+            Ok(())
+        },
+    )?;
     // Counts depend on what is null: profiles made with other null values are not reused.
     let by_blob = known_tables(known, settings);
-    let profiled = tables
+    // A content that appears at many paths (with the same labels asked for) is read once.
+    let mut first_at: HashMap<(BlobId, &'static str, Vec<String>), usize> = HashMap::new();
+    let mut copies: Vec<(usize, usize)> = Vec::new();
+    let mut distinct = Vec::new();
+    for (i, (path, file)) in tables.iter().enumerate() {
+        let key = (file.blob, file.format.name(), settings.labels_for(path));
+        match first_at.get(&key) {
+            Some(&first) => copies.push((i, first)),
+            None => {
+                first_at.insert(key, i);
+                distinct.push(i);
+            }
+        }
+    }
+    let mut profiled: Vec<Option<TableProfile>> = vec![None; tables.len()];
+    let computed = distinct
         .into_par_iter()
-        .map(|(path, file)| {
-            let labels = settings.labels_for(&path);
+        .map(|i| {
+            let (path, file) = &tables[i];
+            let labels = settings.labels_for(path);
             let known = by_blob
                 .get(&file.blob)
                 .filter(|t| t.format == file.format.name() && same_labels(t, &labels));
             let table = match known {
                 Some(table) => (*table).clone(),
-                None => profile_table(store, &path, &file, &labels, settings, worktree)?,
+                None => profile_table(store, path, file, &labels, settings, worktree)?,
             };
-            Ok((path, table))
+            Ok((i, table))
         })
         .collect::<Result<Vec<_>>>()?;
+    for (i, table) in computed {
+        profiled[i] = Some(table);
+    }
+    for (i, first) in copies {
+        profiled[i] = profiled[first].clone();
+    }
+    let profiled: Vec<(String, TableProfile)> = tables
+        .into_iter()
+        .zip(profiled)
+        .filter_map(|((path, _), table)| Some((path, table?)))
+        .collect();
     profile.tables = profiled.into_iter().collect();
     Ok(profile)
 }
@@ -368,6 +428,53 @@ fn extension(path: &str) -> String {
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
         _ => String::new(),
+    }
+}
+
+/// What a subtree holds, folded once per distinct tree: files and bytes (symlinks left out),
+/// the same by extension, and whether any file is a table.
+#[derive(Clone, Default)]
+struct Sums {
+    count: Count,
+    extensions: BTreeMap<String, Count>,
+    tables: bool,
+}
+
+impl Sums {
+    fn fold(tree: &crate::object::Tree, children: &[Sums]) -> Sums {
+        let mut sums = Sums::default();
+        for entry in &tree.entries {
+            if !matches!(entry.kind, EntryKind::File | EntryKind::Executable) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&entry.name);
+            let one = Count {
+                files: 1,
+                bytes: entry.size,
+            };
+            sums.count.add(one);
+            sums.extensions
+                .entry(extension(&name))
+                .or_default()
+                .add(one);
+            sums.tables |= Format::of(&name).is_some();
+        }
+        for child in children {
+            sums.count.add(child.count);
+            for (ext, count) in &child.extensions {
+                sums.extensions.entry(ext.clone()).or_default().add(*count);
+            }
+            sums.tables |= child.tables;
+        }
+        sums
+    }
+}
+
+impl Count {
+    /// Adds another count (saturating: shared subtrees may declare more than a u64 holds).
+    fn add(&mut self, other: Count) {
+        self.files = self.files.saturating_add(other.files);
+        self.bytes = self.bytes.saturating_add(other.bytes);
     }
 }
 

@@ -232,11 +232,23 @@ impl Client {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
+        // Another writer may rename or remove a file while it is listed (object_store stages
+        // a file as `NAME#N` and renames it): what vanished is simply not listed.
+        let vanished = |e: &walkdir::Error| {
+            e.io_error()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
         for entry in walkdir::WalkDir::new(&top).min_depth(1).sort_by_file_name() {
-            let entry = entry.map_err(|e| self.error(format!("listing {prefix} failed: {e}")))?;
-            let meta = entry
-                .metadata()
-                .map_err(|e| self.error(format!("listing {prefix} failed: {e}")))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(self.error(format!("listing {prefix} failed: {e}"))),
+            };
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(self.error(format!("listing {prefix} failed: {e}"))),
+            };
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
             let key: Vec<String> = rel
                 .components()

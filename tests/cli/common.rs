@@ -138,18 +138,22 @@ impl TestEnv {
         self.finishes_in(&self.root(), args)
     }
 
-    /// Runs dv in `dir`, failing the test when it does not finish in 20 s.
+    /// Runs dv in `dir`, failing the test when it does not finish in 20 s. Its output is read
+    /// as it comes, so a long one cannot stall it on a full pipe.
     pub fn finishes_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut child = self.spawn_in(dir, &[], args);
-        let start = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > std::time::Duration::from_secs(20) {
-                let _ = child.kill();
+        let child = self.spawn_in(dir, &[], args);
+        let pid = child.id();
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = send.send(child.wait_with_output());
+        });
+        let out = match receive.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                 panic!("dv {args:?} did not finish within 20 s");
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        };
         Output {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr)

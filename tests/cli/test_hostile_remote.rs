@@ -549,9 +549,8 @@ fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written
     let back = env.finishes(&["diff", &bomb, &base, "--stat"]);
     assert_eq!(back.stdout, "1 added, 67108864 removed; +8 B, -64.0 TiB\n");
     assert!(
-        back.stderr.contains(
-            "note: more than 250000 files were removed, so renames were not looked for"
-        ),
+        back.stderr
+            .contains("note: more than 250000 files were removed, so renames were not looked for"),
         "{back}"
     );
     assert_eq!(
@@ -561,4 +560,29 @@ fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written
     let first = first_line_where(&env, &["diff", &base, &bomb], |l| l.starts_with("A "));
     assert_eq!(first, format!("A  {deepest}  +1.0 MiB\n"));
     assert_eq!(first_line(&env, &["diff", &base, &bomb, "--json"]), "{\n");
+
+    // A version without a stored profile is profiled from each distinct tree once.
+    let profile = env.finishes(&["show", &bomb, "--profile", "--json"]);
+    assert_eq!(profile.code, 0, "{profile}");
+    let profile = profile.json();
+    assert_eq!(profile["files"], 67_108_864u64);
+    assert_eq!(profile["bytes"], 70_368_744_177_664u64);
+    assert_eq!(profile["directories"]["a/a"]["files"], 16_777_216u64);
+    for args in [
+        vec!["check", bomb.as_str()],
+        vec!["diff", &base, &bomb, "--profile"],
+        vec!["lineage", &bomb, "--format", "openlineage"],
+        vec!["fsck"],
+        vec!["gc"],
+    ] {
+        let out = env.finishes(&args);
+        assert_eq!(out.code, 0, "{args:?}: {out}");
+    }
+    // Verifying a directory against it lists the first differences and counts the rest.
+    std::fs::create_dir(env.base().join("empty")).unwrap();
+    let out = env.finishes(&["verify", &bomb, "../empty", "--json"]);
+    assert_eq!(out.code, 1, "{out}");
+    let result = &out.json()["results"][0];
+    assert_eq!(result["removed"].as_array().unwrap().len(), 10_000);
+    assert_eq!(result["unlisted"], 67_108_864u64 - 10_000);
 }
