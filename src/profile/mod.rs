@@ -13,6 +13,8 @@
 pub mod drift;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+#[cfg(feature = "parquet")]
+mod parquet_bounds;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

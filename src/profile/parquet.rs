@@ -10,7 +10,7 @@ use std::hash::Hasher;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
 use super::table::{DuplicateCounter, LabelCounts, row_hasher};
 use super::{ColumnProfile, Settings, TableProfile, Unreadable};
@@ -56,9 +56,20 @@ pub fn profile(
 ) -> Result<TableProfile, Unreadable> {
     use rayon::prelude::*;
     let open = || File::open(path).map_err(Unreadable::Io);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(malformed)?;
-    let schema = builder.schema().clone();
-    let groups = builder.metadata().num_row_groups();
+    let mut file = open()?;
+    let shape = super::parquet_bounds::check(&mut file).map_err(Unreadable::Malformed)?;
+    // The footer is parsed once and shared by every row group's reader.
+    let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(malformed)?;
+    let schema = metadata.schema().clone();
+    if shape.columns == 0 {
+        // Nothing to read: rows as declared, each the same empty row.
+        return Ok(TableProfile::counted(
+            shape.rows,
+            shape.rows.saturating_sub(1),
+            Vec::new(),
+        ));
+    }
+    let groups = metadata.metadata().num_row_groups();
     let label_columns: Vec<(usize, &String)> = labels
         .iter()
         .filter_map(|l| schema.index_of(l).ok().map(|i| (i, l)))
@@ -67,7 +78,8 @@ pub fn profile(
     let parts = (0..groups)
         .into_par_iter()
         .map(|group| {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(malformed)?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, metadata.clone());
             let reader = builder
                 .with_row_groups(vec![group])
                 .with_batch_size(BATCH_ROWS)
@@ -212,9 +224,18 @@ fn row_hashes(batch: &RecordBatch) -> Result<Vec<u64>, Unreadable> {
     Ok(out)
 }
 
+/// A reader of a Parquet file whose structure is within dv's bounds and that has columns to
+/// read (a table of none would be read as its declared number of empty rows).
+fn checked_builder(mut file: File) -> Result<ParquetRecordBatchReaderBuilder<File>, String> {
+    if super::parquet_bounds::check(&mut file)?.columns == 0 {
+        return Err("it has no columns, so no rows to compare".into());
+    }
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())
+}
+
 /// The column names of a Parquet file.
 pub fn columns(file: File) -> Result<Vec<String>, String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let builder = checked_builder(file)?;
     Ok(builder
         .schema()
         .fields()
@@ -228,9 +249,9 @@ pub fn for_each_row(
     file: File,
     visit: &mut dyn FnMut(&[Option<String>]) -> crate::Result<()>,
 ) -> crate::Result<Result<(), String>> {
-    let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
+    let builder = match checked_builder(file) {
         Ok(builder) => builder,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(e)),
     };
     let reader = match builder.with_batch_size(BATCH_ROWS).build() {
         Ok(reader) => reader,

@@ -16,6 +16,7 @@ mod test_export;
 mod test_fsck;
 mod test_gc;
 mod test_hardening;
+mod test_hostile_parquet;
 mod test_hostile_remote;
 mod test_html;
 mod test_init;
