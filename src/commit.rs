@@ -95,16 +95,9 @@ pub fn commit(
     };
     let mut code = store_code_files(ws, &request.code)?;
     code.extend(request.stored_code.iter().cloned());
-    // The git repository of the first code file, or of the current directory.
-    let code_dir = request
-        .code
-        .first()
-        .and_then(|file| file.parent())
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let code_revision = match &request.code_revision {
         Some(known) => Some(known.clone()),
-        None => provenance::code_revision(code_dir),
+        None => code_revision_of(&request.code),
     };
     let created_at = provenance::timestamp()?;
 
@@ -349,8 +342,18 @@ fn same_content(ws: &Workspace, existing: &TreeId, new: &TreeId) -> Result<bool>
     Ok(!differs)
 }
 
+/// The git state of the repository holding the first code file, or the current directory.
+pub(crate) fn code_revision_of(code: &[PathBuf]) -> Option<crate::object::CodeRevision> {
+    let dir = code
+        .first()
+        .and_then(|file| file.parent())
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    provenance::code_revision(dir)
+}
+
 /// Stores each code file's content and records its hash and path.
-fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> {
+pub(crate) fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<CodeFile>> {
     let batch = ws.store.batch();
     let code = files
         .iter()

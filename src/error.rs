@@ -258,6 +258,16 @@ pub enum Error {
     #[error("The command changed its inputs, so nothing was committed (run {run})")]
     InputsModified { files: Vec<String>, run: String },
 
+    #[error(
+        "The command changed its own code while it ran, so what ran is not what is there now; nothing was committed (run {run})"
+    )]
+    CodeChanged { files: Vec<String>, run: String },
+
+    #[error(
+        "The command wrote to the workspace outside --out, so its output alone would not reproduce what it did; nothing was committed (run {run})"
+    )]
+    WroteElsewhere { files: Vec<String>, run: String },
+
     #[error("--out {} holds files dv has not stored; the command must start from an empty output", path.display())]
     OutputNotEmpty { path: PathBuf },
 

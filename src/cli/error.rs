@@ -199,15 +199,15 @@ impl From<Error> for CliError {
             Error::CommandNotFound { recorded: true, .. } => base.hinted("Install the program the version was made with (`dv show REV` shows the command and interpreter), then run it again."),
             Error::CommandNotFound { .. } => base.hinted("Check the command's spelling, or give the program's path (for example ./clean.sh)."),
             Error::RunFailed { .. } => base.hinted("Its output and error log are kept: `dv runs --failed` shows them."),
-            Error::InputsModified { ref files, .. } => {
-                let mut details: Vec<String> = files.iter().take(10).cloned().collect();
-                if files.len() > 10 {
-                    details.push(format!("... and {} more", files.len() - 10));
-                }
-                CliError { details, ..base }.hinted(
-                    "A transform must write only into --out. Restore the inputs with `dv checkout REV --force`.",
-                )
-            }
+            Error::InputsModified { ref files, .. } => CliError { details: first_ten(files), ..base }.hinted(
+                "A transform must write only into --out. Restore the inputs with `dv checkout REV --force`.",
+            ),
+            Error::CodeChanged { ref files, .. } => CliError { details: first_ten(files), ..base }.hinted(
+                "Keep generated files out of the code the command runs, then run it again.",
+            ),
+            Error::WroteElsewhere { ref files, .. } => CliError { details: first_ten(files), ..base }.hinted(
+                "Write only into --out (or list scratch paths in .dvignore), or add --allow-writes-elsewhere to commit anyway with the paths recorded.",
+            ),
             Error::OutputNotEmpty { .. } => base.hinted("Commit or move what is there, or choose an empty or missing directory."),
             Error::NoRunRecord { ref dataset, ref stage, .. } => base.hinted(format!(
                 "Make the next {dataset}@{stage} with `dv run -d {dataset} -s {stage} ... -- COMMAND` to record how it is made."
@@ -236,4 +236,13 @@ impl From<Error> for CliError {
             _ => base,
         }
     }
+}
+
+/// The first ten of `items`, then how many more there are.
+fn first_ten(items: &[String]) -> Vec<String> {
+    let mut details: Vec<String> = items.iter().take(10).cloned().collect();
+    if items.len() > 10 {
+        details.push(format!("... and {} more", items.len() - 10));
+    }
+    details
 }

@@ -59,6 +59,10 @@ pub struct Args {
     #[arg(long)]
     allow_failing: bool,
 
+    /// Commit even if the command wrote to the workspace outside --out; where is recorded
+    #[arg(long)]
+    allow_writes_elsewhere: bool,
+
     /// Print the new version as JSON
     #[arg(long)]
     json: bool,
@@ -100,6 +104,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         argv: args.command,
         record_env: args.record_env,
         allow_failing: args.allow_failing,
+        allow_writes_elsewhere: args.allow_writes_elsewhere,
         fetch: ui.fetch,
     };
     let progress = ui.progress();
@@ -148,7 +153,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
 /// List recorded runs, newest first (failed ones with the end of their error log)
 #[derive(clap::Args)]
 pub struct RunsArgs {
-    /// Only runs that failed or changed their inputs
+    /// Only runs that failed or were refused
     #[arg(long)]
     failed: bool,
 
@@ -161,13 +166,9 @@ pub fn runs(ui: &Ui, args: RunsArgs) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let runs: Vec<_> = dv::run::history::list(&ws)?
         .into_iter()
-        .filter(|run| {
-            !args.failed || matches!(run.outcome, Outcome::Failed | Outcome::ModifiedInputs)
-        })
+        .filter(|run| !args.failed || run.outcome.failed())
         .collect();
-    let failed = |run: &dv::run::history::RunEntry| {
-        matches!(run.outcome, Outcome::Failed | Outcome::ModifiedInputs)
-    };
+    let failed = |run: &dv::run::history::RunEntry| run.outcome.failed();
     if args.json {
         let mut items = Vec::new();
         for run in &runs {
@@ -202,6 +203,8 @@ pub fn runs(ui: &Ui, args: RunsArgs) -> Result<(), CliError> {
             ),
             Outcome::Failed => format!("failed (exit {})", run.exit_status),
             Outcome::ModifiedInputs => "refused: changed its inputs".to_string(),
+            Outcome::CodeChanged => "refused: changed its own code".to_string(),
+            Outcome::WroteElsewhere => "refused: wrote outside --out".to_string(),
         };
         text.push_str(&format!(
             "{}  {}@{}  {}  {:.1} s  {}\n    {}\n",

@@ -9,5 +9,5 @@ pub mod version;
 pub use tree::{Entry, EntryKind, Tree, TreeSource};
 pub use version::{
     CodeBase, CodeFile, CodeRevision, Interpreter, RuleFailure, RunInput, RunRecord, StoredFile,
-    Version,
+    Version, WrittenElsewhere,
 };

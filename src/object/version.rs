@@ -134,6 +134,18 @@ pub struct RunRecord {
     pub env: std::collections::BTreeMap<String, String>,
     pub stdout: StoredFile,
     pub stderr: StoredFile,
+    /// Files of the workspace outside the output that the command wrote, when it was allowed
+    /// to (`--allow-writes-elsewhere`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_elsewhere: Option<WrittenElsewhere>,
+}
+
+/// Where a run wrote outside its output: the first 100 paths (workspace-relative) and how many
+/// there were.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenElsewhere {
+    pub paths: Vec<String>,
+    pub total: u64,
 }
 
 /// One input of a run: the name the command saw it by, and where it was.

@@ -32,6 +32,17 @@ pub enum Outcome {
     Failed,
     /// The command changed its inputs.
     ModifiedInputs,
+    /// The command changed its own code files while it ran.
+    CodeChanged,
+    /// The command wrote to the workspace outside its output.
+    WroteElsewhere,
+}
+
+impl Outcome {
+    /// Whether nothing was committed because the run failed or was refused.
+    pub fn failed(self) -> bool {
+        !matches!(self, Outcome::Committed | Outcome::Unchanged)
+    }
 }
 
 /// One run, as `dv runs` lists it.
@@ -53,6 +64,12 @@ pub struct RunEntry {
     /// For a run that changed its inputs: which files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modified_inputs: Vec<String>,
+    /// For a run that changed its code files: which (workspace- or repository-relative).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_code: Vec<String>,
+    /// For a run refused for writing outside its output: where (the first 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_elsewhere: Vec<String>,
 }
 
 fn runs_dir(ws: &Workspace) -> PathBuf {

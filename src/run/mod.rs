@@ -8,6 +8,7 @@
 //! kept in `.dv/runs/` (see [`history`]). [`rerun`] runs a recorded command again.
 
 pub mod environment;
+mod guard;
 pub mod history;
 pub mod rerun;
 
@@ -23,7 +24,9 @@ use crate::checkout::{CheckoutRequest, checkout};
 use crate::commit::{CommitOutcome, CommitRequest};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, VersionId};
-use crate::object::{CodeBase, Interpreter, RunInput, RunRecord, StoredFile, Version};
+use crate::object::{
+    CodeBase, Interpreter, RunInput, RunRecord, StoredFile, Version, WrittenElsewhere,
+};
 use crate::progress::Progress;
 use crate::workspace::Workspace;
 use history::{Outcome, RunEntry};
@@ -46,6 +49,8 @@ pub struct RunRequest {
     pub record_env: Vec<String>,
     /// Commit the output even if it fails the stage rules (they are recorded).
     pub allow_failing: bool,
+    /// Commit even when the command wrote to the workspace outside `--out` (recorded).
+    pub allow_writes_elsewhere: bool,
     /// Whether inputs whose data is not local may be fetched from the default remote.
     pub fetch: crate::remote::Fetch,
 }
@@ -132,6 +137,16 @@ pub fn run(
     code_paths.extend(named_code_files(ws, &cwd, &request.argv, &excluded));
     code_paths.dedup();
     let env = command_env(&request.params, &inputs, &out);
+    // The code as it is when the command starts is what ran; the workspace around the output
+    // is listed so that writes elsewhere are seen.
+    let out_rel = ws.relative(&out)?.1;
+    let exempt: Vec<&str> = inputs
+        .iter()
+        .map(|i| i.rel.as_str())
+        .chain([out_rel.as_str()])
+        .collect();
+    let before = guard::Before::take(ws, &code_paths, &exempt)?;
+    let code_revision = crate::commit::code_revision_of(&code_paths);
 
     let clock = Instant::now();
     let (probed, execution) = probe_while(&request.argv[0], &cwd, || {
@@ -154,6 +169,8 @@ pub fn run(
         duration_ms: execution.duration_ms,
         version: None,
         modified_inputs: Vec::new(),
+        changed_code: Vec::new(),
+        written_elsewhere: Vec::new(),
     };
     let logs = (execution.stdout.path(), execution.stderr.path());
     if execution.status != 0 {
@@ -174,14 +191,33 @@ pub fn run(
         });
     }
 
+    let changed = before.changed_code();
+    if !changed.is_empty() {
+        entry.outcome = Outcome::CodeChanged;
+        entry.changed_code = guard::named(&changed);
+        history::record(ws, &entry, Some(logs))?;
+        return Err(Error::CodeChanged {
+            files: changed,
+            run: run_id,
+        });
+    }
+    let elsewhere = before.writes_elsewhere(ws)?;
+    if !elsewhere.is_empty() && !request.allow_writes_elsewhere {
+        entry.outcome = Outcome::WroteElsewhere;
+        entry.written_elsewhere = guard::named(&elsewhere);
+        history::record(ws, &entry, Some(logs))?;
+        return Err(Error::WroteElsewhere {
+            files: elsewhere,
+            run: run_id,
+        });
+    }
+
     let clock = Instant::now();
     let (stdout, stderr, packages) = store_logs(ws, &execution, probed.as_ref())?;
-    let mut code = Vec::new();
-    for path in &code_paths {
-        code.push(crate::commit::code_location(ws, path)?.1);
-    }
+    let code = before.code();
     let workspace_in_repository = code
-        .contains(&CodeBase::Repository)
+        .iter()
+        .any(|file| file.base == CodeBase::Repository)
         .then(|| workspace_in_repository(ws))
         .flatten();
     let record = RunRecord {
@@ -202,6 +238,14 @@ pub fn run(
         env: recorded_env(&request.record_env),
         stdout,
         stderr,
+        written_elsewhere: (!elsewhere.is_empty()).then(|| WrittenElsewhere {
+            paths: elsewhere
+                .iter()
+                .take(guard::MAX_NAMED_PATHS)
+                .cloned()
+                .collect(),
+            total: elsewhere.len() as u64,
+        }),
     };
     let commit = crate::commit::commit(
         ws,
@@ -211,7 +255,8 @@ pub fn run(
             stage: request.stage.clone(),
             inputs: inputs.iter().map(|i| i.id.to_hex()).collect(),
             transform: Some(shell_words(&request.argv)),
-            code: code_paths,
+            stored_code: code,
+            code_revision,
             params: request.params.clone(),
             message: request.message.clone(),
             allow_failing: request.allow_failing,

@@ -723,3 +723,67 @@ fn downstream_replay_takes_a_new_raw_version_committed_from_the_old_one() {
     .json();
     assert_eq!(again, plan);
 }
+
+#[test]
+fn a_script_that_rewrites_itself_or_writes_elsewhere_is_refused_and_the_code_is_recorded_as_it_ran()
+{
+    let (env, raw) = pipeline();
+    // Each run writes a fresh output (a refused run leaves its own in place).
+    let runs = std::cell::Cell::new(0);
+    let run_script = |script: &str, extra: &[&str]| {
+        runs.set(runs.get() + 1);
+        let out = format!("data/out{}", runs.get());
+        let mut args = vec![
+            "run", "-d", "penguins", "-s", "cleaned", "--from", &raw, "--out", &out, "--json",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--", script]);
+        dv(&env, &args)
+    };
+    // Copies its input, then rewrites itself.
+    let selfish = "#!/bin/sh\nset -eu\ncp data/raw/penguins.csv \"$DV_OUTPUT/p.csv\"\necho '# rewritten' >> \"$0\"\n";
+    env.write("tools/selfish.sh", selfish);
+    env.chmod_x("tools/selfish.sh");
+    let out = run_script("tools/selfish.sh", &[]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "error: The command changed its own code while it ran, so what ran is not what is \
+             there now; nothing was committed (run "
+        ) && out.stderr.contains("\n  tools/selfish.sh\n"),
+        "{out}"
+    );
+    let failed = ok(&env, &["runs", "--failed", "--json"]).json();
+    assert_eq!(failed[0]["outcome"], "code_changed");
+    assert_eq!(failed[0]["changed_code"], json!(["tools/selfish.sh"]));
+
+    // Writes a file beside the output: refused, unless allowed, and then recorded.
+    let messy = "#!/bin/sh\nset -eu\ncp data/raw/penguins.csv \"$DV_OUTPUT/p.csv\"\necho x > data/stray.txt\n";
+    env.write("tools/messy.sh", messy);
+    env.chmod_x("tools/messy.sh");
+    let out = run_script("tools/messy.sh", &[]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("error: The command wrote to the workspace outside --out")
+            && out.stderr.contains("\n  data/stray.txt\n"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&env, &["runs", "--failed", "--json"]).json()[0]["written_elsewhere"],
+        json!(["data/stray.txt"])
+    );
+    std::fs::remove_file(env.root().join("data/stray.txt")).unwrap();
+    let made = run_script("tools/messy.sh", &["--allow-writes-elsewhere"]);
+    assert_eq!(made.code, 0, "{made}");
+    let made = made.json();
+    assert_eq!(
+        made["run"]["written_elsewhere"],
+        json!({"paths": ["data/stray.txt"], "total": 1})
+    );
+    // The code recorded is the code that ran.
+    assert_eq!(
+        made["code"][0]["blob"],
+        dv::Hash::of(messy.as_bytes()).to_hex()
+    );
+}

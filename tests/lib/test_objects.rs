@@ -282,6 +282,7 @@ fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
             env: [("LANG".to_string(), "C".to_string())].into(),
             stdout: log(b"out", 3),
             stderr: log(b"err", 0),
+            written_elsewhere: None,
         }),
         profile: None,
         failed_rules: Vec::new(),
