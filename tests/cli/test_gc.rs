@@ -163,6 +163,19 @@ fn gc_killed_at_any_point_leaves_a_consistent_store() {
     }
 }
 
+/// Waits for a held commit to have stored `bytes`, failing the test after 30 s (a commit that
+/// died before storing them would otherwise leave it spinning).
+fn wait_for_blob(env: &TestEnv, bytes: &[u8]) {
+    let start = std::time::Instant::now();
+    while !has_blob(env, bytes) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the held commit never stored its data"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_commit_running_during_gc_loses_nothing() {
     let env = TestEnv::new();
@@ -177,9 +190,7 @@ fn a_commit_running_during_gc_loses_nothing() {
     // With the default grace, the commit's fresh objects survive a gc that runs between
     // writing them and publishing the version.
     let held = env.spawn_env(&wait, &["commit", "more", "-d", "more", "-s", "raw", "-q"]);
-    while !has_blob(&env, &noise("in flight", 150_000)) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_blob(&env, &noise("in flight", 150_000));
     env.ok(&["gc", "--prune"]);
     std::fs::write(&release, b"").unwrap();
     let out = held.wait_with_output().unwrap();
@@ -198,9 +209,7 @@ fn a_commit_running_during_gc_loses_nothing() {
     std::fs::remove_file(&release).unwrap();
     env.write("late/b.bin", noise("late", 150_000));
     let held = env.spawn_env(&wait, &["commit", "late", "-d", "late", "-s", "raw", "-q"]);
-    while !has_blob(&env, &noise("late", 150_000)) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_blob(&env, &noise("late", 150_000));
     env.ok(&["gc", "--prune", "--grace", "0s"]);
     std::fs::write(&release, b"").unwrap();
     let out = held.wait_with_output().unwrap();
