@@ -317,7 +317,6 @@ impl Rng {
 /// or the harness proves nothing.
 #[test]
 fn random_kill_9_during_commit_checkout_and_materialize() {
-    use std::os::unix::process::ExitStatusExt;
     let seed = std::env::var("DV_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
