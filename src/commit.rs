@@ -368,6 +368,13 @@ pub(crate) fn store_code_files(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<
                     std::io::Error::other("it is a directory, --code takes files"),
                 ));
             }
+            // A FIFO or device would block the read (or never end).
+            if !meta.is_file() {
+                return Err(Error::NotARegularFile {
+                    path: file.clone(),
+                    found: crate::fs_util::file_type_name(&meta.file_type()),
+                });
+            }
             let stored = batch.put_file(file, None)?;
             let (path, base) = code_location(ws, file)?;
             Ok(CodeFile {

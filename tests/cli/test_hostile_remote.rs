@@ -355,6 +355,16 @@ fn ignore_files_and_rules_are_read_within_bounds() {
         "{out}"
     );
     std::fs::remove_file(env.root().join("data/.dvignore")).unwrap();
+    fifo(&env.root().join("code.py"));
+    let out = env.finishes(&[
+        "commit", "data", "-d", "d", "-s", "cleaned", "--code", "code.py",
+    ]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("error: code.py is a named pipe, not a regular file"),
+        "{out}"
+    );
     fifo(&env.root().join("dv.toml"));
     for args in [
         vec!["rules"],
