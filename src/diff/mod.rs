@@ -101,9 +101,10 @@ pub fn diff_filtered(
     out: &mut dyn FnMut(Change) -> Result<()>,
 ) -> Result<()> {
     if old != new {
+        let source = crate::object::tree::Cached::new(source);
         let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
         let mut walk = Walk {
-            source,
+            source: &source,
             filter,
             whole,
             out,

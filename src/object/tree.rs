@@ -359,8 +359,48 @@ pub fn walk_files_where(
     enter: &mut Enter<'_>,
     visit: &mut dyn FnMut(FileEntry) -> Result<()>,
 ) -> Result<()> {
+    let source = Cached::new(source);
     let tree = source.tree(root)?;
-    walk_into(source, root, tree, &mut Vec::new(), enter, visit)
+    walk_into(&source, root, tree, &mut Vec::new(), enter, visit)
+}
+
+/// Most tree entries a [`Cached`] source holds before it starts over.
+const CACHED_ENTRIES: usize = 1 << 18;
+
+/// Trees read during one walk, kept while they hold at most [`CACHED_ENTRIES`] entries in
+/// all: a directory named by many paths is decoded once, not once per path.
+pub struct Cached<'a> {
+    source: &'a dyn TreeSource,
+    trees: std::cell::RefCell<HashMap<TreeId, Tree>>,
+    entries: std::cell::Cell<usize>,
+}
+
+impl<'a> Cached<'a> {
+    pub fn new(source: &'a dyn TreeSource) -> Cached<'a> {
+        Cached {
+            source,
+            trees: Default::default(),
+            entries: Default::default(),
+        }
+    }
+}
+
+impl TreeSource for Cached<'_> {
+    fn tree(&self, id: &TreeId) -> Result<Tree> {
+        if let Some(tree) = self.trees.borrow().get(id) {
+            return Ok(tree.clone());
+        }
+        let tree = self.source.tree(id)?;
+        if self.entries.get() + tree.entries.len() > CACHED_ENTRIES {
+            self.trees.borrow_mut().clear();
+            self.entries.set(0);
+        }
+        if tree.entries.len() <= CACHED_ENTRIES {
+            self.entries.set(self.entries.get() + tree.entries.len());
+            self.trees.borrow_mut().insert(*id, tree.clone());
+        }
+        Ok(tree)
+    }
 }
 
 /// Folds every distinct tree below `root` into a value, children before parents, reading each
