@@ -5,6 +5,7 @@
 mod describe;
 mod test_checkout_stream;
 mod test_diff;
+mod test_diff_prop;
 mod test_fuzz_regressions;
 mod test_hostile;
 mod test_objects;
