@@ -65,6 +65,9 @@ pub struct FsckReport {
     pub damaged_tags: Vec<String>,
     /// Pack files that cannot be read at all; their objects are reported as missing.
     pub broken_packs: Vec<BrokenPack>,
+    /// The default remote asked about missing objects (found there: `not_local`), if one was.
+    #[serde(skip)]
+    pub remote: Option<String>,
 }
 
 /// A pack file that cannot be indexed, with its workspace-relative path.
@@ -110,6 +113,30 @@ impl FsckReport {
             + self.damaged_tags.len()
             + self.broken_packs.len()
     }
+}
+
+/// [`fsck`], then: objects a clone has not fetched yet are on the default remote, which holds
+/// all of every version it lists, so missing objects every version needing them is listed
+/// there are `not_local`, not damage. The remote is asked only when something is missing, and
+/// never with [`Fetch::Offline`](crate::available::Fetch::Offline).
+pub fn check(
+    ws: &Workspace,
+    fetch: crate::available::Fetch,
+    progress: &dyn Progress,
+) -> Result<FsckReport> {
+    let mut report = fsck(ws, progress)?;
+    let missing = report
+        .findings
+        .iter()
+        .any(|f| f.problem == Problem::Missing);
+    if missing
+        && fetch == crate::available::Fetch::OnDemand
+        && let Some((name, versions)) = crate::remote::default_remote_versions(ws)?
+    {
+        report.reclassify_missing(&versions, Problem::NotLocal);
+        report.remote = Some(name);
+    }
+    Ok(report)
 }
 
 /// Checks every object and reference in the workspace.

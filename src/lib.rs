@@ -22,6 +22,7 @@
 //!
 //! The library never prints; it returns data and typed [`Error`]s for the CLI to render.
 
+pub mod available;
 pub mod checkout;
 pub mod commit;
 pub mod confined;

@@ -391,7 +391,7 @@ pub fn change(
     ws: &Workspace,
     version: VersionId,
     change: Change,
-    fetch: crate::remote::Fetch,
+    fetch: crate::available::Fetch,
 ) -> Result<Option<State>> {
     // A retired version's data may be only on the remote (a fresh clone): unretiring fetches
     // it first, as the one way a retired version's data comes back.
@@ -399,10 +399,10 @@ pub fn change(
     let mut not_fetched = "no remote gave them back".to_string();
     if matches!(change, Change::Unretire)
         && status(ws, &version)?.state == State::Retired
-        && let Err(e) = crate::remote::ensure_local(
+        && let Err(e) = crate::available::ensure_here(
             ws,
             &[version],
-            crate::remote::Need::Data,
+            crate::available::Need::Data,
             fetch,
             &crate::progress::NoProgress,
         )
@@ -438,7 +438,7 @@ pub fn change(
                 ));
             }
             if expected == State::Retired {
-                let missing = crate::remote::missing_of(ws, &version, crate::remote::Need::Data)?;
+                let missing = crate::reach::missing_of(ws, &version, crate::available::Need::Data)?;
                 if missing > 0 {
                     return refuse(format!(
                         "Version {version} cannot be made active again: {missing} of its \

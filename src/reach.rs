@@ -8,9 +8,12 @@
 use std::collections::HashSet;
 
 use crate::error::Result;
+use crate::id::VersionId;
 use crate::id::{Hash, TreeId};
+use crate::object::Version;
 use crate::object::tree::{EntryKind, TreeSource};
 use crate::store::{Kind, Store};
+use crate::workspace::Workspace;
 
 /// Visits every object reachable from `starts` once. `visit` returns the chunks and delta
 /// bases an object is rebuilt from, or `None` when the object is not here (nothing below it is
@@ -48,4 +51,66 @@ pub fn walk(
         }
     }
     Ok(())
+}
+
+/// What of a version must be local: its trees (to compare or verify a directory), its
+/// recorded code files, or all of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Only the versions' profiles: metadata every clone brings (a retired version's too, so
+    /// it can still be described). Every other need brings them as well.
+    Profiles,
+    Trees,
+    Code,
+    Data,
+}
+
+/// How many objects of a version are not local for `need` (0 when it can be used as is).
+pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
+    let version = ws
+        .index
+        .version(id)?
+        .ok_or_else(|| crate::Error::MissingObject {
+            kind: "version",
+            id: id.to_hex(),
+        })?;
+    count_missing(&ws.store, &version, need)
+}
+
+/// How many trees and files of a version are not local (a missing tree counts once: what is
+/// below it is unknown until it arrives).
+fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> {
+    let mut missing = 0;
+    let mut stack = vec![version.tree];
+    let mut seen = HashSet::new();
+    if matches!(need, Need::Code | Need::Data) {
+        missing += version
+            .blobs()
+            .filter(|blob| !store.has(Kind::Blob, &blob.0))
+            .count();
+    } else if let Some(profile) = version.profile
+        && !store.has(Kind::Blob, &profile.blob.0)
+    {
+        missing += 1;
+    }
+    if matches!(need, Need::Code | Need::Profiles) {
+        stack.clear();
+    }
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if !store.has(Kind::Tree, &id.0) {
+            missing += 1;
+            continue;
+        }
+        for entry in store.tree(&id)?.entries {
+            match entry.kind {
+                EntryKind::Tree => stack.push(TreeId(entry.id)),
+                _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(missing)
 }

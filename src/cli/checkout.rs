@@ -36,9 +36,9 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
     let need = if args.code {
-        dv::remote::Need::Code
+        dv::available::Need::Code
     } else {
-        dv::remote::Need::Data
+        dv::available::Need::Data
     };
     let ws = with_local_data(ui, ws, &[id], need)?;
     if args.code {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use dv::diff::files::{FileDiffer, FileItem};
 use dv::diff::report::{DiffStat, FileDiff, ParamsDiff, ValueChange};
-use dv::diff::rows::{Format, RowDiff, RowOptions, Source, row_diff};
+use dv::diff::rows::{FileRows, RowOptions};
 use dv::diff::{Against, Comparison, compare, prepare};
 
 use super::error::CliError;
@@ -80,17 +80,7 @@ struct DiffView<'a> {
     params: &'a ParamsDiff,
     stat: DiffStat,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rows: Option<&'a Vec<RowView>>,
-}
-
-/// The row diff of one file, or why it could not be made.
-#[derive(Serialize)]
-pub(super) struct RowView {
-    path: String,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    diff: Option<RowDiff>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    rows: Option<&'a Vec<FileRows>>,
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -110,7 +100,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if let Against::Version(new) = &against {
         versions.push(*new);
     }
-    let ws = with_local_data(ui, ws, &versions, dv::remote::Need::Trees)?;
+    let ws = with_local_data(ui, ws, &versions, dv::available::Need::Trees)?;
     let progress = ui.progress();
     if !args.rows && args.key.is_empty() {
         return stream(ui, &ws, &old_id, &against, &args, &progress);
@@ -125,12 +115,15 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         params,
         ..
     } = comparison;
-    let ws = rows_local(ui, ws, &files, dir.is_none())?;
     let options = RowOptions {
         key: args.key.clone(),
         examples: args.examples,
     };
-    let rows = row_diffs(&ws, &files, dir.as_deref(), &options);
+    let (_ws, rows, report) =
+        dv::diff::rows::row_diffs(ws, &files, dir.as_deref(), &options, ui.fetch, &progress)?;
+    if let Some(report) = report {
+        fetched(ui, &report);
+    }
     let row_errors = rows.iter().filter(|r| r.error.is_some()).count();
     if args.json {
         ui.json(&DiffView {
@@ -464,89 +457,7 @@ pub(super) fn render(
     text
 }
 
-/// Row diffs of every modified tabular file; the new side is read from `dir` when comparing
-/// with a working directory (its files are hashed, not stored).
-/// Makes the stored sides of the tabular files a row diff reads local (only those), fetching
-/// them from the default remote when needed.
-pub(super) fn rows_local(
-    ui: &Ui,
-    ws: dv::Workspace,
-    files: &FileDiff,
-    new_is_stored: bool,
-) -> Result<dv::Workspace, CliError> {
-    let mut blobs = Vec::new();
-    for m in files
-        .modified
-        .iter()
-        .filter(|m| Format::of(&m.path).is_some())
-    {
-        blobs.extend(dv::Hash::from_hex(&m.old_hash));
-        if new_is_stored {
-            blobs.extend(dv::Hash::from_hex(&m.new_hash));
-        }
-    }
-    if blobs
-        .iter()
-        .all(|id| ws.store.has(dv::store::Kind::Blob, id))
-    {
-        return Ok(ws);
-    }
-    let ws = if ws.writable() || ui.fetch == dv::remote::Fetch::Offline {
-        ws
-    } else {
-        super::open_workspace()?
-    };
-    let progress = ui.progress();
-    if let Some(report) = dv::remote::ensure_blobs(&ws, &blobs, ui.fetch, &progress)? {
-        fetched(ui, &report);
-    }
-    Ok(ws)
-}
-
-pub(super) fn row_diffs(
-    ws: &dv::Workspace,
-    files: &FileDiff,
-    dir: Option<&std::path::Path>,
-    options: &RowOptions,
-) -> Vec<RowView> {
-    files
-        .modified
-        .iter()
-        .filter_map(|m| Format::of(&m.path).map(|format| (m, format)))
-        .map(|(m, format)| {
-            let stored = |hex: &str| {
-                Source::Stored(dv::Hash::from_hex(hex).expect("hashes in a diff are valid hex"))
-            };
-            let new = match dir {
-                Some(file) if file.is_file() => Source::File(file.to_path_buf()),
-                Some(dir) => Source::File(dir.join(&m.path)),
-                None => stored(&m.new_hash),
-            };
-            let result = row_diff(
-                &ws.store,
-                &m.path,
-                format,
-                &stored(&m.old_hash),
-                &new,
-                options,
-            );
-            match result {
-                Ok(diff) => RowView {
-                    path: m.path.clone(),
-                    diff: Some(diff),
-                    error: None,
-                },
-                Err(err) => RowView {
-                    path: m.path.clone(),
-                    diff: None,
-                    error: Some(err.to_string()),
-                },
-            }
-        })
-        .collect()
-}
-
-pub(super) fn render_rows(rows: &[RowView]) -> String {
+pub(super) fn render_rows(rows: &[FileRows]) -> String {
     let mut text = String::new();
     for view in rows {
         let Some(diff) = &view.diff else { continue };

@@ -15,21 +15,8 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     let progress = ui.progress();
-    let mut report = dv::fsck::fsck(&ws, &progress)?;
-    // Objects a clone has not fetched yet are on the remote, which holds all of every version
-    // it lists: asked only when something is missing, and never with --offline.
-    let missing = report
-        .findings
-        .iter()
-        .any(|f| f.problem == dv::fsck::Problem::Missing);
-    let mut remote = None;
-    if missing
-        && ui.fetch == dv::remote::Fetch::OnDemand
-        && let Some((name, versions)) = dv::remote::default_remote_versions(&ws)?
-    {
-        report.reclassify_missing(&versions, dv::fsck::Problem::NotLocal);
-        remote = Some(name);
-    }
+    let report = dv::fsck::check(&ws, ui.fetch, &progress)?;
+    let remote = report.remote.clone();
     if args.json {
         ui.json(&report)?;
     } else {

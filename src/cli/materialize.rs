@@ -38,7 +38,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             .map(|(pin, _)| pin.id)
             .collect();
     super::warn_if_deprecated(ui, &ws, &pinned)?;
-    let ws = with_local_data(ui, ws, &pinned, dv::remote::Need::Data)?;
+    let ws = with_local_data(ui, ws, &pinned, dv::available::Need::Data)?;
     let progress = ui.progress();
     let reports = dv::materialize::materialize(
         &ws,

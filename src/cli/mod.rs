@@ -111,8 +111,8 @@ pub fn main() -> ExitCode {
     let ui = Ui {
         quiet: cli.quiet,
         fetch: match cli.offline {
-            true => dv::remote::Fetch::Offline,
-            false => dv::remote::Fetch::OnDemand,
+            true => dv::available::Fetch::Offline,
+            false => dv::available::Fetch::OnDemand,
         },
     };
     let result = match cli.command {
@@ -176,39 +176,16 @@ fn open_workspace_to_read() -> Result<Workspace, CliError> {
     )?)
 }
 
-/// Makes the data a command needs of some versions local, fetching what is missing from the
-/// default remote (never with `--offline`). A workspace opened to read is reopened to write
-/// only when something must be fetched.
+/// Makes the data a command needs of some versions local, under the library's availability
+/// policy with `--offline` or not, and says what was fetched.
 fn with_local_data(
     ui: &Ui,
     ws: Workspace,
     ids: &[VersionId],
-    need: dv::remote::Need,
+    need: dv::available::Need,
 ) -> Result<Workspace, CliError> {
-    if need == dv::remote::Need::Data {
-        for id in ids {
-            dv::lifecycle::ensure_usable(&ws, id)?;
-        }
-    }
-    // Without a remote nothing can be fetched: the walk below is skipped (it reads every tree
-    // again), and missing data is reported by the command itself.
-    if dv::remote::Remotes::load(&ws.dv_dir())?.default.is_none() {
-        return Ok(ws);
-    }
-    let mut missing = 0;
-    for id in ids {
-        missing += dv::remote::missing_of(&ws, id, need)?;
-    }
-    if missing == 0 {
-        return Ok(ws);
-    }
-    let ws = if ws.writable() || ui.fetch == dv::remote::Fetch::Offline {
-        ws
-    } else {
-        open_workspace()?
-    };
-    let progress = ui.progress();
-    if let Some(report) = dv::remote::ensure_local(&ws, ids, need, ui.fetch, &progress)? {
+    let (ws, report) = dv::available::ensure(ws, ids, need, ui.fetch, &ui.progress())?;
+    if let Some(report) = report {
         fetched(ui, &report);
     }
     Ok(ws)

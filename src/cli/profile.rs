@@ -12,10 +12,10 @@ use dv::workspace::Workspace;
 
 use super::error::CliError;
 use super::ui::{Ui, human_bytes, plural, table};
-use super::{SHORT_ID, dataset_at_stage, open_workspace_to_read, with_local_data};
+use super::{SHORT_ID, dataset_at_stage, open_workspace_to_read};
 
-/// A version's profile as today's rules ask for it, fetching data only when it must be
-/// computed (a version made before profiles, or with labels the rules did not name then).
+/// A version's profile as today's rules ask for it (the library fetches data only when it must
+/// be computed), saying what was fetched.
 pub(super) fn profile_of(
     ui: &Ui,
     ws: Workspace,
@@ -23,21 +23,11 @@ pub(super) fn profile_of(
     version: &Version,
     rules: &Rules,
 ) -> Result<(Workspace, Profile), CliError> {
-    let settings = rules.settings(&version.stage);
-    let ws = with_local_data(ui, ws, &[*id], dv::remote::Need::Profiles)?;
-    let known = match dv::profile::stored(&ws.store, version)? {
-        Some(profile) if profile.covers(&settings) => return Ok((ws, profile)),
-        known => known,
-    };
-    let ws = with_local_data(ui, ws, &[*id], dv::remote::Need::Data)?;
-    let profile = dv::profile::profile_tree(
-        &ws.store,
-        &ws.store,
-        &version.tree,
-        &settings,
-        known.as_slice(),
-        None,
-    )?;
+    let (ws, profile, reports) =
+        dv::profile::of_version(ws, id, version, rules, ui.fetch, &ui.progress())?;
+    for report in &reports {
+        super::fetched(ui, report);
+    }
     Ok((ws, profile))
 }
 

@@ -1,6 +1,6 @@
 //! `dv pull [REMOTE] [REV...] [-- PATH...]`
 
-use dv::remote::{Need, Remote};
+use dv::remote::Remote;
 
 use super::error::CliError;
 use super::open_workspace;
@@ -33,24 +33,10 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let remote =
         Remote::open(&ws, remote_name.as_deref(), false)?.with_jobs(args.jobs.map(usize::from));
     let progress = ui.progress();
-    let fetched = dv::remote::fetch(&ws, &remote, &progress)?;
-    let ids: Vec<dv::VersionId> = if revs.is_empty() {
-        // Retired versions' data may be gone from the remote: only live versions come.
-        dv::gc::live_versions(&ws)?
-    } else {
-        let ids: Vec<dv::VersionId> = revs
-            .iter()
-            .map(|rev| dv::revision::resolve(&ws, rev))
-            .collect::<Result<_, _>>()?;
-        for id in &ids {
-            dv::lifecycle::ensure_usable(&ws, id)?;
-        }
-        ids
-    };
-    let mut report = dv::remote::pull(&ws, &remote, &ids, &args.paths, Need::Data, &progress)?;
-    report.versions = fetched.versions;
-    report.tags = fetched.tags;
-    report.lifecycle = fetched.lifecycle;
-    report.conflicts = fetched.conflicts;
+    let ids: Vec<dv::VersionId> = revs
+        .iter()
+        .map(|rev| dv::revision::resolve(&ws, rev))
+        .collect::<Result<_, _>>()?;
+    let report = dv::remote::pull_versions(&ws, &remote, &ids, &args.paths, &progress)?;
     super::remote::report(ui, "Pulled", &report, args.json, false)
 }

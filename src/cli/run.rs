@@ -366,7 +366,7 @@ fn text_report(ui: &Ui, ws: &dv::Workspace, report: &RerunReport) -> Result<(), 
                 &Default::default(),
                 &comparison.files,
             ));
-            let rows = super::diff::row_diffs(
+            let rows = dv::diff::rows::row_diffs_local(
                 ws,
                 &comparison.files,
                 Some(&report.output),

@@ -55,18 +55,18 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         .version(&id)?
         .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
     if args.code {
-        let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
+        let ws = with_local_data(ui, ws, &[id], dv::available::Need::Code)?;
         return show_code(ui, &ws, &version, args.json);
     }
     if args.profile {
         return super::profile::show(ui, ws, id, &version, args.json);
     }
     if args.log {
-        let ws = with_local_data(ui, ws, &[id], dv::remote::Need::Code)?;
+        let ws = with_local_data(ui, ws, &[id], dv::available::Need::Code)?;
         return show_log(ui, &ws, &version, args.json);
     }
     let ws = if args.files {
-        with_local_data(ui, ws, &[id], dv::remote::Need::Trees)?
+        with_local_data(ui, ws, &[id], dv::available::Need::Trees)?
     } else {
         ws
     };

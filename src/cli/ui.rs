@@ -19,7 +19,7 @@ pub enum Shape {
 pub struct Ui {
     pub quiet: bool,
     /// `--offline` makes data that is not local an error; otherwise it is fetched on demand.
-    pub fetch: dv::remote::Fetch,
+    pub fetch: dv::available::Fetch,
 }
 
 impl Ui {

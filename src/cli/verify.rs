@@ -60,7 +60,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if args.args.len() == 2 && !names_are_pins {
         let id = dv::revision::resolve_uri(&ws, &args.args[0])?;
         super::warn_if_deprecated(ui, &ws, &[id])?;
-        ws = with_local_data(ui, ws, &[id], dv::remote::Need::Trees)?;
+        ws = with_local_data(ui, ws, &[id], dv::available::Need::Trees)?;
         let verification = verify(&ws, &id, Path::new(&args.args[1]), args.fast, &progress)?;
         results.push((args.args[0].clone(), verification));
     } else {
@@ -76,7 +76,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         let planned = dv::materialize::plan(&ws, &lock, &args.args, None)?;
         let ids: Vec<dv::VersionId> = planned.iter().map(|(pin, _)| pin.id).collect();
         super::warn_if_deprecated(ui, &ws, &ids)?;
-        ws = with_local_data(ui, ws, &ids, dv::remote::Need::Trees)?;
+        ws = with_local_data(ui, ws, &ids, dv::available::Need::Trees)?;
         for (pin, dir) in planned {
             let verification = verify(&ws, &pin.id, &dir, args.fast, &progress)?;
             results.push((pin.name, verification));

@@ -18,9 +18,93 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::report::{FileChange, FileDiff};
 use crate::error::{Error, Result};
 use crate::id::Hash;
 use crate::store::{Kind, Store};
+
+/// The row diff of one modified file, or why it could not be made.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileRows {
+    pub path: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<RowDiff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Row diffs of every modified tabular file of `files`, after making the stored sides they
+/// read local under `fetch` (only those files). With `dir`, the new side is read from that
+/// directory (a diff against a directory: its files were hashed, not stored).
+pub fn row_diffs(
+    ws: crate::Workspace,
+    files: &FileDiff,
+    dir: Option<&std::path::Path>,
+    options: &RowOptions,
+    fetch: crate::available::Fetch,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(
+    crate::Workspace,
+    Vec<FileRows>,
+    Option<crate::remote::TransferReport>,
+)> {
+    let mut blobs = Vec::new();
+    for (m, _) in tables(files) {
+        blobs.extend(Hash::from_hex(&m.old_hash));
+        if dir.is_none() {
+            blobs.extend(Hash::from_hex(&m.new_hash));
+        }
+    }
+    let (ws, report) = crate::available::ensure_blobs(ws, &blobs, fetch, progress)?;
+    let rows = row_diffs_local(&ws, files, dir, options);
+    Ok((ws, rows, report))
+}
+
+/// [`row_diffs`] of files whose stored sides are local (what is not is reported per file).
+pub fn row_diffs_local(
+    ws: &crate::Workspace,
+    files: &FileDiff,
+    dir: Option<&std::path::Path>,
+    options: &RowOptions,
+) -> Vec<FileRows> {
+    tables(files)
+        .map(|(m, format)| {
+            let stored = |hex: &str| {
+                Source::Stored(Hash::from_hex(hex).expect("hashes in a diff are valid hex"))
+            };
+            let new = match dir {
+                Some(file) if file.is_file() => Source::File(file.to_path_buf()),
+                Some(dir) => Source::File(dir.join(&m.path)),
+                None => stored(&m.new_hash),
+            };
+            let result = row_diff(
+                &ws.store,
+                &m.path,
+                format,
+                &stored(&m.old_hash),
+                &new,
+                options,
+            );
+            let (diff, error) = match result {
+                Ok(diff) => (Some(diff), None),
+                Err(err) => (None, Some(err.to_string())),
+            };
+            FileRows {
+                path: m.path.clone(),
+                diff,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// The modified files of a diff that are tables, with their format.
+fn tables(files: &FileDiff) -> impl Iterator<Item = (&FileChange, Format)> {
+    files
+        .modified
+        .iter()
+        .filter_map(|m| Format::of(&m.path).map(|format| (m, format)))
+}
 
 /// Partitions the row hashes are spread over.
 const PARTITIONS: usize = 256;

@@ -274,6 +274,44 @@ fn known_tables<'a>(
         .collect()
 }
 
+/// A version's profile as `rules` ask for it: the stored one when it covers their settings,
+/// else computed from the version's data (a version made before profiles, or with labels the
+/// rules did not name then), which is made local under `fetch` first. Returns the workspace to
+/// go on with and what was transferred.
+pub fn of_version(
+    ws: crate::Workspace,
+    id: &crate::VersionId,
+    version: &crate::object::Version,
+    rules: &crate::rules::Rules,
+    fetch: crate::available::Fetch,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(
+    crate::Workspace,
+    Profile,
+    Vec<crate::remote::TransferReport>,
+)> {
+    use crate::available::{Need, ensure};
+    let settings = rules.settings(&version.stage);
+    let mut reports = Vec::new();
+    let (ws, report) = ensure(ws, &[*id], Need::Profiles, fetch, progress)?;
+    reports.extend(report);
+    let known = match stored(&ws.store, version)? {
+        Some(profile) if profile.covers(&settings) => return Ok((ws, profile, reports)),
+        known => known,
+    };
+    let (ws, report) = ensure(ws, &[*id], Need::Data, fetch, progress)?;
+    reports.extend(report);
+    let profile = profile_tree(
+        &ws.store,
+        &ws.store,
+        &version.tree,
+        &settings,
+        known.as_slice(),
+        None,
+    )?;
+    Ok((ws, profile, reports))
+}
+
 /// Profiles a stored tree, reusing the table profiles of `known` profiles (earlier versions')
 /// for tables with the same content. `trees` may hold trees not read back from the store yet
 /// (a commit's, in memory).

@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use super::{Need, Remote, RemoteSpec, Remotes, TransferReport, Unavailable};
+use super::{Remote, RemoteSpec, Remotes, TransferReport, Unavailable};
+use crate::available::Need;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::workspace::Workspace;

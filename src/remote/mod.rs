@@ -28,9 +28,8 @@ pub use client::{Client, Tuning};
 pub use clone::{ORIGIN, clone};
 pub use config::{Location, RemoteSpec, Remotes};
 pub use gc::{RemoteGcReport, gc};
-pub use pull::{
-    Fetch, Need, default_remote_versions, ensure_blobs, ensure_local, fetch, missing_of, pull,
-};
+pub use pull::{default_remote_versions, fetch, pull, pull_versions};
+pub(crate) use pull::{ensure_blobs, ensure_local};
 pub use push::{Selection, push};
 
 /// How long a remote lock lives without being refreshed (see [`lock`]).

@@ -22,11 +22,13 @@ use super::layout;
 use super::push::list_records;
 use super::ranges;
 use super::{Remote, Remotes, TagConflict, TransferReport};
+use crate::available::Fetch;
 use crate::error::{Error, Result};
 use crate::id::{Hash, TreeId, VersionId};
 use crate::object::Version;
 use crate::object::tree::{EntryKind, TreeSource};
 use crate::progress::{Progress, Unit};
+use crate::reach::{Need, missing_of};
 use crate::store::{Kind, MAX_METADATA_OBJECT, Overlay, Store};
 use crate::workspace::Workspace;
 
@@ -175,16 +177,32 @@ fn fetch_lifecycle(ws: &Workspace, remote: &Remote) -> Result<u64> {
     Ok(count)
 }
 
-/// What of a version must be local: its trees (to compare or verify a directory), its
-/// recorded code files, or all of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    /// Only the versions' profiles: metadata every clone brings (a retired version's too, so
-    /// it can still be described). Every other need brings them as well.
-    Profiles,
-    Trees,
-    Code,
-    Data,
+/// `dv pull`: every record, tag and lifecycle event, then the data of `versions` (each must be
+/// usable), or when none are named, of every live version (a retired version's data may be
+/// gone from the remote). One report for both.
+pub fn pull_versions(
+    ws: &Workspace,
+    remote: &Remote,
+    versions: &[VersionId],
+    paths: &[String],
+    progress: &dyn Progress,
+) -> Result<TransferReport> {
+    let fetched = fetch(ws, remote, progress)?;
+    let ids = if versions.is_empty() {
+        crate::gc::live_versions(ws)?
+    } else {
+        for id in versions {
+            crate::lifecycle::ensure_usable(ws, id)?;
+        }
+        versions.to_vec()
+    };
+    let mut report = pull(ws, remote, &ids, paths, Need::Data, progress)?;
+    report.versions = fetched.versions;
+    report.tags = fetched.tags;
+    report.lifecycle = fetched.lifecycle;
+    report.conflicts = fetched.conflicts;
+    report.unavailable = fetched.unavailable;
+    Ok(report)
 }
 
 /// Fetches the data of `versions` (restricted to `paths` inside them when given) that is not
@@ -242,17 +260,6 @@ fn pull_once(
     fetcher.acquire_blobs(attached)?;
     progress.finish();
     Ok(remote.report(false))
-}
-
-/// Whether an operation may fetch what is not in the workspace from the default remote: the
-/// one way every operation that may need absent data is told.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Fetch {
-    /// Fetch what is missing from the default remote, when one is configured.
-    #[default]
-    OnDemand,
-    /// Never contact a remote: what is not local is an error (`--offline`).
-    Offline,
 }
 
 /// Makes the data of `versions` local before a command uses it, fetching what is missing from
@@ -321,15 +328,6 @@ pub fn default_remote_versions(ws: &Workspace) -> Result<Option<(String, HashSet
     Ok(Some((remote.client.name.clone(), versions)))
 }
 
-/// How many objects of a version are not local for `need` (0 when it can be used as is).
-pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
-    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-        kind: "version",
-        id: id.to_hex(),
-    })?;
-    count_missing(&ws.store, &version, need)
-}
-
 /// Runs `fetch` against the default remote when `missing` objects are needed, or says why
 /// they cannot be.
 fn fetch_missing(
@@ -358,44 +356,6 @@ fn fetch_missing(
     }
     let remote = Remote::open(ws, None, false)?;
     fetch(&remote).map(Some)
-}
-
-/// How many trees and files of a version are not local (a missing tree counts once: what is
-/// below it is unknown until it arrives).
-fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> {
-    let mut missing = 0;
-    let mut stack = vec![version.tree];
-    let mut seen = HashSet::new();
-    if matches!(need, Need::Code | Need::Data) {
-        missing += version
-            .blobs()
-            .filter(|blob| !store.has(Kind::Blob, &blob.0))
-            .count();
-    } else if let Some(profile) = version.profile
-        && !store.has(Kind::Blob, &profile.blob.0)
-    {
-        missing += 1;
-    }
-    if matches!(need, Need::Code | Need::Profiles) {
-        stack.clear();
-    }
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        if !store.has(Kind::Tree, &id.0) {
-            missing += 1;
-            continue;
-        }
-        for entry in store.tree(&id)?.entries {
-            match entry.kind {
-                EntryKind::Tree => stack.push(TreeId(entry.id)),
-                _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
-                _ => {}
-            }
-        }
-    }
-    Ok(missing)
 }
 
 /// An object: its kind and id.

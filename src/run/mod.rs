@@ -52,7 +52,7 @@ pub struct RunRequest {
     /// Commit even when the command wrote to the workspace outside `--out` (recorded).
     pub allow_writes_elsewhere: bool,
     /// Whether inputs whose data is not local may be fetched from the default remote.
-    pub fetch: crate::remote::Fetch,
+    pub fetch: crate::available::Fetch,
 }
 
 /// What a phase of a run took, for the progress lines.
@@ -302,7 +302,7 @@ fn setup(message: impl Into<String>) -> Error {
 fn place_inputs(
     ws: &Workspace,
     inputs: &[(String, Option<PathBuf>)],
-    fetch: crate::remote::Fetch,
+    fetch: crate::available::Fetch,
     progress: &dyn Progress,
 ) -> Result<Vec<Placed>> {
     let mut placed: Vec<Placed> = Vec::new();
@@ -319,7 +319,7 @@ fn place_inputs(
                 .find(|(_, t)| t.version == id)
                 .map(|(rel, _)| ws.absolute(rel)),
         };
-        crate::remote::ensure_local(ws, &[id], crate::remote::Need::Data, fetch, progress)?;
+        crate::available::ensure_here(ws, &[id], crate::available::Need::Data, fetch, progress)?;
         let report = checkout(
             ws,
             &CheckoutRequest {

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Execution, Placed, environment, execute, setup};
+use crate::available::{Fetch, Need};
 use crate::checkout::{CheckoutRequest, checkout, write_code_files};
 use crate::commit::CommitRequest;
 use crate::diff::{Against, Comparison, compare};
@@ -15,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::id::VersionId;
 use crate::object::{CodeBase, Interpreter, RunInput, RunRecord, Version};
 use crate::progress::Progress;
-use crate::remote::{Fetch, Need};
 use crate::workspace::Workspace;
 
 /// Where a rerun happened: a directory the user keeps, or one removed when dropped.
@@ -89,7 +89,7 @@ pub fn rerun(
                 .map_err(|e| Error::io("temporary directory", e))?,
         ),
     };
-    crate::remote::ensure_local(ws, &[*id], Need::Trees, fetch, progress)?;
+    crate::available::ensure_here(ws, &[*id], Need::Trees, fetch, progress)?;
     let replayed = replay_in(
         ws,
         &version,
@@ -141,8 +141,8 @@ fn replay_in(
         Some(rel) => (join(root, rel), root.to_path_buf()),
         None => (root.join("workspace"), root.join("repository")),
     };
-    crate::remote::ensure_local(ws, inputs, Need::Data, fetch, progress)?;
-    crate::remote::ensure_local(ws, &[id], Need::Code, fetch, progress)?;
+    crate::available::ensure_here(ws, inputs, Need::Data, fetch, progress)?;
+    crate::available::ensure_here(ws, &[id], Need::Code, fetch, progress)?;
     let mut placed = Vec::new();
     for (recorded, id) in run.inputs.iter().zip(inputs) {
         crate::lifecycle::ensure_usable(ws, id)?;
