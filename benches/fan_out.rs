@@ -13,59 +13,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dv::object::Version;
-use dv::object::version::VERSION_FORMAT_PLAIN;
-use dv::store::Kind;
-use dv::{TreeId, VersionId};
+#[path = "../tests/support/fan_out.rs"]
+mod fan_out;
 
 const DEPTH: u32 = 26;
-const LEAF_BYTES: u64 = 1 << 20;
-
-fn plant(ws: &dv::Workspace) -> VersionId {
-    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
-    let mut tree = format!("dv-tree 1 1 {LEAF_BYTES}\nf {blob} {LEAF_BYTES} f\0").into_bytes();
-    for level in 1..=DEPTH {
-        let child = ws.store.put_bytes(Kind::Tree, &tree).unwrap().to_hex();
-        let half = LEAF_BYTES << (level - 1);
-        tree = format!(
-            "dv-tree 1 {} {}\nd {child} {half} a\0d {child} {half} b\0",
-            1u64 << level,
-            half * 2
-        )
-        .into_bytes();
-    }
-    let root = TreeId(ws.store.put_bytes(Kind::Tree, &tree).unwrap());
-    let version = Version {
-        format: VERSION_FORMAT_PLAIN,
-        dataset: "bomb".into(),
-        stage: "cleaned".into(),
-        tree: root,
-        path: "bomb".into(),
-        single_file: false,
-        inputs: vec![],
-        transform: None,
-        code: vec![],
-        params: Default::default(),
-        code_revision: None,
-        message: None,
-        author: "mallory".into(),
-        host: "elsewhere".into(),
-        dv_version: "0.1.0".into(),
-        created_at: "2026-01-01T00:00:00.000000Z".into(),
-        files: 1 << DEPTH,
-        bytes: LEAF_BYTES << DEPTH,
-        run: None,
-        profile: None,
-        failed_rules: Vec::new(),
-    };
-    let id = VersionId(
-        ws.store
-            .put_bytes(Kind::Version, &version.encode())
-            .unwrap(),
-    );
-    ws.index.insert_version(&id, &version).unwrap();
-    id
-}
 
 /// Runs dv under /usr/bin/time, stopping it after `limit`; returns (peak RSS in MB, seconds,
 /// lines printed, whether it finished).
@@ -148,9 +99,7 @@ fn main() {
     };
     ok(&["init", "-q"]);
     let base = ok(&["commit", "data", "-d", "base", "-s", "raw", "-q"]);
-    let ws = dv::Workspace::open_at(root.clone()).unwrap();
-    let bomb = plant(&ws).to_hex();
-    drop(ws);
+    let bomb = fan_out::plant_fan_out(&root, "bomb", DEPTH, 1 << 20).to_hex();
     let x = blake3::hash(b"x").to_hex().to_string();
     let deepest = format!("bomb/{}/f", vec!["a"; DEPTH as usize].join("/"));
     let commands: Vec<(&str, Vec<&str>)> = vec![

@@ -8,10 +8,11 @@
 use std::time::Instant;
 
 use dv::Workspace;
+use dv::index::Index;
 use dv::lineage::{Direction, lineage};
 use dv::object::Version;
 use dv::object::version::VERSION_FORMAT_PLAIN;
-use dv::store::Kind;
+use dv::store::{Kind, Store};
 use dv::{TreeId, VersionId};
 
 fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Version {
@@ -40,17 +41,26 @@ fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Vers
     }
 }
 
-fn put(ws: &Workspace, v: &Version) -> VersionId {
-    let id = VersionId(ws.store.put_bytes(Kind::Version, &v.encode()).unwrap());
-    ws.index.insert_version(&id, v).unwrap();
+/// Writes a version into the workspace's store and index, opened directly (as a bulk import
+/// would; the workspace keeps its own private).
+fn put(raw: &(Store, Index), v: &Version) -> VersionId {
+    let id = VersionId(raw.0.put_bytes(Kind::Version, &v.encode()).unwrap());
+    raw.1.insert_version(&id, v).unwrap();
     id
 }
 
 fn main() {
     let temp = tempfile::tempdir().unwrap();
     let ws = Workspace::init(temp.path(), None).unwrap();
+    let store = Store::at(ws.dv_dir().join("objects"));
+    let raw = (
+        store.clone(),
+        Index::open(&ws.dv_dir().join("index.sqlite"), store)
+            .unwrap()
+            .0,
+    );
     let started = Instant::now();
-    let reference = put(&ws, &version("reference", "raw", vec![], 0));
+    let reference = put(&raw, &version("reference", "raw", vec![], 0));
     let stages = ["raw", "cleaned", "labeled", "training-ready"];
     let mut previous = reference;
     let mut count = 1;
@@ -61,7 +71,7 @@ fn main() {
             if stage == "training-ready" {
                 inputs.push(reference);
             }
-            previous = put(&ws, &version("chain", stage, inputs, count));
+            previous = put(&raw, &version("chain", stage, inputs, count));
             input = vec![previous];
             count += 1;
         }

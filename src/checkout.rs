@@ -81,13 +81,7 @@ fn checkout_in(
 ) -> Result<CheckoutReport> {
     // A retired version's data may already be gone: refused with the reason, whatever is left.
     crate::lifecycle::ensure_usable(ws, &request.id)?;
-    let version = ws
-        .index
-        .version(&request.id)?
-        .ok_or_else(|| Error::MissingObject {
-            kind: "version",
-            id: request.id.to_hex(),
-        })?;
+    let version = ws.version(&request.id)?;
     let tracked = worktree::load(ws)?;
     let target = match &request.to {
         Some(dir) => crate::fs_util::absolute(dir)?,
@@ -630,10 +624,7 @@ pub fn checkout_code(
     dir: &Path,
     force: bool,
 ) -> Result<Vec<PathBuf>> {
-    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-        kind: "version",
-        id: id.to_hex(),
-    })?;
+    let version = ws.version(id)?;
     write_code_files(ws, &version.code, dir, force)
 }
 

@@ -190,10 +190,7 @@ pub fn pin(
     name: Option<&str>,
     path: Option<&str>,
 ) -> Result<(Pin, PinChange)> {
-    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-        kind: "version",
-        id: id.to_hex(),
-    })?;
+    let version = ws.version(id)?;
     let _guard = WorkspaceLock::acquire(&ws.dv_dir())?;
     let mut file = read_lock(ws, lock, true)?;
     let name = name.unwrap_or(&version.dataset).to_string();

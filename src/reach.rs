@@ -67,13 +67,7 @@ pub enum Need {
 
 /// How many objects of a version are not local for `need` (0 when it can be used as is).
 pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
-    let version = ws
-        .index
-        .version(id)?
-        .ok_or_else(|| crate::Error::MissingObject {
-            kind: "version",
-            id: id.to_hex(),
-        })?;
+    let version = ws.version(id)?;
     count_missing(&ws.store, &version, need)
 }
 

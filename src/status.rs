@@ -52,13 +52,7 @@ pub fn status(ws: &Workspace, path: Option<&Path>, progress: &dyn Progress) -> R
     let mut out = Vec::new();
     for (rel, filter) in selected {
         let entry = &tracked[&rel];
-        let base = ws
-            .index
-            .version(&entry.version)?
-            .ok_or_else(|| Error::MissingObject {
-                kind: "version",
-                id: entry.version.to_hex(),
-            })?;
+        let base = ws.version(&entry.version)?;
         let snap = working_snapshot(ws, &ws.absolute(&rel), Some(&rel), progress)?;
         let overlay = Overlay {
             store: &ws.store,

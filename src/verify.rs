@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diff::{Change, PathFilter, diff_filtered};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::id::VersionId;
 use crate::object::tree::Overlay;
 use crate::progress::Progress;
@@ -47,10 +47,7 @@ pub fn verify(
     fast: bool,
     progress: &dyn Progress,
 ) -> Result<Verification> {
-    let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-        kind: "version",
-        id: id.to_hex(),
-    })?;
+    let version = ws.version(id)?;
     let dir = crate::fs_util::absolute(dir)?;
     // A single-file version is the one file of that name inside the directory.
     let checked = match (&version.single_file, version.path.rsplit('/').next()) {

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fs_util::{self, write_atomic};
+use crate::id::VersionId;
 use crate::index::Index;
+use crate::object::Version;
 use crate::store::Store;
 
 /// The workspace format this dv writes and the newest it opens. Format 2 added pack files;
@@ -47,8 +49,8 @@ pub struct Workspace {
     root: PathBuf,
     config: Config,
     access: Access,
-    pub store: Store,
-    pub index: Index,
+    pub(crate) store: Store,
+    pub(crate) index: Index,
 }
 
 impl Workspace {
@@ -266,6 +268,41 @@ impl Workspace {
     }
 
     /// The directory holding `.dv/`.
+    /// Versions newest first, as `filter` selects them.
+    pub fn log(&self, filter: &crate::index::LogFilter) -> Result<Vec<(VersionId, Version)>> {
+        self.index.log(filter)
+    }
+
+    /// Every tag with the version it names, by name.
+    pub fn tags(&self) -> Result<Vec<(String, VersionId)>> {
+        self.index.tags()
+    }
+
+    /// The version `id` when this workspace holds it (a tag may name one it does not).
+    pub fn find_version(&self, id: &VersionId) -> Result<Option<Version>> {
+        self.index.version(id)
+    }
+
+    /// Where versions' trees are read from, for walks over a version's files.
+    pub fn trees(&self) -> &dyn crate::object::TreeSource {
+        &self.store
+    }
+
+    /// The whole content of a stored file of a version (a code file, a captured log, a
+    /// profile), verified against its id.
+    pub fn read_file(&self, blob: &crate::id::BlobId) -> Result<Vec<u8>> {
+        self.store.get_bytes(crate::store::Kind::Blob, &blob.0)
+    }
+
+    /// The version `id`, from the index; the one error for a version this workspace does not
+    /// hold.
+    pub fn version(&self, id: &VersionId) -> Result<Version> {
+        self.index.version(id)?.ok_or_else(|| Error::MissingObject {
+            kind: "version",
+            id: id.to_hex(),
+        })
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -106,12 +106,12 @@ pub fn revisions() -> Vec<CompletionCandidate> {
         return Vec::new();
     };
     let mut names = std::collections::BTreeMap::new();
-    if let Ok(tags) = ws.index.tags() {
+    if let Ok(tags) = ws.tags() {
         for (tag, _) in tags {
             names.insert(tag, "tag");
         }
     }
-    if let Ok(versions) = ws.index.log(&Default::default()) {
+    if let Ok(versions) = ws.log(&Default::default()) {
         for (_, version) in versions {
             names.entry(version.dataset.clone()).or_insert("dataset");
             names

@@ -218,8 +218,7 @@ fn apply(
 ) -> Result<(), CliError> {
     let id = dv::revision::resolve(ws, rev)?;
     let name = ws
-        .index
-        .version(&id)?
+        .find_version(&id)?
         .map(|v| format!(" ({})", dataset_at_stage(&v)))
         .unwrap_or_default();
     match dv::lifecycle::change(ws, id, change, ui.fetch)? {

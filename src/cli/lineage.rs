@@ -135,7 +135,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         }
         Format::Html => {
             let mut notes = dv::lineage::html::Annotations::default();
-            for (name, id) in ws.index.tags()? {
+            for (name, id) in ws.tags()? {
                 notes.tags.entry(id).or_default().push(name);
             }
             for consumer in &consumers {

@@ -57,7 +57,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         limit: args.limit,
     };
     let states = dv::lifecycle::states(&ws)?;
-    let mut versions = ws.index.log(&filter)?;
+    let mut versions = ws.log(&filter)?;
     if args.active {
         versions.retain(|(id, _)| states.get(id).is_none_or(|s| s.state == State::Active));
     }

@@ -33,10 +33,7 @@ pub(super) fn profile_of(
 
 fn load_version(ws: &Workspace, rev: &str) -> Result<(VersionId, Version), CliError> {
     let id = dv::revision::resolve(ws, rev)?;
-    let version = ws
-        .index
-        .version(&id)?
-        .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
+    let version = ws.version(&id)?;
     Ok((id, version))
 }
 
@@ -144,14 +141,8 @@ pub(super) fn diff(
     json: bool,
 ) -> Result<(), CliError> {
     let rules = Rules::load(ws.root(), ws.stages())?;
-    let old_version = ws
-        .index
-        .version(&old)?
-        .ok_or_else(|| CliError::user(format!("Version {old} is not in the index")))?;
-    let new_version = ws
-        .index
-        .version(&new)?
-        .ok_or_else(|| CliError::user(format!("Version {new} is not in the index")))?;
+    let old_version = ws.version(&old)?;
+    let new_version = ws.version(&new)?;
     // Both sides are profiled alike: with the labels the newer one's stage names.
     let (ws, old_profile) = profile_of(
         ui,

@@ -18,10 +18,7 @@ pub struct Args {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace_to_read()?;
     let id = dv::revision::resolve_uri(&ws, &args.uri)?;
-    let version = ws
-        .index
-        .version(&id)?
-        .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
+    let version = ws.version(&id)?;
     if args.json {
         return ui.json(&serde_json::json!({
             "id": id,

@@ -50,10 +50,7 @@ struct FileView {
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace_to_read()?;
     let id = dv::revision::resolve(&ws, &args.rev)?;
-    let version = ws
-        .index
-        .version(&id)?
-        .ok_or_else(|| CliError::user(format!("Version {id} is not in the index")))?;
+    let version = ws.version(&id)?;
     if args.code {
         let ws = with_local_data(ui, ws, &[id], dv::available::Need::Code)?;
         return show_code(ui, &ws, &version, args.json);
@@ -104,7 +101,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             Shape::Machine,
             head.to_string() + ",\n  \"file_list\": [",
             |out| {
-                walk_files(&ws.store, &version.tree, &mut |file| {
+                walk_files(ws.trees(), &version.tree, &mut |file| {
                     let view = FileView {
                         path: display_path(&file.path),
                         kind: file.kind.name(),
@@ -152,8 +149,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     ]);
     for (i, input) in version.inputs.iter().enumerate() {
         let name = ws
-            .index
-            .version(input)?
+            .find_version(input)?
             .map(|v| format!(" ({})", dataset_at_stage(&v)))
             .unwrap_or_default();
         rows.push(vec![
@@ -279,7 +275,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     // The columns are measured over each distinct tree once (a tree named by many paths is
     // read once), then the rows stream out as the walk finds them.
     let (kind_width, size_width) = fold_distinct(
-        &ws.store,
+        ws.trees(),
         &version.tree,
         &mut Default::default(),
         &mut |tree, children: &[(usize, usize)]| {
@@ -291,7 +287,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         },
     )?;
     ui.stream(Shape::Human, text + "\n", |out| {
-        walk_files(&ws.store, &version.tree, &mut |file| {
+        walk_files(ws.trees(), &version.tree, &mut |file| {
             out(format!(
                 "{:kind_width$}  {:size_width$}  {}\n",
                 file.kind.name(),
@@ -315,7 +311,7 @@ fn show_code(
     }
     let mut contents = Vec::new();
     for code in &version.code {
-        contents.push(ws.store.get_bytes(dv::store::Kind::Blob, &code.blob.0)?);
+        contents.push(ws.read_file(&code.blob)?);
     }
     if json {
         let files: Vec<serde_json::Value> = version
@@ -354,7 +350,7 @@ fn show_log(
         )
         .hinted("Make versions with `dv run ... -- COMMAND` to keep their logs."));
     };
-    let read = |blob: &dv::id::BlobId| ws.store.get_bytes(dv::store::Kind::Blob, &blob.0);
+    let read = |blob: &dv::id::BlobId| ws.read_file(blob);
     let (stdout, stderr) = (read(&run.stdout.blob)?, read(&run.stderr.blob)?);
     if json {
         return ui.json(&serde_json::json!({

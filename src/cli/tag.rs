@@ -47,8 +47,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     let ws = open_workspace()?;
     if args.list {
         let mut views = Vec::new();
-        for (name, id) in ws.index.tags()? {
-            let version = ws.index.version(&id)?;
+        for (name, id) in ws.tags()? {
+            let version = ws.find_version(&id)?;
             views.push(TagView {
                 name,
                 id,
@@ -87,7 +87,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     };
     let id = dv::revision::resolve(&ws, &rev)?;
     let change = set_tag(&ws, &name, &id, args.force)?;
-    let version = ws.index.version(&id)?;
+    let version = ws.find_version(&id)?;
     if args.json {
         let (action, previous) = match &change {
             TagChange::Created => ("created", None),

@@ -407,14 +407,7 @@ pub fn prepare(
     against: &Against,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Sides> {
-    let load = |id: &crate::VersionId| {
-        ws.index
-            .version(id)?
-            .ok_or_else(|| crate::Error::MissingObject {
-                kind: "version",
-                id: id.to_hex(),
-            })
-    };
+    let load = |id: &crate::VersionId| ws.version(id);
     let old_version = load(old)?;
     let sides = match against {
         Against::Version(new) => {
@@ -481,13 +474,7 @@ pub fn working_dir_of(ws: &crate::Workspace, id: &crate::VersionId) -> Result<st
     if let Some((rel, _)) = tracked.iter().find(|(_, t)| t.version == *id) {
         return Ok(ws.absolute(rel));
     }
-    let version = ws
-        .index
-        .version(id)?
-        .ok_or_else(|| crate::Error::MissingObject {
-            kind: "version",
-            id: id.to_hex(),
-        })?;
+    let version = ws.version(id)?;
     Ok(ws.absolute(&version.path))
 }
 pub mod rows;

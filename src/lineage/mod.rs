@@ -60,12 +60,7 @@ pub fn lineage(
     direction: Direction,
     depth: Option<usize>,
 ) -> Result<Graph> {
-    let load = |id: &VersionId| -> Result<Version> {
-        ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-            kind: "version",
-            id: id.to_hex(),
-        })
-    };
+    let load = |id: &VersionId| -> Result<Version> { ws.version(id) };
     let mut nodes = vec![Node {
         id: start,
         version: load(&start)?,

@@ -226,10 +226,7 @@ fn mark(
 ) -> Result<HashSet<ObjectKey>> {
     let mut starts = Vec::new();
     for id in roots {
-        let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-            kind: "version",
-            id: id.to_hex(),
-        })?;
+        let version = ws.version(id)?;
         starts.push((Kind::Tree, version.tree.0));
         starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
     }

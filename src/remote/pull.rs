@@ -241,10 +241,7 @@ fn pull_once(
     let mut attached = Vec::new();
     let mut blobs = Vec::new();
     for id in versions {
-        let version = ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-            kind: "version",
-            id: id.to_hex(),
-        })?;
+        let version = ws.version(id)?;
         if matches!(need, Need::Trees | Need::Data) {
             fetcher.walk(id, &version, paths, &mut blobs)?;
         }

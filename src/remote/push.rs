@@ -239,12 +239,7 @@ fn chosen_versions(ws: &Workspace, selection: &Selection) -> Result<Vec<(Version
         if !seen.insert(id) {
             continue;
         }
-        let Some(version) = ws.index.version(&id)? else {
-            return Err(crate::error::Error::MissingObject {
-                kind: "version",
-                id: id.to_hex(),
-            });
-        };
+        let version = ws.version(&id)?;
         stack.extend(version.inputs.iter().copied());
         out.push((id, version));
     }

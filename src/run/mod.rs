@@ -349,10 +349,7 @@ fn place_inputs(
 }
 
 fn load(ws: &Workspace, id: &VersionId) -> Result<Version> {
-    ws.index.version(id)?.ok_or_else(|| Error::MissingObject {
-        kind: "version",
-        id: id.to_hex(),
-    })
+    ws.version(id)
 }
 
 /// Makes the output directory empty, refusing to discard anything not stored: a directory that

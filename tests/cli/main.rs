@@ -4,6 +4,8 @@
 mod common;
 #[path = "../support/describe.rs"]
 mod describe;
+#[path = "../support/fan_out.rs"]
+mod fan_out;
 
 mod test_checkout;
 mod test_commit;

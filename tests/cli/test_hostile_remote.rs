@@ -433,57 +433,6 @@ fn terminal_controls_in_names_and_text_are_shown_as_escapes() {
     assert_eq!(json["params"]["k"], evil);
 }
 
-/// Plants, as a copied `.dv` could carry it, a version whose trees are an honest fan-out:
-/// `depth` levels each naming the same subtree twice, so a few KB declare 2^depth files of
-/// `leaf_size` bytes each (all the blob "x"), every level's totals true. Returns its id.
-fn plant_fan_out(env: &TestEnv, depth: u32, leaf_size: u64) -> String {
-    use dv::store::Kind;
-    let ws = dv::Workspace::open_at(env.root()).unwrap();
-    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
-    let mut tree = format!("dv-tree 1 1 {leaf_size}\nf {blob} {leaf_size} f\0").into_bytes();
-    for level in 1..=depth {
-        let child = ws.store.put_bytes(Kind::Tree, &tree).unwrap().to_hex();
-        let half = leaf_size << (level - 1);
-        tree = format!(
-            "dv-tree 1 {} {}\nd {child} {half} a\0d {child} {half} b\0",
-            1u64 << level,
-            half * 2
-        )
-        .into_bytes();
-    }
-    let root = dv::TreeId(ws.store.put_bytes(Kind::Tree, &tree).unwrap());
-    let version = dv::object::Version {
-        format: dv::object::version::VERSION_FORMAT_PLAIN,
-        dataset: "d".into(),
-        stage: "cleaned".into(),
-        tree: root,
-        path: "bomb".into(),
-        single_file: false,
-        inputs: vec![],
-        transform: None,
-        code: vec![],
-        params: Default::default(),
-        code_revision: None,
-        message: None,
-        author: "mallory".into(),
-        host: "elsewhere".into(),
-        dv_version: "0.1.0".into(),
-        created_at: "2026-01-01T00:00:00.000000Z".into(),
-        files: 1 << depth,
-        bytes: leaf_size << depth,
-        run: None,
-        profile: None,
-        failed_rules: Vec::new(),
-    };
-    let id = dv::VersionId(
-        ws.store
-            .put_bytes(Kind::Version, &version.encode())
-            .unwrap(),
-    );
-    ws.index.insert_version(&id, &version).unwrap();
-    id.to_hex()
-}
-
 /// Starts dv and returns the first line it prints on stdout (then stops it), failing the test
 /// when none comes within 20 s.
 fn first_line(env: &TestEnv, args: &[&str]) -> String {
@@ -517,7 +466,7 @@ fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written
     env.write("data/a.csv", "x,y\n1,2\n");
     let base = env.id(&["commit", "data", "-d", "d", "-s", "raw"]);
     // 2^26 (67,108,864) paths of 1 MiB each: 64 TiB declared, in 27 tree objects.
-    let bomb = plant_fan_out(&env, 26, 1 << 20);
+    let bomb = crate::fan_out::plant_fan_out(&env.root(), "d", 26, 1 << 20).to_hex();
     let deepest = vec!["a"; 26].join("/") + "/f";
 
     // Checkout and materialize refuse before writing, naming both numbers.

@@ -27,6 +27,19 @@ pub fn workspace() -> (tempfile::TempDir, Workspace) {
     (temp, ws)
 }
 
+/// The workspace's object store, opened directly as a crafted or copied `.dv` would be written
+/// (the workspace keeps its own private).
+pub fn store(ws: &Workspace) -> dv::store::Store {
+    dv::store::Store::at(ws.dv_dir().join("objects"))
+}
+
+/// The workspace's index, opened directly (see [`store`]).
+pub fn index(ws: &Workspace) -> dv::index::Index {
+    dv::index::Index::open(&ws.dv_dir().join("index.sqlite"), store(ws))
+        .unwrap()
+        .0
+}
+
 /// Writes `content` at `rel` below `root`, creating directories.
 pub fn write(root: &Path, rel: &str, content: &[u8]) {
     let path = root.join(rel);

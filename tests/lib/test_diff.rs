@@ -51,7 +51,7 @@ fn an_unchanged_huge_subtree_is_never_read() {
     let new = commit(&ws, &request, &NoProgress).unwrap().version.tree;
 
     let counting = Counting {
-        inner: &ws.store,
+        inner: &crate::store(&ws),
         loads: Cell::new(0),
     };
     let changes = diff_trees(&counting, &old, &new).unwrap();

@@ -9,7 +9,7 @@ use dv::{Hash, TreeId, VersionId};
 
 /// Stores a version whose root tree is exactly `tree_bytes`.
 fn hostile_version(ws: &dv::Workspace, tree_bytes: &[u8]) -> VersionId {
-    let tree = TreeId(ws.store.put_bytes(Kind::Tree, tree_bytes).unwrap());
+    let tree = TreeId(crate::store(ws).put_bytes(Kind::Tree, tree_bytes).unwrap());
     let version = Version {
         format: VERSION_FORMAT,
         dataset: "evil".into(),
@@ -34,18 +34,21 @@ fn hostile_version(ws: &dv::Workspace, tree_bytes: &[u8]) -> VersionId {
         failed_rules: Vec::new(),
     };
     let id = VersionId(
-        ws.store
+        crate::store(ws)
             .put_bytes(Kind::Version, &version.encode())
             .unwrap(),
     );
-    ws.index.insert_version(&id, &version).unwrap();
+    crate::index(ws).insert_version(&id, &version).unwrap();
     id
 }
 
 #[test]
 fn crafted_names_never_reach_the_filesystem() {
     let (temp, ws) = crate::workspace();
-    let blob = ws.store.put_bytes(Kind::Blob, b"owned").unwrap().to_hex();
+    let blob = crate::store(&ws)
+        .put_bytes(Kind::Blob, b"owned")
+        .unwrap()
+        .to_hex();
     let names: [&[u8]; 4] = [b"..", b"../escape", b"/etc/passwd", b"a\0b"];
     for name in names {
         let mut bytes = b"dv-tree 1 1 5\n".to_vec();
@@ -77,11 +80,14 @@ fn a_chain_of_trees_deeper_than_the_limit_is_refused() {
     // Trees are content-addressed, so a cycle is impossible; the longest legal chain is bounded
     // by the path length limit instead. Build a chain just past it.
     let (temp, ws) = crate::workspace();
-    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
+    let blob = crate::store(&ws)
+        .put_bytes(Kind::Blob, b"x")
+        .unwrap()
+        .to_hex();
     let mut child = format!("dv-tree 1 1 1\nf {blob} 1 f\0").into_bytes();
     for _ in 0..300 {
         let id = Hash::of(&child);
-        ws.store.put_bytes(Kind::Tree, &child).unwrap();
+        crate::store(&ws).put_bytes(Kind::Tree, &child).unwrap();
         child = format!("dv-tree 1 1 1\nd {} 1 d\0", id.to_hex()).into_bytes();
     }
     let id = hostile_version(&ws, &child);
@@ -102,7 +108,9 @@ fn a_chain_of_trees_deeper_than_the_limit_is_refused() {
 #[test]
 fn fsck_reports_a_version_object_that_hashes_right_but_is_not_a_version() {
     let (_temp, ws) = crate::workspace();
-    let id = ws.store.put_bytes(Kind::Version, b"not a version").unwrap();
+    let id = crate::store(&ws)
+        .put_bytes(Kind::Version, b"not a version")
+        .unwrap();
     let report = dv::fsck::fsck(&ws, &NoProgress).unwrap();
     assert_eq!(report.findings.len(), 1);
     let finding = &report.findings[0];
@@ -121,11 +129,14 @@ fn fsck_reports_a_version_object_that_hashes_right_but_is_not_a_version() {
 /// a few hundred bytes each expand to 2^depth files. `declared` is the file count each level
 /// claims for itself (honest: 2^level).
 fn fan_out_bomb(ws: &dv::Workspace, depth: u32, honest: bool) -> Vec<u8> {
-    let blob = ws.store.put_bytes(Kind::Blob, b"x").unwrap().to_hex();
+    let blob = crate::store(ws)
+        .put_bytes(Kind::Blob, b"x")
+        .unwrap()
+        .to_hex();
     let mut child = format!("dv-tree 1 1 1\nf {blob} 1 f\0").into_bytes();
     for level in 1..=depth {
         let id = Hash::of(&child);
-        ws.store.put_bytes(Kind::Tree, &child).unwrap();
+        crate::store(ws).put_bytes(Kind::Tree, &child).unwrap();
         let files: u64 = if honest { 1 << level } else { 2 };
         let bytes: u64 = 1 << level;
         let half = bytes / 2;
@@ -143,9 +154,9 @@ fn a_tree_whose_totals_lie_is_refused_before_it_is_walked() {
     let (temp, ws) = crate::workspace();
     let bomb = fan_out_bomb(&ws, 40, false);
     let id = hostile_version(&ws, &bomb);
-    let version = ws.index.version(&id).unwrap().unwrap();
+    let version = crate::index(&ws).version(&id).unwrap().unwrap();
     let started = std::time::Instant::now();
-    let err = dv::object::tree::flatten(&ws.store, &version.tree)
+    let err = dv::object::tree::flatten(&crate::store(&ws), &version.tree)
         .unwrap_err()
         .to_string();
     assert!(
@@ -168,13 +179,19 @@ fn a_tree_whose_totals_lie_is_refused_before_it_is_walked() {
 #[test]
 fn a_directory_entry_whose_size_differs_from_its_tree_is_refused() {
     let (_temp, ws) = crate::workspace();
-    let blob = ws.store.put_bytes(Kind::Blob, b"hello").unwrap().to_hex();
+    let blob = crate::store(&ws)
+        .put_bytes(Kind::Blob, b"hello")
+        .unwrap()
+        .to_hex();
     let leaf = format!("dv-tree 1 1 5\nf {blob} 5 f\0").into_bytes();
-    let leaf_id = ws.store.put_bytes(Kind::Tree, &leaf).unwrap().to_hex();
+    let leaf_id = crate::store(&ws)
+        .put_bytes(Kind::Tree, &leaf)
+        .unwrap()
+        .to_hex();
     // The parent says the subtree holds 1 byte; it holds 5.
     let root = format!("dv-tree 1 1 1\nd {leaf_id} 1 dir\0").into_bytes();
-    let root_id = dv::TreeId(ws.store.put_bytes(Kind::Tree, &root).unwrap());
-    let err = dv::object::tree::flatten(&ws.store, &root_id)
+    let root_id = dv::TreeId(crate::store(&ws).put_bytes(Kind::Tree, &root).unwrap());
+    let err = dv::object::tree::flatten(&crate::store(&ws), &root_id)
         .unwrap_err()
         .to_string();
     assert!(
@@ -186,18 +203,21 @@ fn a_directory_entry_whose_size_differs_from_its_tree_is_refused() {
 #[test]
 fn a_version_whose_path_leaves_the_workspace_is_refused() {
     let (temp, ws) = crate::workspace();
-    let blob = ws.store.put_bytes(Kind::Blob, b"owned").unwrap().to_hex();
+    let blob = crate::store(&ws)
+        .put_bytes(Kind::Blob, b"owned")
+        .unwrap()
+        .to_hex();
     let tree = format!("dv-tree 1 1 5\nf {blob} 5 f\0").into_bytes();
     for path in ["../escape", "/tmp/escape", ".dv/objects", "a//b", "a/./b"] {
         let id = hostile_version(&ws, &tree);
         // Rewrite the version with a hostile path, stored and indexed as a clone would.
-        let mut version = ws.index.version(&id).unwrap().unwrap();
+        let mut version = crate::index(&ws).version(&id).unwrap().unwrap();
         version.path = path.into();
         let bytes = version.encode();
-        let bad_id = VersionId(ws.store.put_bytes(Kind::Version, &bytes).unwrap());
+        let bad_id = VersionId(crate::store(&ws).put_bytes(Kind::Version, &bytes).unwrap());
         let err = Version::decode(&bytes, &bad_id).unwrap_err().to_string();
         assert!(err.contains("is not allowed"), "{path}: {err}");
-        ws.index.insert_version(&bad_id, &version).unwrap();
+        crate::index(&ws).insert_version(&bad_id, &version).unwrap();
         let request = CheckoutRequest {
             id: bad_id,
             to: None,
@@ -217,7 +237,7 @@ fn fsck_names_a_tree_whose_totals_lie_without_walking_its_expansion() {
     let (_temp, ws) = crate::workspace();
     let bomb = fan_out_bomb(&ws, 40, false);
     let id = hostile_version(&ws, &bomb);
-    let root = ws.index.version(&id).unwrap().unwrap().tree;
+    let root = crate::index(&ws).version(&id).unwrap().unwrap().tree;
     let report = dv::fsck::fsck(&ws, &NoProgress).unwrap();
     let lying: Vec<_> = report
         .findings

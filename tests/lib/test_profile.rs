@@ -23,7 +23,7 @@ fn a_table_with_known_content_is_not_read_again() {
         ..Default::default()
     };
     let version = commit(&ws, &request, &NoProgress).unwrap().version;
-    let stored = Profile::load(&ws.store, version.profile.as_ref().unwrap()).unwrap();
+    let stored = Profile::load(&crate::store(&ws), version.profile.as_ref().unwrap()).unwrap();
     let table = &stored.tables["a.csv"];
     assert_eq!((table.rows, table.duplicate_rows), (3, 1));
     assert_eq!(table.column("species").unwrap().nulls, 2);
@@ -32,8 +32,8 @@ fn a_table_with_known_content_is_not_read_again() {
     doctored.tables.get_mut("a.csv").unwrap().rows = 999;
     let settings = Settings::default();
     let reused = profile::profile_tree(
-        &ws.store,
-        &ws.store,
+        &crate::store(&ws),
+        &crate::store(&ws),
         &version.tree,
         &settings,
         &[doctored],
@@ -49,8 +49,8 @@ fn a_table_with_known_content_is_not_read_again() {
     let mut doctored = stored.clone();
     doctored.tables.get_mut("a.csv").unwrap().rows = 999;
     let fresh = profile::profile_tree(
-        &ws.store,
-        &ws.store,
+        &crate::store(&ws),
+        &crate::store(&ws),
         &version.tree,
         &other,
         &[doctored],
@@ -68,8 +68,8 @@ fn a_table_with_known_content_is_not_read_again() {
         ..Settings::default()
     };
     let counted = profile::profile_tree(
-        &ws.store,
-        &ws.store,
+        &crate::store(&ws),
+        &crate::store(&ws),
         &version.tree,
         &labels,
         &[stored],
@@ -88,12 +88,14 @@ fn a_table_with_known_content_is_not_read_again() {
 fn a_hostile_stored_profile_is_refused() {
     let (_temp, ws) = crate::workspace();
     let load = |bytes: &[u8], size: Option<u64>| {
-        let id = ws.store.put_bytes(Kind::Blob, bytes).unwrap();
+        let id = crate::store(&ws).put_bytes(Kind::Blob, bytes).unwrap();
         let file = StoredFile {
             blob: dv::BlobId(id),
             size: size.unwrap_or(bytes.len() as u64),
         };
-        Profile::load(&ws.store, &file).unwrap_err().to_string()
+        Profile::load(&crate::store(&ws), &file)
+            .unwrap_err()
+            .to_string()
     };
     assert!(
         load(b"{}", Some(1 << 40)).contains("it claims 1099511627776 bytes, more than"),

@@ -21,7 +21,7 @@ fn a_version_written_but_not_indexed_is_indexed_on_the_next_open() {
     let mut crashed = outcome.version.clone();
     crashed.stage = "cleaned".into();
     let id = crashed.id();
-    ws.store
+    crate::store(&ws)
         .put_bytes(Kind::Version, &crashed.encode())
         .unwrap();
     crate::write(
@@ -29,11 +29,11 @@ fn a_version_written_but_not_indexed_is_indexed_on_the_next_open() {
         ".dv/pending-version",
         format!("{id}\n").as_bytes(),
     );
-    assert!(ws.index.version(&id).unwrap().is_none());
+    assert!(crate::index(&ws).version(&id).unwrap().is_none());
     drop(ws);
 
     let ws = Workspace::open_at(temp.path().to_path_buf()).unwrap();
-    assert_eq!(ws.index.version(&id).unwrap(), Some(crashed));
+    assert_eq!(crate::index(&ws).version(&id).unwrap(), Some(crashed));
     assert!(!temp.path().join(".dv/pending-version").exists());
 }
 
@@ -55,5 +55,5 @@ fn a_tag_file_written_but_not_indexed_is_indexed_on_the_next_open() {
     );
     drop(ws);
     let ws = Workspace::open_at(temp.path().to_path_buf()).unwrap();
-    assert_eq!(ws.index.tag("gold").unwrap(), Some(id));
+    assert_eq!(crate::index(&ws).tag("gold").unwrap(), Some(id));
 }

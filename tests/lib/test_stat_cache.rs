@@ -37,7 +37,7 @@ fn get(view: &CacheView, rel: &[u8]) -> CacheEntry {
 #[test]
 fn entries_round_trip_and_loads_stay_below_their_path() {
     let (_temp, ws) = crate::workspace();
-    let cache = ws.index.stat_cache();
+    let cache = crate::index(&ws).stat_cache();
     assert!(cache.load(b"").unwrap().is_empty(), "no file yet");
     let upserts: Vec<(Vec<u8>, CacheEntry)> = [
         ("data/a.csv", 1),
@@ -103,7 +103,7 @@ fn entries_round_trip_and_loads_stay_below_their_path() {
 #[test]
 fn a_damaged_or_truncated_cache_file_is_an_empty_cache() {
     let (temp, ws) = crate::workspace();
-    let cache = ws.index.stat_cache();
+    let cache = crate::index(&ws).stat_cache();
     cache
         .apply(&[(b"data/a.csv".to_vec(), entry(1, true))], &[])
         .unwrap();
