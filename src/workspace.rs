@@ -51,6 +51,8 @@ pub struct Workspace {
     access: Access,
     pub(crate) store: Store,
     pub(crate) index: Index,
+    /// The index on disk was made by another dv or damaged: rebuilt by `prepare_to_write`.
+    index_stale: bool,
 }
 
 impl Workspace {
@@ -99,12 +101,16 @@ impl Workspace {
         Workspace::open_at(root)
     }
 
-    /// Finds the workspace containing `start` (walking up) and opens it for writing.
+    /// Finds the workspace containing `start` (walking up), opens it for writing and prepares
+    /// it ([`Workspace::prepare_to_write`]).
     pub fn discover(start: &Path) -> Result<Workspace> {
-        Workspace::discover_for(start, Access::Write)
+        let mut ws = Workspace::discover_for(start, Access::Write)?;
+        ws.prepare_to_write()?;
+        Ok(ws)
     }
 
-    /// Finds the workspace containing `start` (walking up) and opens it for `access`.
+    /// Finds the workspace containing `start` (walking up) and opens it for `access`, writing
+    /// nothing (see [`Workspace::open_for`]).
     pub fn discover_for(start: &Path, access: Access) -> Result<Workspace> {
         let start = fs_util::absolute(start)?;
         let mut dir = Some(start.as_path());
@@ -117,12 +123,17 @@ impl Workspace {
         Err(Error::NotAWorkspace { start })
     }
 
-    /// Opens the workspace whose root is `root` for writing, checking its format.
+    /// Opens the workspace whose root is `root` for writing, checking its format, and prepares
+    /// it ([`Workspace::prepare_to_write`]).
     pub fn open_at(root: PathBuf) -> Result<Workspace> {
-        Workspace::open_for(root, Access::Write)
+        let mut ws = Workspace::open_for(root, Access::Write)?;
+        ws.prepare_to_write()?;
+        Ok(ws)
     }
 
-    /// Opens the workspace whose root is `root` for `access`, checking its format.
+    /// Opens the workspace whose root is `root` for `access`, checking its format. Opening
+    /// changes nothing: an older format, a stale index or what a crash left are dealt with by
+    /// [`Workspace::prepare_to_write`], under the lock.
     pub fn open_for(root: PathBuf, access: Access) -> Result<Workspace> {
         let config_path = root.join(DV_DIR).join("config.json");
         let config_err = |message: String| Error::Config {
@@ -144,7 +155,7 @@ impl Workspace {
                 supported: WORKSPACE_FORMAT,
             });
         }
-        let mut config: Config =
+        let config: Config =
             serde_json::from_value(value).map_err(|e| config_err(e.to_string()))?;
         if config.stages.is_empty() {
             return Err(config_err("\"stages\" is empty".into()));
@@ -152,27 +163,66 @@ impl Workspace {
         if access == Access::Read {
             return Workspace::open_reader(root, config);
         }
-        if config.format < WORKSPACE_FORMAT {
-            // Best effort: a read-only workspace (a shared mount, say) still reads fine as format
-            // 1, and anything that writes to it fails on its own with a clear error.
-            config.format = WORKSPACE_FORMAT;
-            let _ = write_config(&config_path, &config);
-        }
         let store = Store::at(root.join(DV_DIR).join("objects"));
         let (index, stale) = Index::open(&root.join(DV_DIR).join("index.sqlite"), store.clone())?;
-        let ws = Workspace {
+        Ok(Workspace {
             root,
             config,
             access,
             store,
             index,
-        };
-        if stale {
-            ws.reindex()?;
-        } else {
-            ws.recover()?;
+            index_stale: stale,
+        })
+    }
+
+    /// The explicit step before a workspace opened to write is written to: under the workspace
+    /// lock, an older format is upgraded (a failure is an error, never ignored), a stale index
+    /// rebuilt from the objects, a version a crash left pending entered, and tags brought in
+    /// step with the tag files. Costs a few reads (no lock) when nothing needs doing.
+    pub fn prepare_to_write(&mut self) -> Result<()> {
+        if self.access == Access::Read {
+            return Ok(());
         }
-        Ok(ws)
+        let upgrade = self.config.format < WORKSPACE_FORMAT;
+        let pending = self.pending_version_path().exists();
+        // A damaged tag file is reported by the commands that use tags (and by fsck), not by
+        // every command that opens the workspace.
+        let tag_files = crate::refs::read_tag_files(&self.tags_dir()).ok();
+        let tags_differ = match &tag_files {
+            Some(files) => *files != self.index.tags()?,
+            None => false,
+        };
+        if !(upgrade || self.index_stale || pending || tags_differ) {
+            return Ok(());
+        }
+        let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
+        if upgrade {
+            let path = self.dv_dir().join("config.json");
+            let mut config = self.config.clone();
+            config.format = WORKSPACE_FORMAT;
+            write_config(&path, &config).map_err(|e| Error::Config {
+                path: path.clone(),
+                message: format!(
+                    "upgrading the workspace from format {} to {WORKSPACE_FORMAT} failed: {e}",
+                    self.config.format
+                ),
+            })?;
+            self.config = config;
+        }
+        if self.index_stale {
+            crate::index::rebuild(&self.index, &self.store, &self.tags_dir())?;
+            self.index_stale = false;
+            return Ok(());
+        }
+        if pending {
+            self.enter_pending_version()?;
+        }
+        if let Some(files) = tag_files
+            && files != self.index.tags()?
+        {
+            self.index.replace_tags(&files)?;
+        }
+        Ok(())
     }
 
     /// Opens for reading: the index on disk is used when it is whole and current; otherwise
@@ -202,6 +252,7 @@ impl Workspace {
             access: Access::Read,
             store,
             index,
+            index_stale: false,
         })
     }
 
@@ -215,41 +266,26 @@ impl Workspace {
         self.dv_dir().join("pending-version")
     }
 
-    /// Finishes what a crash interrupted: indexes a version whose object was written but not
-    /// yet indexed, and brings the index's tags in line with the tag files (the truth).
-    fn recover(&self) -> Result<()> {
+    /// Enters the version a crashed commit left pending (when its object was stored) and
+    /// removes the marker. The caller holds the workspace lock.
+    fn enter_pending_version(&self) -> Result<()> {
         let pending = self.pending_version_path();
-        if pending.exists() {
-            let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
-            let text = fs_util::read_bounded(&pending, 1024)
-                .ok()
-                .flatten()
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default();
-            if let Ok(id) = text.trim().parse::<crate::VersionId>()
-                && self.store.has(crate::store::Kind::Version, &id.0)
-            {
-                let bytes = self.store.get_bytes(crate::store::Kind::Version, &id.0)?;
-                let version = crate::object::Version::decode(&bytes, &id)?;
-                self.index.insert_version(&id, &version)?;
-            }
-            match fs::remove_file(&pending) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(&pending, e));
-                }
-                _ => {}
-            }
+        let text = fs_util::read_bounded(&pending, 1024)
+            .ok()
+            .flatten()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        if let Ok(id) = text.trim().parse::<crate::VersionId>()
+            && self.store.has(crate::store::Kind::Version, &id.0)
+        {
+            let bytes = self.store.get_bytes(crate::store::Kind::Version, &id.0)?;
+            let version = crate::object::Version::decode(&bytes, &id)?;
+            self.index.insert_version(&id, &version)?;
         }
-        // A damaged tag file is reported by the commands that use tags (and by fsck), not
-        // by every command that opens the workspace.
-        let Ok(files) = crate::refs::read_tag_files(&self.tags_dir()) else {
-            return Ok(());
-        };
-        if files != self.index.tags()? {
-            let _lock = crate::lock::WorkspaceLock::acquire(&self.dv_dir())?;
-            self.index.replace_tags(&files)?;
+        match fs::remove_file(&pending) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&pending, e)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Deletes temporary files that killed processes left in `.dv/` (older than

@@ -132,3 +132,26 @@ fn a_format_2_workspace_is_read_as_it_is_and_upgraded_by_the_first_write() {
         "M  big.csv      1.2 MiB → 1.3 MiB\nM  small/a.txt  6 B → 17 B\n"
     );
 }
+
+#[test]
+fn an_upgrade_that_cannot_be_written_is_reported_and_reading_still_works() {
+    let env = old_workspace();
+    // The disk fails while the upgraded config is written.
+    let failing = [("DV_FAILPOINT", "config.synced=eio")];
+    let write = env.dv_env(&failing, &["tag", FIRST, "again"]);
+    assert_eq!(write.code, 1, "{write}");
+    assert!(
+        write.stderr.contains(
+            "error: Invalid workspace config $TEST_ENV/ws/.dv/config.json: upgrading the \
+             workspace from format 2 to 3 failed: "
+        ),
+        "{write}"
+    );
+    // Nothing was tagged, the config still says format 2, and reading works as before.
+    let config: serde_json::Value = serde_json::from_slice(&env.read(".dv/config.json")).unwrap();
+    assert_eq!(config["format"], 2);
+    let read = env.dv_env(&failing, &["log", "--json"]);
+    assert_eq!(read.code, 0, "{read}");
+    assert_eq!(read.json().as_array().unwrap().len(), 2, "{read}");
+    assert!(!env.root().join(".dv/refs/tags/again").exists());
+}
