@@ -229,10 +229,6 @@ pub enum Error {
         columns: Vec<String>,
     },
 
-    /// Internal: ends a row scan early once every wanted row was seen. Never shown to users.
-    #[error("row scan stopped early")]
-    StopIteration,
-
     #[error("{message}")]
     InvalidLifecycle { message: String },
 

@@ -69,8 +69,12 @@ impl Ui {
             let mut write = |text: String| {
                 let text = if human { visible(&text) } else { text.into() };
                 stdout.write_all(text.as_bytes()).map_err(|e| {
+                    let error = dv::Error::io(
+                        "standard output",
+                        std::io::Error::new(e.kind(), e.to_string()),
+                    );
                     failed = Some(e);
-                    dv::Error::StopIteration
+                    error
                 })
             };
             write(head).and_then(|()| body(&mut write))

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -291,7 +292,8 @@ pub fn row_diff(
                 side,
                 content,
                 row,
-            })
+            })?;
+            Ok(ControlFlow::Continue(()))
         })?;
         Ok(spill)
     };
@@ -541,7 +543,7 @@ fn columns(
                         }
                     }
                 }
-                Ok(())
+                Ok(ControlFlow::Continue(()))
             })?;
             Ok(seen)
         }
@@ -577,7 +579,7 @@ fn parquet_rows(
     path: &str,
     side: &str,
     source: &Source,
-    visit: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
+    visit: &mut Visit<'_>,
 ) -> Result<()> {
     let mut number = 0u64;
     crate::profile::parquet::for_each_row(source.open_file(store, path)?, &mut |cells| {
@@ -588,13 +590,7 @@ fn parquet_rows(
 }
 
 #[cfg(not(feature = "parquet"))]
-fn parquet_rows(
-    _: &Store,
-    path: &str,
-    side: &str,
-    _: &Source,
-    _: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
-) -> Result<()> {
+fn parquet_rows(_: &Store, path: &str, side: &str, _: &Source, _: &mut Visit<'_>) -> Result<()> {
     Err(no_parquet(path, side))
 }
 
@@ -607,14 +603,17 @@ fn csv_reader<R: Read>(input: R, format: Format) -> csv::Reader<R> {
         .from_reader(input)
 }
 
-/// Calls `visit` with each row, numbered from 1 in file order.
+/// What a row visitor is given (a row number from 1, and the row) and says (go on or stop).
+type Visit<'a> = dyn FnMut(u64, &RowRef) -> Result<ControlFlow<()>> + 'a;
+
+/// Calls `visit` with each row, numbered from 1 in file order, until it says to stop.
 fn for_each_row(
     store: &Store,
     path: &str,
     side: &str,
     format: Format,
     source: &Source,
-    visit: &mut dyn FnMut(u64, &RowRef) -> Result<()>,
+    visit: &mut Visit<'_>,
 ) -> Result<()> {
     if format == Format::Parquet {
         return parquet_rows(store, path, side, source, visit);
@@ -639,7 +638,9 @@ fn for_each_row(
                     }
                 }
                 number += 1;
-                visit(number, &RowRef::Csv(&record))?;
+                if visit(number, &RowRef::Csv(&record))?.is_break() {
+                    break;
+                }
             }
         }
         Format::Jsonl => {
@@ -665,7 +666,9 @@ fn for_each_row(
                     ));
                 };
                 number += 1;
-                visit(number, &RowRef::Json(&row))?;
+                if visit(number, &RowRef::Json(&row))?.is_break() {
+                    break;
+                }
             }
         }
     }
@@ -687,19 +690,17 @@ fn fetch(
     let Some(&last) = wanted.last() else {
         return Ok(rows);
     };
-    let result = for_each_row(store, path, side, format, source, &mut |number, row| {
+    for_each_row(store, path, side, format, source, &mut |number, row| {
         if wanted.contains(&number) {
             rows.insert(number, to_map(row, header));
         }
-        if number >= last {
-            return Err(Error::StopIteration);
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) | Err(Error::StopIteration) => Ok(rows),
-        Err(other) => Err(other),
-    }
+        Ok(if number >= last {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    Ok(rows)
 }
 
 /// One row reduced to hashes.

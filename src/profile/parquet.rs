@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::hash::Hasher;
+use std::ops::ControlFlow;
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -202,7 +203,7 @@ fn row_hashes(batch: &RecordBatch) -> Result<Vec<u64>, Unreadable> {
     }
     let mut out = Vec::with_capacity(batch.num_rows());
     let mut cells = Vec::new();
-    for_each_text_row(
+    let _always_continues = for_each_text_row(
         batch,
         &mut |row| {
             let mut hasher = row_hasher();
@@ -216,7 +217,7 @@ fn row_hashes(batch: &RecordBatch) -> Result<Vec<u64>, Unreadable> {
                 }
             }
             out.push(hasher.finish());
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         },
         &mut cells,
     )
@@ -244,10 +245,14 @@ pub fn columns(file: File) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Calls `visit` with every row as text cells (`None` for null), in file order.
+/// What a row visitor says: go on, or stop here (it has what it wanted).
+pub type Visited = crate::Result<ControlFlow<()>>;
+
+/// Calls `visit` with every row as text cells (`None` for null), in file order, until it says
+/// to stop.
 pub fn for_each_row(
     file: File,
-    visit: &mut dyn FnMut(&[Option<String>]) -> crate::Result<()>,
+    visit: &mut dyn FnMut(&[Option<String>]) -> Visited,
 ) -> crate::Result<Result<(), String>> {
     let builder = match checked_builder(file) {
         Ok(builder) => builder,
@@ -264,7 +269,8 @@ pub fn for_each_row(
             Err(e) => return Ok(Err(e.to_string())),
         };
         match for_each_text_row(&batch, visit, &mut cells) {
-            Ok(()) => {}
+            Ok(ControlFlow::Continue(())) => {}
+            Ok(ControlFlow::Break(())) => break,
             Err(TextRowError::Visit(e)) => return Err(e),
             Err(TextRowError::Format(e)) => return Ok(Err(e)),
         }
@@ -288,9 +294,9 @@ impl std::fmt::Display for TextRowError {
 
 fn for_each_text_row(
     batch: &RecordBatch,
-    visit: &mut dyn FnMut(&[Option<String>]) -> crate::Result<()>,
+    visit: &mut dyn FnMut(&[Option<String>]) -> Visited,
     cells: &mut Vec<Option<String>>,
-) -> Result<(), TextRowError> {
+) -> Result<ControlFlow<()>, TextRowError> {
     let options = FormatOptions::default();
     let columns: Vec<&ArrayRef> = batch.columns().iter().collect();
     let formatters = columns
@@ -307,7 +313,9 @@ fn for_each_text_row(
                     .then(|| formatter.value(row).to_string()),
             );
         }
-        visit(cells).map_err(TextRowError::Visit)?;
+        if visit(cells).map_err(TextRowError::Visit)?.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
     }
-    Ok(())
+    Ok(ControlFlow::Continue(()))
 }
