@@ -52,6 +52,7 @@ pub mod revision;
 pub mod rules;
 pub mod run;
 pub mod snapshot;
+pub mod spill;
 pub mod status;
 pub mod store;
 pub mod verify;

@@ -12,9 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -107,8 +106,6 @@ fn tables(files: &FileDiff) -> impl Iterator<Item = (&FileChange, Format)> {
         .filter_map(|m| Format::of(&m.path).map(|format| (m, format)))
 }
 
-/// Partitions the row hashes are spread over.
-const PARTITIONS: usize = 256;
 /// Records buffered in memory before partitions spill to disk.
 const SPILL_AFTER: usize = 1 << 18;
 
@@ -301,7 +298,6 @@ pub fn row_diff(
         || hash_side(0, old, &old_columns),
         || hash_side(1, new, &new_columns),
     );
-    let spill = Spill::merge(old_spill?, new_spill?);
     let mut diff = RowDiff {
         format: format.name(),
         schema,
@@ -314,28 +310,32 @@ pub fn row_diff(
         examples_changed: Vec::new(),
     };
     let mut examples = Examples::new(options.examples);
-    spill.compare(&mut |olds: &[Record], news: &[Record]| {
-        // Rows sharing a key (or, without a key, identical rows) pair up in file order; in
-        // keyed mode a pair whose content differs is a changed row. Surplus rows are added or
-        // removed.
-        for (old, new) in olds.iter().zip(news) {
-            if old.content == new.content {
-                diff.unchanged += 1;
-            } else {
-                diff.changed += 1;
-                examples.changed.push((old.row, new.row));
+    compare_sides(
+        old_spill?,
+        new_spill?,
+        &mut |olds: &[Record], news: &[Record]| {
+            // Rows sharing a key (or, without a key, identical rows) pair up in file order; in
+            // keyed mode a pair whose content differs is a changed row. Surplus rows are added or
+            // removed.
+            for (old, new) in olds.iter().zip(news) {
+                if old.content == new.content {
+                    diff.unchanged += 1;
+                } else {
+                    diff.changed += 1;
+                    examples.changed.push((old.row, new.row));
+                }
             }
-        }
-        for extra in news.iter().skip(olds.len()) {
-            diff.added += 1;
-            examples.added.push(extra.row);
-        }
-        for extra in olds.iter().skip(news.len()) {
-            diff.removed += 1;
-            examples.removed.push(extra.row);
-        }
-        examples.trim();
-    })?;
+            for extra in news.iter().skip(olds.len()) {
+                diff.added += 1;
+                examples.added.push(extra.row);
+            }
+            for extra in olds.iter().skip(news.len()) {
+                diff.removed += 1;
+                examples.removed.push(extra.row);
+            }
+            examples.trim();
+        },
+    )?;
     examples.finish();
     if options.examples > 0 {
         let changed_old: Vec<u64> = examples.changed.iter().map(|c| c.0).collect();
@@ -712,14 +712,14 @@ struct Record {
     row: u64,
 }
 
-const RECORD_BYTES: usize = 16 + 1 + 16 + 8;
+impl crate::spill::Fixed for Record {
+    const BYTES: usize = 16 + 1 + 16 + 8;
 
-impl Record {
-    fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
-        out.write_all(&self.key.to_le_bytes())?;
-        out.write_all(&[self.side])?;
-        out.write_all(&self.content.to_le_bytes())?;
-        out.write_all(&self.row.to_le_bytes())
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.key.to_le_bytes());
+        out.push(self.side);
+        out.extend_from_slice(&self.content.to_le_bytes());
+        out.extend_from_slice(&self.row.to_le_bytes());
     }
 
     fn read(bytes: &[u8]) -> Record {
@@ -735,120 +735,44 @@ impl Record {
 /// One row as column → value.
 pub type Row = Map<String, Value>;
 
-/// Row records spread over partitions by key, kept in memory until they grow large, then
-/// spilled to temporary files.
-struct Spill {
-    buffers: Vec<Vec<Record>>,
-    buffered: usize,
-    files: Option<(tempfile::TempDir, Vec<BufWriter<File>>)>,
-    /// Another side's records, compared together with these (see [`Spill::merge`]).
-    other: Option<Box<Spill>>,
-}
+/// One side's row records, in [`crate::spill`] partitions by key.
+struct Spill(crate::spill::Partitions<Record>);
 
 impl Spill {
     fn new() -> Spill {
-        Spill {
-            buffers: vec![Vec::new(); PARTITIONS],
-            buffered: 0,
-            files: None,
-            other: None,
-        }
-    }
-
-    /// Combines the two sides' partitions for [`Spill::compare`].
-    fn merge(old: Spill, new: Spill) -> Spill {
-        Spill {
-            other: Some(Box::new(new)),
-            ..old
-        }
-    }
-
-    /// Finishes writing and returns the spill files' directory and paths, if any.
-    fn finish_files(&mut self) -> Result<Option<(tempfile::TempDir, Vec<PathBuf>)>> {
-        let Some((dir, writers)) = self.files.take() else {
-            return Ok(None);
-        };
-        let mut paths = Vec::new();
-        for (i, mut writer) in writers.into_iter().enumerate() {
-            writer.flush().map_err(|e| Error::io(dir.path(), e))?;
-            paths.push(dir.path().join(i.to_string()));
-        }
-        Ok(Some((dir, paths)))
-    }
-
-    /// Every record of one partition: buffered and spilled.
-    fn take_partition(
-        &mut self,
-        partition: usize,
-        files: &Option<(tempfile::TempDir, Vec<PathBuf>)>,
-    ) -> Result<Vec<Record>> {
-        let mut records = std::mem::take(&mut self.buffers[partition]);
-        if let Some((_, paths)) = files {
-            let bytes =
-                std::fs::read(&paths[partition]).map_err(|e| Error::io(&paths[partition], e))?;
-            records.extend(bytes.chunks_exact(RECORD_BYTES).map(Record::read));
-        }
-        Ok(records)
+        Spill(crate::spill::Partitions::new(SPILL_AFTER, "dv-rows-"))
     }
 
     fn push(&mut self, record: Record) -> Result<()> {
-        self.buffers[(record.key % PARTITIONS as u128) as usize].push(record);
-        self.buffered += 1;
-        if self.buffered >= SPILL_AFTER {
-            self.flush()?;
-        }
-        Ok(())
+        let partition = (record.key % crate::spill::PARTITIONS as u128) as usize;
+        self.0
+            .push(partition, record)
+            .map_err(|e| Error::io(std::env::temp_dir(), e))
     }
+}
 
-    fn flush(&mut self) -> Result<()> {
-        if self.files.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("dv-rows-")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            let mut writers = Vec::new();
-            for i in 0..PARTITIONS {
-                let path = dir.path().join(i.to_string());
-                writers.push(BufWriter::new(
-                    File::create(&path).map_err(|e| Error::io(&path, e))?,
-                ));
-            }
-            self.files = Some((dir, writers));
+/// Calls `compare` once per key with that key's records of each side (old, new), in row order.
+fn compare_sides(
+    old: Spill,
+    new: Spill,
+    compare: &mut dyn FnMut(&[Record], &[Record]),
+) -> Result<()> {
+    let io = |e| Error::io(std::env::temp_dir(), e);
+    let mut old = old.0.finish().map_err(io)?;
+    let mut new = new.0.finish().map_err(io)?;
+    for (old_part, new_part) in old.parts.iter_mut().zip(new.parts.iter_mut()) {
+        let mut records = old_part.load().map_err(io)?;
+        records.extend(new_part.load().map_err(io)?);
+        // Sorting groups each key's records, old side first, each side in row order.
+        records.sort_unstable_by_key(|r| (r.key, r.side, r.row));
+        let mut rest = records.as_slice();
+        while let Some(first) = rest.first() {
+            let group = rest.iter().take_while(|r| r.key == first.key).count();
+            let (this, after) = rest.split_at(group);
+            let olds = this.iter().take_while(|r| r.side == 0).count();
+            compare(&this[..olds], &this[olds..]);
+            rest = after;
         }
-        let (dir, writers) = self.files.as_mut().expect("just created");
-        for (buffer, writer) in self.buffers.iter_mut().zip(writers.iter_mut()) {
-            for record in buffer.drain(..) {
-                record.write(writer).map_err(|e| Error::io(dir.path(), e))?;
-            }
-        }
-        self.buffered = 0;
-        Ok(())
     }
-
-    /// Calls `compare` once per key with that key's records of each side, in row order.
-    fn compare(mut self, compare: &mut dyn FnMut(&[Record], &[Record])) -> Result<()> {
-        let mut other = self.other.take();
-        let files = self.finish_files()?;
-        let other_files = match other.as_mut() {
-            Some(other) => other.finish_files()?,
-            None => None,
-        };
-        for partition in 0..PARTITIONS {
-            let mut records = self.take_partition(partition, &files)?;
-            if let Some(other) = other.as_mut() {
-                records.extend(other.take_partition(partition, &other_files)?);
-            }
-            // Sorting groups each key's records, old side first, each side in row order.
-            records.sort_unstable_by_key(|r| (r.key, r.side, r.row));
-            let mut rest = records.as_slice();
-            while let Some(first) = rest.first() {
-                let group = rest.iter().take_while(|r| r.key == first.key).count();
-                let (this, after) = rest.split_at(group);
-                let olds = this.iter().take_while(|r| r.side == 0).count();
-                compare(&this[..olds], &this[olds..]);
-                rest = after;
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }

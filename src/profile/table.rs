@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{BufRead, BufReader, Read, Seek, Write};
+use std::io::{BufRead, BufReader, Read};
 
 use serde_json::Value;
 
@@ -676,21 +676,14 @@ fn profile_jsonl(
     Ok(table)
 }
 
-/// Hashes kept in memory before they are written out to the partitions' files (64 MiB, up to
-/// twice that while the partitions grow).
+/// Hashes kept in memory before they are written out to the partitions' files (64 MiB).
 const MEMORY_HASHES: usize = 8 << 20;
-/// Partitions the hashes are spread over by their top byte.
-const PARTITIONS: usize = 256;
 
 /// Counts rows equal to an earlier row, exactly, in bounded memory: row hashes are spread over
-/// partitions by their top byte, kept in memory up to [`MEMORY_HASHES`] and then appended to
-/// one temporary file per partition; at the end each partition is sorted on its own (on all
-/// cores) and its repeats counted.
+/// [`crate::spill`] partitions by their top byte; at the end each partition is sorted on its own
+/// (on all cores) and its repeats counted.
 pub struct DuplicateCounter {
-    partitions: Vec<Vec<u64>>,
-    held: usize,
-    limit: usize,
-    spilled: Option<(tempfile::TempDir, Vec<std::fs::File>)>,
+    hashes: crate::spill::Partitions<u64>,
 }
 
 impl Default for DuplicateCounter {
@@ -706,63 +699,23 @@ impl DuplicateCounter {
 
     fn with_limit(limit: usize) -> Self {
         DuplicateCounter {
-            partitions: vec![Vec::new(); PARTITIONS],
-            held: 0,
-            limit,
-            spilled: None,
+            hashes: crate::spill::Partitions::new(limit, "dv-profile-"),
         }
     }
 
     pub fn add(&mut self, hash: u64) -> std::io::Result<()> {
-        self.partitions[(hash >> 56) as usize].push(hash);
-        self.held += 1;
-        if self.held >= self.limit {
-            self.spill()?;
-        }
-        Ok(())
-    }
-
-    fn spill(&mut self) -> std::io::Result<()> {
-        if self.spilled.is_none() {
-            let dir = tempfile::Builder::new().prefix("dv-profile-").tempdir()?;
-            let files = (0..PARTITIONS)
-                .map(|i| {
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .read(true)
-                        .open(dir.path().join(i.to_string()))
-                })
-                .collect::<std::io::Result<Vec<_>>>()?;
-            self.spilled = Some((dir, files));
-        }
-        let (_, files) = self.spilled.as_mut().expect("just made");
-        for (partition, file) in self.partitions.iter_mut().zip(files.iter_mut()) {
-            let bytes: Vec<u8> = partition.drain(..).flat_map(u64::to_le_bytes).collect();
-            file.write_all(&bytes)?;
-        }
-        self.held = 0;
-        Ok(())
+        self.hashes.push((hash >> 56) as usize, hash)
     }
 
     /// The number of hashes equal to an earlier one.
     pub fn finish(self) -> std::io::Result<u64> {
         use rayon::prelude::*;
-        let files = self.spilled.as_ref().map(|(_, files)| files);
-        self.partitions
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, mut hashes)| {
-                if let Some(files) = files {
-                    let mut bytes = Vec::new();
-                    (&files[i]).seek(std::io::SeekFrom::Start(0))?;
-                    (&files[i]).read_to_end(&mut bytes)?;
-                    hashes.extend(
-                        bytes
-                            .chunks_exact(8)
-                            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes"))),
-                    );
-                }
+        let mut finished = self.hashes.finish()?;
+        finished
+            .parts
+            .par_iter_mut()
+            .map(|part| {
+                let mut hashes = part.load()?;
                 hashes.sort_unstable();
                 Ok(hashes.windows(2).filter(|w| w[0] == w[1]).count() as u64)
             })
@@ -845,7 +798,7 @@ mod tests {
             spilled.add(*value).unwrap();
             whole.add(*value).unwrap();
         }
-        assert!(spilled.spilled.is_some());
+        assert!(spilled.hashes.spilled());
         assert_eq!(spilled.finish().unwrap(), expected);
         assert_eq!(whole.finish().unwrap(), expected);
     }
