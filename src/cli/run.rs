@@ -80,6 +80,17 @@ impl RunObserver for Phases<'_> {
         self.0
             .status(format!("{name}: {:.2} s", took.as_secs_f64()));
     }
+
+    /// The command's own output goes to dv's stderr as it runs (dv's stdout holds only the
+    /// new id, or `--json`).
+    fn shown(&self) -> Box<dyn std::io::Write + Send> {
+        command_output()
+    }
+}
+
+/// Where a command dv runs shows its output: dv's stderr.
+fn command_output() -> Box<dyn std::io::Write + Send> {
+    Box::new(std::io::stderr())
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -304,7 +315,14 @@ pub fn rerun(ui: &Ui, args: RerunArgs) -> Result<(), CliError> {
         }
         return ui.out(text);
     }
-    let report = dv::run::rerun::rerun(&ws, &id, args.keep.as_deref(), ui.fetch, &progress)?;
+    let report = dv::run::rerun::rerun(
+        &ws,
+        &id,
+        args.keep.as_deref(),
+        ui.fetch,
+        &progress,
+        &command_output,
+    )?;
     let identical = report.identical();
     if args.json {
         json_report(ui, &report)?;

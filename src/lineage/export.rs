@@ -414,45 +414,12 @@ fn relations_prefix(which: usize) -> &'static str {
 /// `/api/v1/lineage`); returns how many were accepted. The same events post the same run ids,
 /// so posting again is harmless.
 pub fn post(url: &str, events: &[Value]) -> Result<usize> {
-    let fail = |message: String| crate::error::Error::Export {
+    let bodies: Vec<Vec<u8>> = events
+        .iter()
+        .map(|event| serde_json::to_vec(event).expect("events serialize"))
+        .collect();
+    crate::remote::http::post_each(url, &bodies).map_err(|message| crate::error::Error::Export {
         url: url.to_string(),
         message,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the HTTP client: {e}")))?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| fail(format!("cannot start the HTTP client: {e}")))?;
-    runtime.block_on(async {
-        for (i, event) in events.iter().enumerate() {
-            let response = client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(event).expect("events serialize"))
-                .send()
-                .await
-                .map_err(|e| fail(format!("event {} of {}: {e}", i + 1, events.len())))?;
-            let status = response.status();
-            if !status.is_success() {
-                // Only the start of the answer: the server's explanation, however long it is.
-                let mut response = response;
-                let mut head = Vec::new();
-                while head.len() < 500
-                    && let Ok(Some(chunk)) = response.chunk().await
-                {
-                    head.extend_from_slice(&chunk);
-                }
-                let body: String = String::from_utf8_lossy(&head).chars().take(500).collect();
-                return Err(fail(format!(
-                    "event {} of {} was answered {status}: {body}",
-                    i + 1,
-                    events.len()
-                )));
-            }
-        }
-        Ok(events.len())
     })
 }

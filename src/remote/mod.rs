@@ -15,6 +15,7 @@ mod client;
 mod clone;
 pub mod config;
 mod gc;
+pub mod http;
 mod layout;
 mod lock;
 mod pull;

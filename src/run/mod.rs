@@ -58,7 +58,16 @@ pub struct RunRequest {
 /// What a phase of a run took, for the progress lines.
 pub trait RunObserver {
     fn phase(&self, _name: &str, _took: std::time::Duration) {}
+
+    /// Where the command's output is shown as it runs (it is captured either way); nowhere
+    /// unless the caller says: the library never writes to the process's own streams.
+    fn shown(&self) -> Box<dyn Write + Send> {
+        Box::new(std::io::sink())
+    }
 }
+
+/// Where a command's output is shown as it runs: called once per stream.
+pub type Shown<'a> = &'a dyn Fn() -> Box<dyn Write + Send>;
 
 /// The phases are not reported.
 pub struct Silent;
@@ -150,7 +159,7 @@ pub fn run(
 
     let clock = Instant::now();
     let (probed, execution) = probe_while(&request.argv[0], &cwd, || {
-        execute(&request.argv, &cwd, &env, false)
+        execute(&request.argv, &cwd, &env, false, &|| observer.shown())
     });
     let execution = execution?;
     observer.phase("running", clock.elapsed());
@@ -496,6 +505,7 @@ pub fn execute(
     cwd: &Path,
     env: &[(String, String)],
     recorded: bool,
+    shown: Shown<'_>,
 ) -> Result<Execution> {
     let capture = || tempfile::NamedTempFile::new().map_err(|e| Error::io("temporary file", e));
     let (stdout, stderr) = (capture()?, capture()?);
@@ -522,9 +532,10 @@ pub fn execute(
         stdout.reopen().map_err(|e| Error::io(stdout.path(), e))?,
         stderr.reopen().map_err(|e| Error::io(stderr.path(), e))?,
     );
+    let (show_out, show_err) = (shown(), shown());
     let copied = std::thread::scope(|scope| {
-        let out = scope.spawn(move || tee(child_out, out_file, std::io::stderr()));
-        let err = scope.spawn(move || tee(child_err, err_file, std::io::stderr()));
+        let out = scope.spawn(move || tee(child_out, out_file, show_out));
+        let err = scope.spawn(move || tee(child_err, err_file, show_err));
         (out.join(), err.join())
     });
     for result in [copied.0, copied.1] {

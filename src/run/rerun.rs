@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{Execution, Placed, environment, execute, setup};
+use super::{Execution, Placed, Shown, environment, execute, setup};
 use crate::available::{Fetch, Need};
 use crate::checkout::{CheckoutRequest, checkout, write_code_files};
 use crate::commit::CommitRequest;
@@ -68,6 +68,7 @@ pub fn rerun(
     keep: Option<&Path>,
     fetch: Fetch,
     progress: &dyn Progress,
+    shown: Shown<'_>,
 ) -> Result<RerunReport> {
     let version = super::load(ws, id)?;
     let scratch = match keep {
@@ -97,6 +98,7 @@ pub fn rerun(
         scratch.path(),
         fetch,
         progress,
+        shown,
     )?;
     let comparison = match replayed.execution.status {
         0 => Some(compare(
@@ -127,6 +129,7 @@ fn replay_in(
     root: &Path,
     fetch: Fetch,
     progress: &dyn Progress,
+    shown: Shown<'_>,
 ) -> Result<Replayed> {
     let id = version.id();
     let Some(run) = &version.run else {
@@ -196,8 +199,9 @@ fn replay_in(
 
     let mut env = super::command_env(&version.params, &placed, &output);
     env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let (probed, execution) =
-        super::probe_while(&run.argv[0], &cwd, || execute(&run.argv, &cwd, &env, true));
+    let (probed, execution) = super::probe_while(&run.argv[0], &cwd, || {
+        execute(&run.argv, &cwd, &env, true, shown)
+    });
     // A missing program is reported as such, not as a changed environment.
     let execution = execution?;
     let environment = environment_changes(ws, run, probed.as_ref())?;
@@ -372,7 +376,8 @@ fn replay_one(
         .tempdir()
         .map_err(|e| Error::io("temporary directory", e))?;
     let clock = std::time::Instant::now();
-    let replayed = replay_in(ws, version, inputs, scratch.path(), fetch, progress)?;
+    let shown = || observer.shown();
+    let replayed = replay_in(ws, version, inputs, scratch.path(), fetch, progress, &shown)?;
     observer.phase(
         &format!("running {}@{}", version.dataset, version.stage),
         clock.elapsed(),
