@@ -64,6 +64,7 @@ pub enum Durability {
 /// is the parent of every directory just created (otherwise a power cut could forget the new
 /// directory and with it the file). `what` names the file in crash points
 /// (`WHAT.synced`, `WHAT.renamed`).
+#[allow(clippy::disallowed_methods)] // the publishing primitive itself
 pub fn publish(
     temp: tempfile::NamedTempFile,
     target: &Path,
@@ -252,6 +253,14 @@ pub fn sync_paths(paths: &[&Path]) -> Result<()> {
         Some(err) => Err(err),
         None => Ok(()),
     }
+}
+
+/// Publishes a copy of the file at `from` as `path`, the same way as [`write_atomic`].
+pub fn copy_atomic(from: &Path, path: &Path, what: &'static str) -> Result<()> {
+    let mut source = File::open(from).with_path(from)?;
+    let mut file = AtomicFile::new(path, what)?;
+    std::io::copy(&mut source, file.file()).with_path(path)?;
+    file.commit()
 }
 
 /// Writes `bytes` to `path` atomically and durably; `what` names it in crash points.

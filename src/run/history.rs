@@ -94,7 +94,7 @@ pub fn record(ws: &Workspace, entry: &RunEntry, logs: Option<(&Path, &Path)>) ->
     if let Some((stdout, stderr)) = logs {
         for (from, ext) in [(stdout, "stdout"), (stderr, "stderr")] {
             let to = dir.join(format!("{}.{ext}", entry.id));
-            std::fs::copy(from, &to).map_err(|e| Error::io(&to, e))?;
+            crate::fs_util::copy_atomic(from, &to, "run")?;
         }
     }
     let json = serde_json::to_vec_pretty(entry).expect("a run record serializes");
