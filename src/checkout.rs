@@ -198,9 +198,6 @@ fn checkout_in(
         };
         worktree::record(ws, rel, in_progress)?;
     }
-    // Files go into `dir`: the target, the directory of a single-file version, or the real
-    // directory behind a symlinked target.
-    let root_dir = &dir;
     // The changes stream from the diff into bounded chunks, each applied on all cores, so a
     // checkout of millions of files never holds them all.
     let remember = rel.as_ref().map(|rel| (rel.as_str(), version.single_file));
@@ -219,8 +216,10 @@ fn checkout_in(
     let applied = applier.finish()?;
     // Temporary files in the target are a killed checkout's: this one holds the directory's
     // lock, so no live checkout is writing them.
-    if working.leftovers {
-        remove_leftover_temp_files(root_dir)?;
+    if working.leftovers
+        && let Some(dir) = target_dir.open(ws, false)?
+    {
+        dir.remove_files_named(crate::fs_util::TEMP_PREFIX.as_bytes())?;
     }
     let report = CheckoutReport {
         id: request.id,
@@ -264,30 +263,6 @@ fn check_room(id: &VersionId, dir: &Path, files: u64, bytes: u64) -> Result<()> 
             files_free: files_free.min(stats.f_favail),
             bytes_free,
         });
-    }
-    Ok(())
-}
-
-/// Deletes the temporary files an interrupted checkout left below `dir`.
-fn remove_leftover_temp_files(dir: &Path) -> Result<()> {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let entry = entry.with_path(&dir)?;
-            let file_type = entry.file_type().with_path(entry.path())?;
-            if file_type.is_dir() {
-                pending.push(entry.path());
-            } else if entry
-                .file_name()
-                .as_encoded_bytes()
-                .starts_with(crate::fs_util::TEMP_PREFIX.as_bytes())
-            {
-                fs::remove_file(entry.path()).with_path(entry.path())?;
-            }
-        }
     }
     Ok(())
 }

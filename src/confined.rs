@@ -179,20 +179,46 @@ impl ConfinedDir {
         let _ = rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR);
     }
 
-    /// Removes a directory and everything below it, through handles.
-    pub fn remove_dir_all(&self, name: &OsStr) -> Result<()> {
-        let dir = self.child_dir(name, false, false)?;
+    /// The names in this directory (not `.` and `..`).
+    pub fn names(&self) -> Result<Vec<Vec<u8>>> {
         let listing =
-            rustix::fs::Dir::read_from(&dir.fd).map_err(|e| Error::io(&dir.path, e.into()))?;
+            rustix::fs::Dir::read_from(&self.fd).map_err(|e| Error::io(&self.path, e.into()))?;
         let mut names = Vec::new();
         for entry in listing {
-            let entry = entry.map_err(|e| Error::io(&dir.path, e.into()))?;
+            let entry = entry.map_err(|e| Error::io(&self.path, e.into()))?;
             let child = entry.file_name().to_bytes();
             if child != b"." && child != b".." {
                 names.push(child.to_vec());
             }
         }
-        for child in names {
+        Ok(names)
+    }
+
+    /// Removes, below this directory and through handles (no symlink followed), every file
+    /// whose name starts with `prefix`: what a killed writer left. dv writes no deeper than
+    /// [`MAX_DEPTH`](crate::object::tree::MAX_DEPTH) levels, so it looks no deeper either.
+    pub fn remove_files_named(&self, prefix: &[u8]) -> Result<()> {
+        self.remove_files_below(prefix, 0)
+    }
+
+    fn remove_files_below(&self, prefix: &[u8], depth: usize) -> Result<()> {
+        for name in self.names()? {
+            let child = os_str(&name);
+            match self.find(child)? {
+                Found::Directory if depth < crate::object::tree::MAX_DEPTH => self
+                    .child_dir(child, false, false)?
+                    .remove_files_below(prefix, depth + 1)?,
+                Found::Other if name.starts_with(prefix) => self.remove_file(child)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a directory and everything below it, through handles.
+    pub fn remove_dir_all(&self, name: &OsStr) -> Result<()> {
+        let dir = self.child_dir(name, false, false)?;
+        for child in dir.names()? {
             let child = os_str(&child);
             match dir.find(child)? {
                 Found::Directory => dir.remove_dir_all(child)?,
