@@ -154,6 +154,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     let mut bad: HashMap<(Kind, Hash), String> = HashMap::new();
     let mut needs: HashMap<(Kind, Hash), Vec<(Kind, Hash)>> = HashMap::new();
     let mut versions: Vec<(VersionId, Version)> = Vec::new();
+    let mut blob_sizes: HashMap<Hash, u64> = HashMap::new();
     for kind in Kind::ALL {
         let ids = store.list(kind)?;
         progress.begin("Checking", ids.len() as u64, crate::progress::Unit::Objects);
@@ -174,6 +175,9 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             match outcome {
                 Ok(checked) => {
                     report.bytes += checked.bytes;
+                    if kind == Kind::Blob {
+                        blob_sizes.insert(id, checked.bytes);
+                    }
                     if let Some(version) = checked.version {
                         versions.push((VersionId(id), *version));
                     }
@@ -199,6 +203,7 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
         memo: HashMap::new(),
         totals: HashMap::new(),
         inconsistent: BTreeMap::new(),
+        blob_sizes: &blob_sizes,
     };
     report.versions = versions.len() as u64;
     for (id, version) in versions {
@@ -348,6 +353,8 @@ struct Walker<'a> {
     /// Trees that decode but are wrong as part of a version (their totals lie, or they nest
     /// deeper than any walk goes), with the reason.
     inconsistent: BTreeMap<TreeId, String>,
+    /// Each readable blob's size.
+    blob_sizes: &'a HashMap<Hash, u64>,
 }
 
 impl Walker<'_> {
@@ -432,6 +439,18 @@ impl Walker<'_> {
                 }
             }
             for entry in tree.entries {
+                // A file entry must declare its blob's real size (a checkout sizes files by
+                // it; the disk-space check trusts it).
+                if matches!(entry.kind, EntryKind::File | EntryKind::Executable)
+                    && let Some(&real) = self.blob_sizes.get(&entry.id)
+                    && real != entry.size
+                {
+                    mismatch.get_or_insert(format!(
+                        "its entry {:?} declares {} bytes but that file holds {real}",
+                        String::from_utf8_lossy(&entry.name),
+                        entry.size
+                    ));
+                }
                 if entry.kind == EntryKind::Tree {
                     let child = TreeId(entry.id);
                     self.tree(&child, depth + 1);

@@ -531,12 +531,21 @@ fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written
         vec!["check", bomb.as_str()],
         vec!["diff", &base, &bomb, "--profile"],
         vec!["lineage", &bomb, "--format", "openlineage"],
-        vec!["fsck"],
         vec!["gc"],
     ] {
         let out = env.finishes(&args);
         assert_eq!(out.code, 0, "{args:?}: {out}");
     }
+    // fsck names the lie the planted leaf tells (a 1-byte file declared as 1 MiB), once.
+    let fsck = env.finishes(&["fsck", "--json"]);
+    assert_eq!(fsck.code, 1, "{fsck}");
+    let findings = fsck.json()["findings"].clone();
+    assert_eq!(findings.as_array().unwrap().len(), 1, "{findings:#}");
+    assert_eq!(findings[0]["kind"], "tree");
+    assert_eq!(
+        findings[0]["reason"],
+        "its entry \"f\" declares 1048576 bytes but that file holds 1"
+    );
     // Verifying a directory against it lists the first differences and counts the rest.
     std::fs::create_dir(env.base().join("empty")).unwrap();
     let out = env.finishes(&["verify", &bomb, "../empty", "--json"]);
