@@ -367,11 +367,14 @@ pub fn walk_files_where(
 /// Most tree entries a [`Cached`] source holds before it starts over.
 const CACHED_ENTRIES: usize = 1 << 18;
 
-/// Trees read during one walk, kept while they hold at most [`CACHED_ENTRIES`] entries in
-/// all: a directory named by many paths is decoded once, not once per path.
+/// Trees read during one walk that were asked for more than once, kept while they hold at most
+/// [`CACHED_ENTRIES`] entries in all: a directory named by many paths is decoded twice, not
+/// once per path, and a walk of distinct directories (real data) copies nothing extra.
 pub struct Cached<'a> {
     source: &'a dyn TreeSource,
     trees: std::cell::RefCell<HashMap<TreeId, Tree>>,
+    /// Trees read once so far (a second read caches them).
+    seen: std::cell::RefCell<std::collections::HashSet<TreeId>>,
     entries: std::cell::Cell<usize>,
 }
 
@@ -380,6 +383,7 @@ impl<'a> Cached<'a> {
         Cached {
             source,
             trees: Default::default(),
+            seen: Default::default(),
             entries: Default::default(),
         }
     }
@@ -391,6 +395,13 @@ impl TreeSource for Cached<'_> {
             return Ok(tree.clone());
         }
         let tree = self.source.tree(id)?;
+        let mut seen = self.seen.borrow_mut();
+        if seen.insert(*id) {
+            if seen.len() > CACHED_ENTRIES {
+                seen.clear();
+            }
+            return Ok(tree);
+        }
         if self.entries.get() + tree.entries.len() > CACHED_ENTRIES {
             self.trees.borrow_mut().clear();
             self.entries.set(0);
