@@ -124,3 +124,80 @@ pub fn parse_lock_key(client: &Client, key: &str) -> Result<Hash> {
 fn hex_id(text: &str) -> Option<Hash> {
     Hash::from_hex(text).filter(|id| id.to_hex() == text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory remote's client, for the error messages parsing gives.
+    fn client() -> (tempfile::TempDir, Client) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = crate::remote::RemoteSpec {
+            url: dir.path().display().to_string(),
+            endpoint: None,
+            region: None,
+            path_style: false,
+            allow_http: false,
+        };
+        let tuning = crate::remote::Tuning::from_env().unwrap();
+        let client = Client::open("origin", &spec, tuning, false).unwrap();
+        (dir, client)
+    }
+
+    #[test]
+    fn keys_dv_writes_parse_back_and_nothing_else_does() {
+        let (_dir, client) = client();
+        let id = Hash::of(b"x");
+        let hex = id.to_hex();
+        assert!(matches!(
+            parse_pack_key(&client, &pack_key(&id)).unwrap(),
+            PackFile::Pack(p) if p == id
+        ));
+        assert!(matches!(
+            parse_pack_key(&client, &index_key(&id)).unwrap(),
+            PackFile::Index(p) if p == id
+        ));
+        assert_eq!(
+            parse_object_key(&client, &object_key(Kind::Blob, &id)).unwrap(),
+            (Kind::Blob, id)
+        );
+        assert_eq!(parse_version_key(&client, &version_key(&id)).unwrap(), id);
+        assert_eq!(
+            parse_tag_key(&client, &tag_key("release", &id)).unwrap(),
+            ("release".to_string(), id)
+        );
+        assert_eq!(
+            parse_lifecycle_key(&client, &lifecycle_key(&id, &id)).unwrap(),
+            (id, id)
+        );
+        assert_eq!(parse_lock_key(&client, &lock_key(&id)).unwrap(), id);
+
+        for key in [
+            format!("packs/{hex}.tar"),
+            format!("packs/{}.pack", hex.to_uppercase()),
+            format!("objects/version/{hex}"),
+            format!("objects/blob/{}", &hex[..63]),
+            format!("versions/{hex}/x"),
+            format!("tags/../{hex}"),
+            format!("tags/release/{hex}0"),
+            format!("lifecycle/{hex}"),
+            "locks/".to_string(),
+        ] {
+            let parsed = [
+                parse_pack_key(&client, &key).is_ok(),
+                parse_object_key(&client, &key).is_ok(),
+                parse_version_key(&client, &key).is_ok(),
+                parse_tag_key(&client, &key).is_ok(),
+                parse_lifecycle_key(&client, &key).is_ok(),
+                parse_lock_key(&client, &key).is_ok(),
+            ];
+            assert_eq!(parsed, [false; 6], "{key}");
+        }
+        let err = parse_version_key(&client, "versions/nope").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Remote origin: its listing holds \"versions/nope\", which dv never writes there: \
+             the remote is damaged or not a dv remote"
+        );
+    }
+}
