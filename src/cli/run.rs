@@ -84,13 +84,12 @@ impl RunObserver for Phases<'_> {
     /// The command's own output goes to dv's stderr as it runs (dv's stdout holds only the
     /// new id, or `--json`).
     fn shown(&self) -> Box<dyn std::io::Write + Send> {
-        command_output()
+        Box::new(std::io::stderr())
     }
-}
 
-/// Where a command dv runs shows its output: dv's stderr.
-fn command_output() -> Box<dyn std::io::Write + Send> {
-    Box::new(std::io::stderr())
+    fn fetched(&self, report: &dv::remote::TransferReport) {
+        super::fetched(self.0, report);
+    }
 }
 
 pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
@@ -321,7 +320,7 @@ pub fn rerun(ui: &Ui, args: RerunArgs) -> Result<(), CliError> {
         args.keep.as_deref(),
         ui.fetch,
         &progress,
-        &command_output,
+        &Phases(ui),
     )?;
     let identical = report.identical();
     if args.json {

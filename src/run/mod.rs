@@ -64,6 +64,9 @@ pub trait RunObserver {
     fn shown(&self) -> Box<dyn Write + Send> {
         Box::new(std::io::sink())
     }
+
+    /// What was fetched from the default remote to run it (inputs, recorded code).
+    fn fetched(&self, _report: &crate::remote::TransferReport) {}
 }
 
 /// Where a command's output is shown as it runs: called once per stream.
@@ -128,7 +131,7 @@ pub fn run(
         }
     }
     let clock = Instant::now();
-    let inputs = place_inputs(ws, &request.inputs, request.fetch, progress)?;
+    let inputs = place_inputs(ws, &request.inputs, request.fetch, progress, observer)?;
     let out = prepare_output(ws, &request.out, &inputs, progress)?;
     observer.phase("materializing inputs", clock.elapsed());
 
@@ -313,6 +316,7 @@ fn place_inputs(
     inputs: &[(String, Option<PathBuf>)],
     fetch: crate::available::Fetch,
     progress: &dyn Progress,
+    observer: &dyn RunObserver,
 ) -> Result<Vec<Placed>> {
     let mut placed: Vec<Placed> = Vec::new();
     let tracked = crate::worktree::load(ws)?;
@@ -328,7 +332,10 @@ fn place_inputs(
                 .find(|(_, t)| t.version == id)
                 .map(|(rel, _)| ws.absolute(rel)),
         };
-        crate::available::ensure_here(ws, &[id], crate::available::Need::Data, fetch, progress)?;
+        let need = crate::available::Need::Data;
+        if let Some(report) = crate::available::ensure_here(ws, &[id], need, fetch, progress)? {
+            observer.fetched(&report);
+        }
         let report = checkout(
             ws,
             &CheckoutRequest {

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{Execution, Placed, Shown, environment, execute, setup};
+use super::{Execution, Placed, environment, execute, setup};
 use crate::available::{Fetch, Need};
 use crate::checkout::{CheckoutRequest, checkout, write_code_files};
 use crate::commit::CommitRequest;
@@ -68,7 +68,7 @@ pub fn rerun(
     keep: Option<&Path>,
     fetch: Fetch,
     progress: &dyn Progress,
-    shown: Shown<'_>,
+    observer: &dyn super::RunObserver,
 ) -> Result<RerunReport> {
     let version = super::load(ws, id)?;
     let scratch = match keep {
@@ -90,7 +90,9 @@ pub fn rerun(
                 .map_err(|e| Error::io("temporary directory", e))?,
         ),
     };
-    crate::available::ensure_here(ws, &[*id], Need::Trees, fetch, progress)?;
+    if let Some(report) = crate::available::ensure_here(ws, &[*id], Need::Trees, fetch, progress)? {
+        observer.fetched(&report);
+    }
     let replayed = replay_in(
         ws,
         &version,
@@ -98,7 +100,7 @@ pub fn rerun(
         scratch.path(),
         fetch,
         progress,
-        shown,
+        observer,
     )?;
     let comparison = match replayed.execution.status {
         0 => Some(compare(
@@ -129,7 +131,7 @@ fn replay_in(
     root: &Path,
     fetch: Fetch,
     progress: &dyn Progress,
-    shown: Shown<'_>,
+    observer: &dyn super::RunObserver,
 ) -> Result<Replayed> {
     let id = version.id();
     let Some(run) = &version.run else {
@@ -144,8 +146,11 @@ fn replay_in(
         Some(rel) => (join(root, rel), root.to_path_buf()),
         None => (root.join("workspace"), root.join("repository")),
     };
-    crate::available::ensure_here(ws, inputs, Need::Data, fetch, progress)?;
-    crate::available::ensure_here(ws, &[id], Need::Code, fetch, progress)?;
+    for (ids, need) in [(inputs, Need::Data), (&[id][..], Need::Code)] {
+        if let Some(report) = crate::available::ensure_here(ws, ids, need, fetch, progress)? {
+            observer.fetched(&report);
+        }
+    }
     let mut placed = Vec::new();
     for (recorded, id) in run.inputs.iter().zip(inputs) {
         crate::lifecycle::ensure_usable(ws, id)?;
@@ -200,7 +205,7 @@ fn replay_in(
     let mut env = super::command_env(&version.params, &placed, &output);
     env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let (probed, execution) = super::probe_while(&run.argv[0], &cwd, || {
-        execute(&run.argv, &cwd, &env, true, shown)
+        execute(&run.argv, &cwd, &env, true, &|| observer.shown())
     });
     // A missing program is reported as such, not as a changed environment.
     let execution = execution?;
@@ -376,8 +381,15 @@ fn replay_one(
         .tempdir()
         .map_err(|e| Error::io("temporary directory", e))?;
     let clock = std::time::Instant::now();
-    let shown = || observer.shown();
-    let replayed = replay_in(ws, version, inputs, scratch.path(), fetch, progress, &shown)?;
+    let replayed = replay_in(
+        ws,
+        version,
+        inputs,
+        scratch.path(),
+        fetch,
+        progress,
+        observer,
+    )?;
     observer.phase(
         &format!("running {}@{}", version.dataset, version.stage),
         clock.elapsed(),

@@ -1330,7 +1330,11 @@ fn offline_run_and_rerun_never_fetch_their_inputs(backend: &Backend) {
     );
     assert!(!copy.join("data").exists(), "nothing was placed");
 
-    // Without --offline the same rerun fetches what it needs and reproduces the version.
-    ok_in(&env, "copy", &["rerun", &run]);
+    // Without --offline the same rerun fetches what it needs, says so, and reproduces the
+    // version.
+    let out = env.dv_in(&copy, &["rerun", &run]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.starts_with("reproduced: identical"), "{out}");
+    assert!(out.stderr.contains("Fetched "), "{out}");
 }
 both!(offline_run_and_rerun_never_fetch_their_inputs);
