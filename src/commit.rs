@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::diff::rows::Format;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
@@ -15,6 +14,7 @@ use crate::progress::Progress;
 use crate::rules::Rules;
 use crate::snapshot::{Listener, Mode, snapshot_listing};
 use crate::store::Kind;
+use crate::table::Format;
 use crate::workspace::Workspace;
 use crate::worktree::{self, Tracked};
 use crate::{provenance, revision};

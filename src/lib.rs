@@ -55,6 +55,7 @@ pub mod snapshot;
 pub mod spill;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod verify;
 pub mod walk;
 pub mod which;

@@ -18,6 +18,8 @@ use std::ops::ControlFlow;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use crate::table::Format;
+
 use super::report::{FileChange, FileDiff};
 use crate::error::{Error, Result};
 use crate::id::Hash;
@@ -109,39 +111,6 @@ fn tables(files: &FileDiff) -> impl Iterator<Item = (&FileChange, Format)> {
 /// Records buffered in memory before partitions spill to disk.
 const SPILL_AFTER: usize = 1 << 18;
 
-/// The tabular formats dv understands, by file extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Tsv,
-    Jsonl,
-    Parquet,
-}
-
-impl Format {
-    /// The format of a path, if it is tabular.
-    pub fn of(path: &str) -> Option<Format> {
-        let lower = path.to_ascii_lowercase();
-        let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
-        match ext {
-            "csv" => Some(Format::Csv),
-            "tsv" | "tab" => Some(Format::Tsv),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            "parquet" | "pq" => Some(Format::Parquet),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Tsv => "tsv",
-            Format::Jsonl => "jsonl",
-            Format::Parquet => "parquet",
-        }
-    }
-}
-
 /// Where one side's bytes come from.
 #[derive(Clone, Debug)]
 pub enum Source {
@@ -157,7 +126,7 @@ impl Source {
     fn open_file(&self, store: &Store, path: &str) -> Result<File> {
         match self {
             // The temporary file is removed once its last handle is closed.
-            Source::Stored(hash) => crate::profile::stored_to_temp(store, path, hash)?
+            Source::Stored(hash) => crate::table::stored_to_temp(store, path, hash)?
                 .reopen()
                 .map_err(|e| Error::io(std::env::temp_dir(), e)),
             Source::File(file) => File::open(file).map_err(|e| Error::io(file, e)),
@@ -553,7 +522,7 @@ fn columns(
 
 #[cfg(feature = "parquet")]
 fn parquet_columns(store: &Store, path: &str, side: &str, source: &Source) -> Result<Vec<String>> {
-    crate::profile::parquet::columns(source.open_file(store, path)?)
+    crate::table::parquet::columns(source.open_file(store, path)?)
         .map_err(|e| malformed(path, side, 0, e))
 }
 
@@ -582,7 +551,7 @@ fn parquet_rows(
     visit: &mut Visit<'_>,
 ) -> Result<()> {
     let mut number = 0u64;
-    crate::profile::parquet::for_each_row(source.open_file(store, path)?, &mut |cells| {
+    crate::table::parquet::for_each_row(source.open_file(store, path)?, &mut |cells| {
         number += 1;
         visit(number, &RowRef::Cells(cells))
     })?

@@ -13,8 +13,6 @@
 pub mod drift;
 #[cfg(feature = "parquet")]
 pub mod parquet;
-#[cfg(feature = "parquet")]
-mod parquet_bounds;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,7 +22,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::diff::rows::Format;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId};
 use crate::index::stat_cache::FileStat;
@@ -32,6 +29,7 @@ use crate::object::EntryKind;
 use crate::object::tree::{TreeSource, fold_distinct, walk_files_where};
 use crate::snapshot::Listed;
 use crate::store::{Kind, Store};
+use crate::table::Format;
 
 /// The profile encoding this dv writes and the newest it reads.
 pub const PROFILE_FORMAT: u32 = 1;
@@ -628,7 +626,7 @@ fn profile_stored_parquet(
 ) -> Result<std::result::Result<TableProfile, Unreadable>> {
     #[cfg(feature = "parquet")]
     {
-        let file = stored_to_temp(store, path, &blob.0)?;
+        let file = crate::table::stored_to_temp(store, path, &blob.0)?;
         Ok(parquet::profile(file.path(), labels, settings))
     }
     #[cfg(not(feature = "parquet"))]
@@ -636,18 +634,6 @@ fn profile_stored_parquet(
         let _ = (store, path, blob, labels, settings);
         Ok(Err(Unreadable::NoParquet))
     }
-}
-
-/// Copies a stored blob (verified) to a temporary file, removed when dropped.
-pub fn stored_to_temp(store: &Store, path: &str, id: &Hash) -> Result<tempfile::NamedTempFile> {
-    let tmp_dir = std::env::temp_dir();
-    let mut file = tempfile::Builder::new()
-        .prefix("dv-table-")
-        .tempfile()
-        .map_err(|e| Error::io(&tmp_dir, e))?;
-    let mut reader = store.read(Kind::Blob, id)?;
-    std::io::copy(&mut reader, &mut file).map_err(|e| Error::io(path, e))?;
-    Ok(file)
 }
 
 /// Fills in what every table profile carries; a table that does not parse keeps its error.

@@ -1,4 +1,5 @@
-//! Parquet tables (arrow-rs): profiles, and rows as text for row diffs.
+//! Parquet profiles (arrow-rs); reading a file within bounds and its rows as text is
+//! [`crate::table::parquet`]'s.
 //!
 //! Files are streamed a record batch at a time (a profile reads row groups on all cores), so
 //! memory is bounded by the writer's row-group size times the cores, not the file's size.
@@ -8,7 +9,7 @@ use std::fs::File;
 use std::hash::Hasher;
 use std::ops::ControlFlow;
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
@@ -58,7 +59,7 @@ pub fn profile(
     use rayon::prelude::*;
     let open = || File::open(path).map_err(Unreadable::Io);
     let mut file = open()?;
-    let shape = super::parquet_bounds::check(&mut file).map_err(Unreadable::Malformed)?;
+    let shape = crate::table::parquet::check_bounds(&mut file).map_err(Unreadable::Malformed)?;
     // The footer is parsed once and shared by every row group's reader.
     let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(malformed)?;
     let schema = metadata.schema().clone();
@@ -203,7 +204,7 @@ fn row_hashes(batch: &RecordBatch) -> Result<Vec<u64>, Unreadable> {
     }
     let mut out = Vec::with_capacity(batch.num_rows());
     let mut cells = Vec::new();
-    let _always_continues = for_each_text_row(
+    let _always_continues = crate::table::parquet::for_each_text_row(
         batch,
         &mut |row| {
             let mut hasher = row_hasher();
@@ -223,99 +224,4 @@ fn row_hashes(batch: &RecordBatch) -> Result<Vec<u64>, Unreadable> {
     )
     .map_err(malformed)?;
     Ok(out)
-}
-
-/// A reader of a Parquet file whose structure is within dv's bounds and that has columns to
-/// read (a table of none would be read as its declared number of empty rows).
-fn checked_builder(mut file: File) -> Result<ParquetRecordBatchReaderBuilder<File>, String> {
-    if super::parquet_bounds::check(&mut file)?.columns == 0 {
-        return Err("it has no columns, so no rows to compare".into());
-    }
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())
-}
-
-/// The column names of a Parquet file.
-pub fn columns(file: File) -> Result<Vec<String>, String> {
-    let builder = checked_builder(file)?;
-    Ok(builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect())
-}
-
-/// What a row visitor says: go on, or stop here (it has what it wanted).
-pub type Visited = crate::Result<ControlFlow<()>>;
-
-/// Calls `visit` with every row as text cells (`None` for null), in file order, until it says
-/// to stop.
-pub fn for_each_row(
-    file: File,
-    visit: &mut dyn FnMut(&[Option<String>]) -> Visited,
-) -> crate::Result<Result<(), String>> {
-    let builder = match checked_builder(file) {
-        Ok(builder) => builder,
-        Err(e) => return Ok(Err(e)),
-    };
-    let reader = match builder.with_batch_size(BATCH_ROWS).build() {
-        Ok(reader) => reader,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let mut cells = Vec::new();
-    for batch in reader {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        match for_each_text_row(&batch, visit, &mut cells) {
-            Ok(ControlFlow::Continue(())) => {}
-            Ok(ControlFlow::Break(())) => break,
-            Err(TextRowError::Visit(e)) => return Err(e),
-            Err(TextRowError::Format(e)) => return Ok(Err(e)),
-        }
-    }
-    Ok(Ok(()))
-}
-
-enum TextRowError {
-    Visit(crate::Error),
-    Format(String),
-}
-
-impl std::fmt::Display for TextRowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TextRowError::Visit(e) => e.fmt(f),
-            TextRowError::Format(e) => f.write_str(e),
-        }
-    }
-}
-
-fn for_each_text_row(
-    batch: &RecordBatch,
-    visit: &mut dyn FnMut(&[Option<String>]) -> Visited,
-    cells: &mut Vec<Option<String>>,
-) -> Result<ControlFlow<()>, TextRowError> {
-    let options = FormatOptions::default();
-    let columns: Vec<&ArrayRef> = batch.columns().iter().collect();
-    let formatters = columns
-        .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TextRowError::Format(e.to_string()))?;
-    for row in 0..batch.num_rows() {
-        cells.clear();
-        for (column, formatter) in columns.iter().zip(&formatters) {
-            cells.push(
-                column
-                    .is_valid(row)
-                    .then(|| formatter.value(row).to_string()),
-            );
-        }
-        if visit(cells).map_err(TextRowError::Visit)?.is_break() {
-            return Ok(ControlFlow::Break(()));
-        }
-    }
-    Ok(ControlFlow::Continue(()))
 }

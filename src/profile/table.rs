@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use serde_json::Value;
 
 use super::{ColumnProfile, Settings, TableProfile, Unreadable};
-use crate::diff::rows::Format;
+use crate::table::Format;
 
 /// Distinct label values tracked per column; values first seen after that are counted as
 /// "other" (a column with more distinct values than this is not a label).
