@@ -52,6 +52,11 @@ pub fn stored_to_temp(
         .tempfile()
         .map_err(|e| crate::Error::io(&tmp_dir, e))?;
     let mut reader = store.read(crate::store::Kind::Blob, id)?;
-    std::io::copy(&mut reader, &mut file).map_err(|e| crate::Error::io(path, e))?;
+    // In 1 MiB writes (a plain copy writes 8 KiB at a time: 44,000 calls for a 360 MB table).
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
+    std::io::copy(&mut reader, &mut writer)
+        .and_then(|_| std::io::Write::flush(&mut writer))
+        .map_err(|e| crate::Error::io(path, e))?;
+    drop(writer);
     Ok(file)
 }
