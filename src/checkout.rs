@@ -242,25 +242,16 @@ fn checkout_in(
 /// some network filesystems) is checked for bytes only.
 fn check_room(id: &VersionId, dir: &Path, files: u64, bytes: u64) -> Result<()> {
     let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(dir);
-    let stats = rustix::fs::statvfs(existing).map_err(|e| {
-        Error::io(
-            existing,
-            std::io::Error::from_raw_os_error(e.raw_os_error()),
-        )
-    })?;
+    let stats = rustix::fs::statvfs(existing).map_err(|e| Error::io(existing, e.into()))?;
     let bytes_free = stats.f_bavail.saturating_mul(stats.f_frsize);
-    let files_free = if stats.f_files == 0 {
-        u64::MAX
-    } else {
-        stats.f_favail
-    };
-    if files > files_free || bytes > bytes_free {
+    let counts_inodes = stats.f_files > 0;
+    if (counts_inodes && files > stats.f_favail) || bytes > bytes_free {
         return Err(Error::NoRoom {
             id: id.to_hex(),
             path: dir.to_path_buf(),
             files_needed: files,
             bytes_needed: bytes,
-            files_free: files_free.min(stats.f_favail),
+            files_free: stats.f_favail,
             bytes_free,
         });
     }

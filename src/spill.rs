@@ -92,11 +92,10 @@ impl<T: Fixed> Partitions<T> {
         Ok(())
     }
 
-    /// The partitions, each to be read back on its own.
-    pub fn finish(self) -> std::io::Result<Finished<T>> {
+    /// The partitions, each to be read back on its own. Appends went straight to the files (no
+    /// buffer to flush), and they are read back by this process: nothing needs the disk.
+    pub fn finish(self) -> Finished<T> {
         let (dir, paths) = match self.files {
-            // Appends went straight to the files (no buffer to flush); they are read back by
-            // this process, so nothing needs to reach the disk.
             Some((dir, _files)) => {
                 let paths = (0..PARTITIONS)
                     .map(|i| Some(dir.path().join(i.to_string())))
@@ -105,7 +104,7 @@ impl<T: Fixed> Partitions<T> {
             }
             None => (None, vec![None; PARTITIONS]),
         };
-        Ok(Finished {
+        Finished {
             parts: self
                 .memory
                 .into_iter()
@@ -113,7 +112,7 @@ impl<T: Fixed> Partitions<T> {
                 .map(|(memory, file)| Part { memory, file })
                 .collect(),
             _dir: dir,
-        })
+        }
     }
 }
 
@@ -153,7 +152,7 @@ mod tests {
         for n in 0..1_000u64 {
             parts.push((n % 7) as usize, n).unwrap();
         }
-        let mut finished = parts.finish().unwrap();
+        let mut finished = parts.finish();
         let mut all: Vec<u64> = Vec::new();
         for (i, part) in finished.parts.iter_mut().enumerate() {
             let records = part.load().unwrap();

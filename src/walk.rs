@@ -42,11 +42,45 @@ pub fn walk(root: &Path, ignore_from: &[&Path], dv_dir: &Path) -> Result<Walked>
     for dir in ignore_from {
         ignores = ignores.with_dir(dir)?;
     }
-    let listing = list(dv_dir, root, &[], 0, &ignores)?;
+    let rules = Rules {
+        dv_dir,
+        watch: None,
+    };
+    let listing = list(&rules, root, &[], 0, &ignores)?;
     let leftovers = listing.leftovers;
     let mut found = Vec::with_capacity(listing.files);
     listing.flatten_into(&mut found);
     Ok(Walked { found, leftovers })
+}
+
+/// What a watch leaves out: directories by their path from the walked root (`--out`, the
+/// inputs) and by name (`.git`, bytecode caches), neither of them listed at all.
+pub struct Unwatched<'a> {
+    pub paths: &'a [Vec<u8>],
+    pub names: &'a [&'a [u8]],
+}
+
+/// Lists the files under `root` to notice what changes there (`dv run`'s guard), not to
+/// store them: `.dvignore` applies as in [`walk`], `skip` is not entered, and what a snapshot
+/// refuses (named pipes, sockets, unreadable or too deeply nested directories) is listed as it
+/// is or passed over instead of failing the walk.
+pub fn watch(root: &Path, dv_dir: &Path, skip: &Unwatched<'_>) -> Result<Vec<Found>> {
+    let rules = Rules {
+        dv_dir,
+        watch: Some(skip),
+    };
+    let listing = list(&rules, root, &[], 0, &Ignores::default())?;
+    let mut found = Vec::with_capacity(listing.files);
+    listing.flatten_into(&mut found);
+    Ok(found)
+}
+
+/// How a walk treats what it finds.
+struct Rules<'a> {
+    dv_dir: &'a Path,
+    /// For a watch: what it leaves out. A snapshot (`None`) skips only `.dv` and refuses what
+    /// it cannot store.
+    watch: Option<&'a Unwatched<'a>>,
 }
 
 /// What a walk found.
@@ -58,6 +92,7 @@ pub struct Walked {
 }
 
 /// One directory's files and subdirectories, in the order of their full paths' bytes.
+#[derive(Default)]
 struct Listing {
     items: Vec<Item>,
     /// Files in the whole subtree.
@@ -86,7 +121,7 @@ impl Listing {
 /// directory sorts as its name followed by `/`, as in git), subdirectories and stats on all
 /// cores.
 fn list(
-    dv_dir: &Path,
+    rules: &Rules<'_>,
     dir: &Path,
     rel: &[u8],
     depth: usize,
@@ -95,7 +130,12 @@ fn list(
     let ignores = inherited.with_dir(dir)?;
     let mut entries = Vec::new();
     let mut leftovers = false;
-    for entry in fs::read_dir(dir).with_path(dir)? {
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(_) if rules.watch.is_some() => return Ok(Listing::default()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in read {
         let entry = entry.with_path(dir)?;
         let name = entry.file_name();
         if name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
@@ -111,7 +151,14 @@ fn list(
             continue;
         }
         // No `.dv` directory is data: not this workspace's, nor a nested workspace's.
-        if is_dir && (name.as_bytes() == DV_DIR.as_bytes() || entry.path() == dv_dir) {
+        if is_dir && (name.as_bytes() == DV_DIR.as_bytes() || entry.path() == rules.dv_dir) {
+            continue;
+        }
+        if is_dir
+            && let Some(skip) = rules.watch
+            && (skip.names.contains(&name.as_bytes())
+                || skip.paths.iter().any(|p| *p == join(rel, name.as_bytes())))
+        {
             continue;
         }
         let mut key = name.into_vec();
@@ -121,7 +168,11 @@ fn list(
         entries.push((key, entry, is_dir));
     }
     entries.sort_unstable_by(|(a, ..), (b, ..)| a.cmp(b));
-    // Deeper than trees may nest (also bounds this recursion): refuse rather than walk on.
+    // Deeper than trees may nest (also bounds this recursion): refuse rather than walk on
+    // (a watch stops there: nothing deeper can be a version's data).
+    if depth >= MAX_DEPTH && rules.watch.is_some() {
+        return Ok(Listing::default());
+    }
     if depth >= MAX_DEPTH
         && let Some((_, entry, _)) = entries.first()
     {
@@ -140,7 +191,7 @@ fn list(
             };
             let child_rel = join(rel, name);
             if is_dir {
-                let listing = list(dv_dir, &entry.path(), &child_rel, depth + 1, &ignores)?;
+                let listing = list(rules, &entry.path(), &child_rel, depth + 1, &ignores)?;
                 let keep = listing.files > 0 || listing.leftovers;
                 return Ok(keep.then_some(Item::Dir(listing)));
             }
@@ -149,7 +200,9 @@ fn list(
             if meta.is_dir() {
                 return Ok(None);
             }
-            check_supported(&meta, || entry.path())?;
+            if rules.watch.is_none() {
+                check_supported(&meta, || entry.path())?;
+            }
             Ok(Some(Item::File(Found {
                 rel: child_rel,
                 stat: FileStat::of(&meta),

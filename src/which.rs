@@ -47,23 +47,31 @@ pub struct Holder {
 /// What a tree holds of the content looked for: how many paths, and the size of the first.
 type Found = (u64, Option<u64>);
 
+/// The versions that hold a file, with what was counted to find them (reused to walk only the
+/// trees that hold it).
+pub struct Holders {
+    /// Newest first.
+    pub versions: Vec<Holder>,
+    /// Per distinct tree, what it holds of the content looked for.
+    counts: HashMap<TreeId, Found>,
+}
+
 /// The versions (newest first) that hold the content or path. Content is counted over each
 /// distinct tree once, however many versions or paths share it, so this costs the number of
 /// distinct trees, never the number of paths they expand to.
-pub fn holders(ws: &Workspace, query: &Query) -> Result<Vec<Holder>> {
-    let versions = ws.index.log(&Default::default())?;
-    let mut memo: HashMap<TreeId, Found> = HashMap::new();
-    let mut holders = Vec::new();
-    for (id, version) in versions {
+pub fn holders(ws: &Workspace, query: &Query) -> Result<Holders> {
+    let mut counts: HashMap<TreeId, Found> = HashMap::new();
+    let mut versions = Vec::new();
+    for (id, version) in ws.index.log(&Default::default())? {
         let (paths, size) = match query {
-            Query::Content(hash) => count_content(&ws.store, &version.tree, hash, &mut memo)?,
+            Query::Content(hash) => count_content(&ws.store, &version.tree, hash, &mut counts)?,
             Query::Path(path) => match find_path(&ws.store, &version, path)? {
                 Some((_, _, size)) => (1, Some(size)),
                 None => (0, None),
             },
         };
         if paths > 0 {
-            holders.push(Holder {
+            versions.push(Holder {
                 id,
                 version,
                 paths,
@@ -71,58 +79,58 @@ pub fn holders(ws: &Workspace, query: &Query) -> Result<Vec<Holder>> {
             });
         }
     }
-    Ok(holders)
+    Ok(Holders { versions, counts })
 }
 
-/// Visits each path at which `holder` holds the file, in path order, entering only the trees
-/// that hold it: memory stays bounded however many paths there are.
-pub fn each_hit(
-    ws: &Workspace,
-    holder: &Holder,
-    query: &Query,
-    visit: &mut dyn FnMut(Hit) -> Result<()>,
-) -> Result<()> {
-    let version = &holder.version;
-    let mut hit = |path: &[u8], hash: &Hash, size: u64| {
-        visit(Hit {
-            id: holder.id,
-            dataset: version.dataset.clone(),
-            stage: version.stage.clone(),
-            created_at: version.created_at.clone(),
-            path: display_path(path),
-            hash: hash.to_hex(),
-            size,
-        })
-    };
-    match query {
-        Query::Path(path) => match find_path(&ws.store, version, path)? {
-            Some((path, hash, size)) => hit(&path, &hash, size),
-            None => Ok(()),
-        },
-        Query::Content(hash) => {
-            let mut memo = HashMap::new();
-            count_content(&ws.store, &version.tree, hash, &mut memo)?;
-            walk_files_where(
+impl Holders {
+    /// Visits each path at which `holder` holds the file, in path order, entering only the
+    /// trees that hold it: memory stays bounded however many paths there are.
+    pub fn each_hit(
+        &self,
+        ws: &Workspace,
+        holder: &Holder,
+        query: &Query,
+        visit: &mut dyn FnMut(Hit) -> Result<()>,
+    ) -> Result<()> {
+        let version = &holder.version;
+        let mut hit = |path: &[u8], hash: &Hash, size: u64| {
+            visit(Hit {
+                id: holder.id,
+                dataset: version.dataset.clone(),
+                stage: version.stage.clone(),
+                created_at: version.created_at.clone(),
+                path: display_path(path),
+                hash: hash.to_hex(),
+                size,
+            })
+        };
+        match query {
+            Query::Path(path) => match find_path(&ws.store, version, path)? {
+                Some((path, hash, size)) => hit(&path, &hash, size),
+                None => Ok(()),
+            },
+            Query::Content(hash) => walk_files_where(
                 &ws.store,
                 &version.tree,
-                &mut |_, tree, _| memo.get(tree).is_some_and(|(n, _)| *n > 0),
+                &mut |_, tree, _| self.counts.get(tree).is_some_and(|(n, _)| *n > 0),
                 &mut |file| match file.kind {
                     EntryKind::File | EntryKind::Executable if file.id == *hash => {
                         hit(&file.path, hash, file.size)
                     }
                     _ => Ok(()),
                 },
-            )
+            ),
         }
     }
 }
 
 /// Every version (newest first) holding the content or path, with each path it has there.
-/// Collects them all; [`holders`] and [`each_hit`] stream.
+/// Collects them all; [`holders`] and [`Holders::each_hit`] stream.
 pub fn which(ws: &Workspace, query: &Query) -> Result<Vec<Hit>> {
+    let holders = holders(ws, query)?;
     let mut hits = Vec::new();
-    for holder in holders(ws, query)? {
-        each_hit(ws, &holder, query, &mut |hit| {
+    for holder in &holders.versions {
+        holders.each_hit(ws, holder, query, &mut |hit| {
             hits.push(hit);
             Ok(())
         })?;

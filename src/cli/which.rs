@@ -1,6 +1,6 @@
 //! `dv which PATH_OR_HASH`
 
-use dv::which::{Query, each_hit, holders};
+use dv::which::{Query, holders};
 
 use super::error::CliError;
 use super::ui::{Shape, Ui, human_bytes};
@@ -36,8 +36,8 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
     if args.json {
         let mut first = true;
         return ui.stream(Shape::Machine, "[".into(), |out| {
-            for holder in &holders {
-                each_hit(&ws, holder, &query, &mut |hit| {
+            for holder in &holders.versions {
+                holders.each_hit(&ws, holder, &query, &mut |hit| {
                     let item = serde_json::to_string_pretty(&hit)
                         .expect("output serializes")
                         .replace('\n', "\n  ");
@@ -48,24 +48,26 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
             out(if first { "]\n" } else { "\n]\n" }.into())
         });
     }
-    if holders.is_empty() {
+    if holders.versions.is_empty() {
         return Err(CliError::user(format!("No version holds {}", args.target))
             .hinted("Give a blake3 hash, an existing file, or a path as it appears in `dv show REV --files`."));
     }
     // Columns measured over the holders (a file has one size), rows streamed per path.
     let names: Vec<String> = holders
+        .versions
         .iter()
         .map(|h| format!("{}@{}", h.version.dataset, h.version.stage))
         .collect();
     let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let size_width = holders
+        .versions
         .iter()
         .map(|h| human_bytes(h.size).chars().count())
         .max()
         .unwrap_or(0);
     ui.stream(Shape::Human, String::new(), |out| {
-        for (holder, name) in holders.iter().zip(&names) {
-            each_hit(&ws, holder, &query, &mut |hit| {
+        for (holder, name) in holders.versions.iter().zip(&names) {
+            holders.each_hit(&ws, holder, &query, &mut |hit| {
                 out(format!(
                     "{}  {name:name_width$}  {:size_width$}  {}\n",
                     hit.id.short(SHORT_ID),

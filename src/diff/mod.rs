@@ -456,15 +456,14 @@ pub fn compare(
     progress: &dyn crate::progress::Progress,
 ) -> Result<Comparison> {
     let sides = prepare(ws, old, against, progress)?;
-    let source = sides.source(ws);
-    let files = report::FileDiff::collect(&sides.files(&source, paths)?)?;
+    let files = report::FileDiff::collect(&sides.files(&sides.source(ws), paths)?)?;
     Ok(Comparison {
         old: sides.old,
         new: sides.new,
-        dir: sides.dir.clone(),
+        dir: sides.dir,
         files,
-        provenance: sides.provenance.clone(),
-        params: sides.params.clone(),
+        provenance: sides.provenance,
+        params: sides.params,
     })
 }
 

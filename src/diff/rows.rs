@@ -727,8 +727,7 @@ fn compare_sides(
     compare: &mut dyn FnMut(&[Record], &[Record]),
 ) -> Result<()> {
     let io = |e| Error::io(std::env::temp_dir(), e);
-    let mut old = old.0.finish().map_err(io)?;
-    let mut new = new.0.finish().map_err(io)?;
+    let (mut old, mut new) = (old.0.finish(), new.0.finish());
     for (old_part, new_part) in old.parts.iter_mut().zip(new.parts.iter_mut()) {
         let mut records = old_part.load().map_err(io)?;
         records.extend(new_part.load().map_err(io)?);

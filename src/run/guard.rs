@@ -106,20 +106,12 @@ impl Before {
 
 /// Every file of the workspace outside `exempt` directories and those never watched.
 fn listing(ws: &Workspace, exempt: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, FileStat)>> {
-    let walked = crate::walk::walk(ws.root(), &[], &ws.dv_dir())?;
-    Ok(walked
-        .found
+    let skip = crate::walk::Unwatched {
+        paths: exempt,
+        names: &NOT_WATCHED,
+    };
+    Ok(crate::walk::watch(ws.root(), &ws.dv_dir(), &skip)?
         .into_iter()
-        .filter(|found| {
-            let rel = &found.rel;
-            let under = |dir: &[u8]| {
-                rel.starts_with(dir) && (rel.len() == dir.len() || rel[dir.len()] == b'/')
-            };
-            !exempt.iter().any(|dir| under(dir))
-                && !rel
-                    .split(|&b| b == b'/')
-                    .any(|part| NOT_WATCHED.contains(&part))
-        })
         .map(|found| (found.rel, found.stat))
         .collect())
 }

@@ -774,6 +774,12 @@ fn a_script_that_rewrites_itself_or_writes_elsewhere_is_refused_and_the_code_is_
         json!(["data/stray.txt"])
     );
     std::fs::remove_file(env.root().join("data/stray.txt")).unwrap();
+    // What a snapshot would refuse elsewhere in the workspace (a named pipe) is only watched.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(env.root().join("tools/pipe"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
     let made = run_script("tools/messy.sh", &["--allow-writes-elsewhere"]);
     assert_eq!(made.code, 0, "{made}");
     let made = made.json();
