@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::fs_util::display_path;
 use crate::id::{Hash, TreeId, VersionId};
-use crate::object::tree::MAX_DEPTH;
+use crate::object::walk::{Fold, Opened, fold_trees};
 use crate::object::{EntryKind, Tree, Version};
 use crate::progress::Progress;
 use crate::store::{Kind, Store};
@@ -196,12 +196,11 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
     for ((kind, id), reason) in &bad {
         findings.insert((*kind, *id), (Problem::Corrupt, reason.clone(), Vec::new()));
     }
+    let mut memo = HashMap::new();
     let mut walker = Walker {
         store,
         bad: &bad,
         needs: &needs,
-        memo: HashMap::new(),
-        totals: HashMap::new(),
         inconsistent: BTreeMap::new(),
         blob_sizes: &blob_sizes,
     };
@@ -213,7 +212,8 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             stage: version.stage.clone(),
             path,
         };
-        for (kind, object, problem, path) in walker.tree(&version.tree, 0) {
+        let below = fold_trees(&version.tree, &mut memo, &mut walker)?;
+        for (kind, object, problem, path) in below.found {
             let entry = findings
                 .entry((kind, object))
                 .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
@@ -341,15 +341,12 @@ type Found = (Kind, Hash, Problem, Vec<u8>);
 /// every damaged object is still named, with at least its first path.
 const MAX_PATHS_PER_TREE: usize = 1000;
 
-/// Walks trees once each, remembering the problems found below every tree.
+/// Folds trees once each into the problems found below them (see [`Fold`]).
 struct Walker<'a> {
     store: &'a Store,
     bad: &'a HashMap<(Kind, Hash), String>,
     /// The bases and chunks each delta or chunked object is rebuilt from.
     needs: &'a HashMap<(Kind, Hash), Vec<(Kind, Hash)>>,
-    memo: HashMap<TreeId, Vec<Found>>,
-    /// Totals (files, bytes) each decoded tree declares, to check its parent against.
-    totals: HashMap<TreeId, (u64, u64)>,
     /// Trees that decode but are wrong as part of a version (their totals lie, or they nest
     /// deeper than any walk goes), with the reason.
     inconsistent: BTreeMap<TreeId, String>,
@@ -405,106 +402,121 @@ impl Walker<'_> {
             }
         }
     }
+}
 
-    /// Problems below `id`, with paths relative to it (empty for the tree itself).
-    fn tree(&mut self, id: &TreeId, depth: usize) -> Vec<Found> {
-        if let Some(found) = self.memo.get(id) {
-            return found.clone();
-        }
-        let mut found: Vec<Found> = self
+/// A tree's problems (paths relative to it; empty for the tree itself) and the totals it
+/// declares (`None` when it cannot be read), for its parent to check against.
+#[derive(Clone, Default)]
+struct Below {
+    found: Vec<Found>,
+    totals: Option<(u64, u64)>,
+}
+
+impl Fold for Walker<'_> {
+    type Value = Below;
+
+    fn open(&mut self, id: &TreeId, too_deep: bool) -> Result<Opened<Below>> {
+        let found: Vec<Found> = self
             .problems(Kind::Tree, &id.0)
             .into_iter()
             .map(|(kind, object, problem)| (kind, object, problem, Vec::new()))
             .collect();
         if !found.is_empty() {
             // Nothing below a tree that cannot be read can be checked.
-        } else if depth > MAX_DEPTH {
+            return Ok(Opened::Value(Below {
+                found,
+                totals: None,
+            }));
+        }
+        if too_deep {
             let reason = match crate::object::tree::too_deep(id) {
                 Error::CorruptObject { reason, .. } => reason,
                 other => other.to_string(),
             };
             self.inconsistent.insert(*id, reason);
-            found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
-        } else if let Ok(bytes) = self.store.get_bytes(Kind::Tree, &id.0)
-            && let Ok(tree) = Tree::decode(&bytes, id)
-        {
-            self.totals.insert(*id, (tree.files, tree.bytes));
-            let mut seen = HashSet::new();
-            let mut objects = HashSet::new();
-            let mut files = 0u64;
-            let mut mismatch = None;
-            for entry in &tree.entries {
-                if entry.kind != EntryKind::Tree {
-                    files = files.saturating_add(1);
-                }
-            }
-            for entry in tree.entries {
-                // A file entry must declare its blob's real size (a checkout sizes files by
-                // it; the disk-space check trusts it).
-                if matches!(entry.kind, EntryKind::File | EntryKind::Executable)
-                    && let Some(&real) = self.blob_sizes.get(&entry.id)
-                    && real != entry.size
-                {
-                    mismatch.get_or_insert(format!(
-                        "its entry {:?} declares {} bytes but that file holds {real}",
-                        String::from_utf8_lossy(&entry.name),
-                        entry.size
-                    ));
-                }
-                if entry.kind == EntryKind::Tree {
-                    let child = TreeId(entry.id);
-                    self.tree(&child, depth + 1);
-                    if let Some(&(child_files, child_bytes)) = self.totals.get(&child) {
-                        files = files.saturating_add(child_files);
-                        if child_bytes != entry.size {
-                            mismatch.get_or_insert(format!(
-                                "its entry {:?} declares {} bytes but that tree holds {child_bytes}",
-                                String::from_utf8_lossy(&entry.name),
-                                entry.size
-                            ));
-                        }
-                    }
-                }
-                let below: Vec<Found> = match entry.kind {
-                    EntryKind::Tree => self
-                        .memo
-                        .get(&TreeId(entry.id))
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => self
-                        .problems(Kind::Blob, &entry.id)
-                        .into_iter()
-                        .map(|(kind, object, problem)| (kind, object, problem, Vec::new()))
-                        .collect(),
-                };
-                for (kind, object, problem, path) in below {
-                    let mut full = entry.name.clone();
-                    if !path.is_empty() {
-                        full.push(b'/');
-                        full.extend_from_slice(&path);
-                    }
-                    // Past the bound, only objects not named yet get a path.
-                    let new_object = objects.insert((kind, object));
-                    if found.len() >= MAX_PATHS_PER_TREE && !new_object {
-                        continue;
-                    }
-                    if seen.insert((kind, object, full.clone())) {
-                        found.push((kind, object, problem, full));
-                    }
-                }
-            }
-            if files != tree.files {
+            return Ok(Opened::Value(Below {
+                found: vec![(Kind::Tree, id.0, Problem::Corrupt, Vec::new())],
+                totals: None,
+            }));
+        }
+        Ok(match self.store.get_bytes(Kind::Tree, &id.0) {
+            Ok(bytes) => match Tree::decode(&bytes, id) {
+                Ok(tree) => Opened::Tree(tree),
+                Err(_) => Opened::Value(Below::default()),
+            },
+            Err(_) => Opened::Value(Below::default()),
+        })
+    }
+
+    fn fold(&mut self, id: &TreeId, tree: &Tree, children: &[Below]) -> Below {
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        let mut objects = HashSet::new();
+        let mut files = 0u64;
+        let mut mismatch = None;
+        let mut children = children.iter();
+        for entry in &tree.entries {
+            // A file entry must declare its blob's real size (a checkout sizes files by it;
+            // the disk-space check trusts it).
+            if matches!(entry.kind, EntryKind::File | EntryKind::Executable)
+                && let Some(&real) = self.blob_sizes.get(&entry.id)
+                && real != entry.size
+            {
                 mismatch.get_or_insert(format!(
-                    "it declares {} files but its entries hold {files}",
-                    tree.files
+                    "its entry {:?} declares {} bytes but that file holds {real}",
+                    String::from_utf8_lossy(&entry.name),
+                    entry.size
                 ));
             }
-            if let Some(reason) = mismatch {
-                self.inconsistent.insert(*id, reason);
-                found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
+            let below: Vec<Found> = if entry.kind == EntryKind::Tree {
+                let child = children.next().expect("one value per directory entry");
+                if let Some((child_files, child_bytes)) = child.totals {
+                    files = files.saturating_add(child_files);
+                    if child_bytes != entry.size {
+                        mismatch.get_or_insert(format!(
+                            "its entry {:?} declares {} bytes but that tree holds {child_bytes}",
+                            String::from_utf8_lossy(&entry.name),
+                            entry.size
+                        ));
+                    }
+                }
+                child.found.clone()
+            } else {
+                files = files.saturating_add(1);
+                self.problems(Kind::Blob, &entry.id)
+                    .into_iter()
+                    .map(|(kind, object, problem)| (kind, object, problem, Vec::new()))
+                    .collect()
+            };
+            for (kind, object, problem, path) in below {
+                let mut full = entry.name.clone();
+                if !path.is_empty() {
+                    full.push(b'/');
+                    full.extend_from_slice(&path);
+                }
+                // Past the bound, only objects not named yet get a path.
+                let new_object = objects.insert((kind, object));
+                if found.len() >= MAX_PATHS_PER_TREE && !new_object {
+                    continue;
+                }
+                if seen.insert((kind, object, full.clone())) {
+                    found.push((kind, object, problem, full));
+                }
             }
         }
-        self.memo.insert(*id, found.clone());
-        found
+        if files != tree.files {
+            mismatch.get_or_insert(format!(
+                "it declares {} files but its entries hold {files}",
+                tree.files
+            ));
+        }
+        if let Some(reason) = mismatch {
+            self.inconsistent.insert(*id, reason);
+            found.push((Kind::Tree, id.0, Problem::Corrupt, Vec::new()));
+        }
+        Below {
+            found,
+            totals: Some((tree.files, tree.bytes)),
+        }
     }
 }

@@ -12,12 +12,14 @@ use crate::id::VersionId;
 use crate::id::{Hash, TreeId};
 use crate::object::Version;
 use crate::object::tree::{EntryKind, TreeSource};
+use crate::object::walk::TreeLevels;
 use crate::store::{Kind, Store};
 use crate::workspace::Workspace;
 
 /// Visits every object reachable from `starts` once. `visit` returns the chunks and delta
 /// bases an object is rebuilt from, or `None` when the object is not here (nothing below it is
-/// followed).
+/// followed). Listed trees are walked level by level through [`TreeLevels`], so a crafted
+/// chain nested past [`MAX_DEPTH`](crate::object::tree::MAX_DEPTH) is an error, not a walk.
 pub fn walk(
     store: &Store,
     starts: impl IntoIterator<Item = (Kind, Hash)>,
@@ -25,28 +27,42 @@ pub fn walk(
 ) -> Result<()> {
     let mut visited: HashSet<(Kind, Hash)> = HashSet::new();
     let mut absent: HashSet<(Kind, Hash)> = HashSet::new();
-    let mut listed: HashSet<Hash> = HashSet::new();
-    let mut stack: Vec<(Kind, Hash, bool)> = starts
-        .into_iter()
-        .map(|(kind, id)| (kind, id, true))
-        .collect();
-    while let Some((kind, id, lists)) = stack.pop() {
-        if visited.insert((kind, id)) {
-            match visit(kind, &id)? {
-                Some(parts) => stack.extend(parts.into_iter().map(|(k, part)| (k, part, false))),
-                None => {
-                    absent.insert((kind, id));
+    // Visits an object (once) and everything it is rebuilt from.
+    let mut visit_rebuilt = |kind: Kind, id: Hash, absent: &mut HashSet<_>| -> Result<()> {
+        let mut stack = vec![(kind, id)];
+        while let Some((kind, id)) = stack.pop() {
+            if visited.insert((kind, id)) {
+                match visit(kind, &id)? {
+                    Some(parts) => stack.extend(parts),
+                    None => {
+                        absent.insert((kind, id));
+                    }
                 }
             }
         }
-        if kind == Kind::Tree && lists && !absent.contains(&(kind, id)) && listed.insert(id) {
-            for entry in store.tree(&TreeId(id))?.entries {
-                let kind = if entry.kind == EntryKind::Tree {
-                    Kind::Tree
+        Ok(())
+    };
+    let mut listed = TreeLevels::new(std::iter::empty());
+    for (kind, id) in starts {
+        if kind == Kind::Tree {
+            listed.push(TreeId(id), ());
+        } else {
+            visit_rebuilt(kind, id, &mut absent)?;
+        }
+    }
+    while let Some(level) = listed.next_level()? {
+        for (tree, ()) in level {
+            // A tree visited before as another's delta base is still listed here.
+            visit_rebuilt(Kind::Tree, tree.0, &mut absent)?;
+            if absent.contains(&(Kind::Tree, tree.0)) {
+                continue;
+            }
+            for entry in store.tree(&tree)?.entries {
+                if entry.kind == EntryKind::Tree {
+                    listed.push(TreeId(entry.id), ());
                 } else {
-                    Kind::Blob
-                };
-                stack.push((kind, entry.id, true));
+                    visit_rebuilt(Kind::Blob, entry.id, &mut absent)?;
+                }
             }
         }
     }
@@ -75,8 +91,6 @@ pub fn missing_of(ws: &Workspace, id: &VersionId, need: Need) -> Result<usize> {
 /// below it is unknown until it arrives).
 fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> {
     let mut missing = 0;
-    let mut stack = vec![version.tree];
-    let mut seen = HashSet::new();
     if matches!(need, Need::Code | Need::Data) {
         missing += version
             .blobs()
@@ -88,21 +102,21 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
         missing += 1;
     }
     if matches!(need, Need::Code | Need::Profiles) {
-        stack.clear();
+        return Ok(missing);
     }
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        if !store.has(Kind::Tree, &id.0) {
-            missing += 1;
-            continue;
-        }
-        for entry in store.tree(&id)?.entries {
-            match entry.kind {
-                EntryKind::Tree => stack.push(TreeId(entry.id)),
-                _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
-                _ => {}
+    let mut trees = TreeLevels::new([(version.tree, ())]);
+    while let Some(level) = trees.next_level()? {
+        for (id, ()) in level {
+            if !store.has(Kind::Tree, &id.0) {
+                missing += 1;
+                continue;
+            }
+            for entry in store.tree(&id)?.entries {
+                match entry.kind {
+                    EntryKind::Tree => trees.push(TreeId(entry.id), ()),
+                    _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
+                    _ => {}
+                }
             }
         }
     }

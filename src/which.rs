@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::error::Result;
 use crate::fs_util::display_path;
 use crate::id::{Hash, TreeId, VersionId};
-use crate::object::tree::{fold_distinct, walk_files_where};
+use crate::object::walk::{fold_distinct, walk_files_where};
 use crate::object::{EntryKind, TreeSource, Version};
 use crate::workspace::Workspace;
 

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use dv::fs_util::display_path;
 use dv::object::EntryKind;
-use dv::object::tree::{fold_distinct, walk_files};
+use dv::object::walk::{fold_distinct, walk_files};
 
 use super::error::CliError;
 use super::ui::{Shape, Ui, human_bytes, plural, table};

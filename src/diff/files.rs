@@ -16,7 +16,7 @@ use super::{ChangeKind, PathFilter, TakeWhole, WholeDir, diff_filtered};
 use crate::error::Result;
 use crate::fs_util::display_path;
 use crate::id::{Hash, TreeId};
-use crate::object::tree::fold_distinct;
+use crate::object::walk::fold_distinct;
 use crate::object::{EntryKind, TreeSource};
 
 /// Most removed files whose paths a diff holds to pair them with added ones as renames.

@@ -7,7 +7,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::id::TreeId;
 use crate::object::Tree;
-use crate::object::tree::{FileEntry, check_depth, load_subtree, walk_files_where};
+use crate::object::tree::{FileEntry, check_depth};
+use crate::object::walk::{load_subtree, walk_files_where};
 use crate::object::{EntryKind, TreeSource};
 
 /// How one path differs.
@@ -101,7 +102,7 @@ pub fn diff_filtered(
     out: &mut dyn FnMut(Change) -> Result<()>,
 ) -> Result<()> {
     if old != new {
-        let source = crate::object::tree::Cached::new(source);
+        let source = crate::object::walk::Cached::new(source);
         let (old_tree, new_tree) = (source.tree(old)?, source.tree(new)?);
         let mut walk = Walk {
             source: &source,

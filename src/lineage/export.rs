@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::id::VersionId;
 use crate::object::EntryKind;
 use crate::object::Version;
-use crate::object::tree::{fold_distinct, walk_files_where};
+use crate::object::walk::{fold_distinct, walk_files_where};
 use crate::store::Kind;
 use crate::workspace::Workspace;
 

@@ -5,6 +5,7 @@
 
 pub mod tree;
 pub mod version;
+pub mod walk;
 
 pub use tree::{Entry, EntryKind, Tree, TreeSource};
 pub use version::{

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::id::{Hash, TreeId, VersionId};
 use crate::object::Version;
 use crate::object::tree::{EntryKind, TreeSource};
+use crate::object::walk::TreeLevels;
 use crate::progress::{Progress, Unit};
 use crate::reach::{Need, missing_of};
 use crate::store::{Kind, MAX_METADATA_OBJECT, Overlay, Store};
@@ -461,21 +462,15 @@ impl<'a> Fetcher<'a> {
         let filters: Filters =
             (!wanted.is_empty() && wanted.iter().all(|p| !p.is_empty())).then(|| wanted.clone());
         let mut matched: HashSet<Vec<Vec<u8>>> = HashSet::new();
-        let mut level: Vec<(TreeId, Filters, Vec<Vec<u8>>)> =
-            vec![(version.tree, filters.clone(), Vec::new())];
-        let mut seen = HashSet::new();
-        while !level.is_empty() {
+        let mut trees = TreeLevels::new([(version.tree, (filters.clone(), Vec::new()))]);
+        while let Some(level) = trees.next_level()? {
             let missing: HashSet<Hash> = level
                 .iter()
-                .map(|(tree, _, _)| tree.0)
+                .map(|(tree, _)| tree.0)
                 .filter(|tree| !self.ws.store.has(Kind::Tree, tree))
                 .collect();
             self.acquire(missing.into_iter().map(|tree| (Kind::Tree, tree)).collect())?;
-            let mut next = Vec::new();
-            for (tree_id, filters, at) in level {
-                if filters.is_none() && !seen.insert(tree_id) {
-                    continue;
-                }
+            for (tree_id, (filters, at)) in level {
                 for entry in self.ws.store.tree(&tree_id)?.entries {
                     let mut path = at.clone();
                     path.push(entry.name.clone());
@@ -488,14 +483,16 @@ impl<'a> Fetcher<'a> {
                         },
                     };
                     match entry.kind {
-                        EntryKind::Tree => next.push((TreeId(entry.id), below, path)),
+                        EntryKind::Tree if below.is_none() => {
+                            trees.push(TreeId(entry.id), (None, path))
+                        }
+                        EntryKind::Tree => trees.push_part(TreeId(entry.id), (below, path)),
                         // A file where a path goes on below it matches nothing.
                         _ if below.is_some() => {}
                         _ => blobs.push(entry.id),
                     }
                 }
             }
-            level = next;
         }
         if filters.is_some()
             && let Some((path, _)) = paths

@@ -99,10 +99,21 @@ fn a_chain_of_trees_deeper_than_the_limit_is_refused() {
     let err = checkout(&ws, &request, &NoProgress)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("nests deeper than any real path (more than 256 levels)"),
-        "{err}"
-    );
+    let too_deep = "nests deeper than any real path (more than 256 levels)";
+    assert!(err.contains(too_deep), "{err}");
+    // The object walks stop at the same bound: what a version lacks, and gc's live set (which
+    // then deletes nothing rather than trusting a partial mark).
+    let err = dv::reach::missing_of(&ws, &id, dv::reach::Need::Data).unwrap_err();
+    assert!(err.to_string().contains(too_deep), "{err}");
+    let options = dv::gc::GcOptions {
+        prune: true,
+        grace: std::time::Duration::ZERO,
+        max_unused: 0.0,
+    };
+    let objects = crate::store(&ws).list(Kind::Tree).unwrap().len();
+    let err = dv::gc::gc(&ws, options).unwrap_err();
+    assert!(err.to_string().contains(too_deep), "{err}");
+    assert_eq!(crate::store(&ws).list(Kind::Tree).unwrap().len(), objects);
 }
 
 #[test]
