@@ -19,6 +19,7 @@ pub const POINTS: &[&str] = &[
     "batch.synced",
     "batch.loose-renamed",
     "batch.pack-renamed",
+    "batch.index-renamed",
     "batch.renamed",
     "pending.synced",
     "pending.renamed",

@@ -64,28 +64,104 @@ pub enum Durability {
 /// is the parent of every directory just created (otherwise a power cut could forget the new
 /// directory and with it the file). `what` names the file in crash points
 /// (`WHAT.synced`, `WHAT.renamed`).
-#[allow(clippy::disallowed_methods)] // the publishing primitive itself
 pub fn publish(
     temp: tempfile::NamedTempFile,
     target: &Path,
     durability: Durability,
     what: &str,
 ) -> Result<()> {
-    let dir = parent_dir(target);
-    let created = create_dirs(dir)?;
+    let dirs = make_room_for(target)?;
     if durability == Durability::Synced {
         temp.as_file().sync_all().with_path(temp.path())?;
     }
     crate::failpoint::hit(what, "synced").with_path(target)?;
-    temp.persist(target)
-        .map_err(|e| crate::Error::io(target, e.error))?;
+    rename_into_place(temp.into_temp_path(), target)?;
     crate::failpoint::hit(what, "renamed").with_path(target)?;
     if durability == Durability::Synced {
-        let mut dirs: Vec<&Path> = vec![dir];
-        dirs.extend(created.iter().filter_map(|d| d.parent()));
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
         sync_paths(&dirs)?;
     }
     Ok(())
+}
+
+/// Files published together, as [`publish`] publishes one: every temporary file is synced in
+/// one round (several fsyncs at once share the filesystem's journal commits), then each is
+/// renamed into place in the order added, then every directory touched is synced. Nothing
+/// appears under its name before its bytes are on disk. A store batch's objects and packs are
+/// published this way. Crash points: `WHAT.written`, `WHAT.synced`, each file's own step after
+/// its rename, `WHAT.renamed`.
+pub struct PublishTogether {
+    what: &'static str,
+    files: Vec<(tempfile::TempPath, PathBuf, &'static str)>,
+}
+
+impl PublishTogether {
+    pub fn new(what: &'static str) -> PublishTogether {
+        PublishTogether {
+            what,
+            files: Vec::new(),
+        }
+    }
+
+    /// Adds a finished temporary file to publish as `target`; `step` names the crash point
+    /// passed right after its rename.
+    pub fn add(&mut self, temp: tempfile::TempPath, target: PathBuf, step: &'static str) {
+        self.files.push((temp, target, step));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Publishes every file added; on an error, the files not yet renamed are deleted.
+    pub fn publish(self) -> Result<()> {
+        let Some((_, first, _)) = self.files.first() else {
+            return Ok(());
+        };
+        let at = parent_dir(first).to_path_buf();
+        // Only these files are flushed (a filesystem-wide sync would also wait for whatever
+        // else is dirty, such as the data a pipeline wrote just before committing).
+        crate::failpoint::hit(self.what, "written").with_path(&at)?;
+        let temps: Vec<&Path> = self
+            .files
+            .iter()
+            .map(|(temp, _, _)| temp.as_ref())
+            .collect();
+        sync_paths(&temps)?;
+        crate::failpoint::hit(self.what, "synced").with_path(&at)?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for (temp, target, step) in self.files {
+            if !dirs.contains(parent_dir(&target)) {
+                dirs.extend(make_room_for(&target)?);
+            }
+            rename_into_place(temp, &target)?;
+            crate::failpoint::hit(self.what, step).with_path(&target)?;
+        }
+        crate::failpoint::hit(self.what, "renamed").with_path(&at)?;
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        sync_paths(&dirs)
+    }
+}
+
+/// Creates the directory `target` goes in; returns the directories whose entries its
+/// publication changes (that one, and the parent of each directory created).
+fn make_room_for(target: &Path) -> Result<Vec<PathBuf>> {
+    let dir = parent_dir(target);
+    let created = create_dirs(dir)?;
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(
+        created
+            .iter()
+            .filter_map(|d| d.parent().map(Path::to_path_buf)),
+    );
+    Ok(dirs)
+}
+
+/// The rename that publishes a synced temporary file: the one call of `persist` in dv.
+#[allow(clippy::disallowed_methods)] // the publishing primitive itself
+fn rename_into_place(temp: tempfile::TempPath, target: &Path) -> Result<()> {
+    temp.persist(target)
+        .map_err(|e| crate::Error::io(target, e.error))
 }
 
 /// Creates `dir` and its missing parents; returns the directories it created, outermost first.

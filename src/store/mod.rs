@@ -1216,10 +1216,8 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Makes every object of the batch durable and visible under its id.
-    // Publishes many objects and packs with one round of fsyncs before renaming them: the one
-    // publisher outside fs_util (see clippy.toml).
-    #[allow(clippy::disallowed_methods)]
+    /// Makes every object of the batch durable and visible under its id, all published
+    /// together ([`PublishTogether`](crate::fs_util::PublishTogether)).
     pub fn finish(self) -> Result<()> {
         let mut packing = self
             .packing
@@ -1241,63 +1239,22 @@ impl Batch<'_> {
                 .with_path(index_file.path())?;
             packs.push((index, pack_path, index_file.into_temp_path()));
         }
-        // Only this batch's files are flushed (a filesystem-wide sync would also wait for
-        // whatever else is dirty, such as the data a pipeline wrote just before committing).
-        let written: Vec<&Path> = pending
-            .iter()
-            .map(|(temp, _)| temp.as_ref())
-            .chain(
-                packs
-                    .iter()
-                    .flat_map(|(_, pack, index)| [pack.as_ref(), index.as_ref()]),
-            )
-            .collect();
-        crate::failpoint::hit("batch", "written").with_path(&self.store.root)?;
-        crate::fs_util::sync_paths(&written)?;
-        crate::failpoint::hit("batch", "synced").with_path(&self.store.root)?;
-        let mut dirs = std::collections::BTreeSet::new();
+        let mut files = crate::fs_util::PublishTogether::new("batch");
         for (temp, target) in pending {
-            let dir = target
-                .parent()
-                .expect("object paths have a fan-out directory");
-            if !dirs.contains(dir) {
-                if !dir.exists() {
-                    fs::create_dir_all(dir).with_path(dir)?;
-                    dirs.insert(
-                        dir.parent()
-                            .expect("fan-out directories have a kind")
-                            .to_path_buf(),
-                    );
-                }
-                dirs.insert(dir.to_path_buf());
-            }
-            temp.persist(&target)
-                .map_err(|e| Error::io(&target, e.error))?;
-            crate::failpoint::hit("batch", "loose-renamed").with_path(&target)?;
+            files.add(temp, target, "loose-renamed");
         }
         let pack_dir = self.store.root.join(PACK_DIR);
         let mut published = Vec::new();
-        if !packs.is_empty() {
-            fs::create_dir_all(&pack_dir).with_path(&pack_dir)?;
-            dirs.insert(pack_dir.clone());
-        }
         for (index, pack_temp, index_temp) in packs {
             let name = index.pack_id().to_hex();
             let pack_path = pack_dir.join(format!("{name}.pack"));
             let index_path = pack_dir.join(format!("{name}.idx"));
             // The pack first: a pack without its index is indexed by scanning it.
-            pack_temp
-                .persist(&pack_path)
-                .map_err(|e| Error::io(&pack_path, e.error))?;
-            crate::failpoint::hit("batch", "pack-renamed").with_path(&pack_path)?;
-            index_temp
-                .persist(&index_path)
-                .map_err(|e| Error::io(&index_path, e.error))?;
+            files.add(pack_temp, pack_path.clone(), "pack-renamed");
+            files.add(index_temp, index_path, "index-renamed");
             published.push(Pack::new(index, pack_path));
         }
-        crate::failpoint::hit("batch", "renamed").with_path(&self.store.root)?;
-        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-        crate::fs_util::sync_paths(&dirs)?;
+        files.publish()?;
         self.store.add_packs(published);
         Ok(())
     }
