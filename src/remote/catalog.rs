@@ -11,11 +11,12 @@ use std::time::SystemTime;
 use futures::StreamExt;
 
 use super::Remote;
-use super::client::Listed;
+use super::client::{Client, Listed};
 use super::layout::{self, PackFile};
 use crate::error::Result;
 use crate::id::Hash;
 use crate::store::{Kind, PackIndex, PackSlot};
+use crate::workspace::Workspace;
 
 /// Bytes before the first entry of a pack (its header and the first entry's prefix).
 const FIRST_OFFSET: u64 = 8 + 1 + 32 + 8;
@@ -223,4 +224,10 @@ fn check_index(bytes: &[u8], id: Hash, pack_size: u64) -> Result<PackIndex, Stri
         }
     }
     Ok(index)
+}
+
+/// Where a workspace keeps a remote's pack indexes (a cache), when it may write.
+pub(super) fn index_cache(ws: &Workspace, client: &Client) -> Option<PathBuf> {
+    ws.writable()
+        .then(|| ws.dv_dir().join("remotes").join(&client.name).join("packs"))
 }

@@ -27,7 +27,8 @@ use serde::Serialize;
 use super::catalog::{Catalog, Place};
 use super::layout;
 use super::lock::RemoteLock;
-use super::push::{Sender, list_records};
+use super::push::Sender;
+use super::records::list_records;
 use super::{Remote, ranges};
 use crate::available::Need;
 use crate::error::{Error, Result};
@@ -77,7 +78,7 @@ pub fn gc(
     super::fetch(ws, remote, progress)?;
     let (roots, recorded) = roots(ws, remote)?;
     super::pull(ws, remote, &roots, &[], Need::Trees, progress)?;
-    let cache = super::pull::index_cache(ws, client);
+    let cache = super::catalog::index_cache(ws, client);
     let catalog = Catalog::load(remote, cache.as_deref())?;
     let mut live = mark(ws, remote, &catalog, &roots, progress)?;
     // Profiles stay with the records, so a retired version can still be described.
@@ -197,7 +198,7 @@ pub fn gc(
 /// and every version the remote records.
 fn roots(ws: &Workspace, remote: &Remote) -> Result<(Vec<VersionId>, Vec<VersionId>)> {
     let (versions, tags) = list_records(remote)?;
-    let events = super::push::list_lifecycle(remote)?;
+    let events = super::records::list_lifecycle(remote)?;
     let states =
         crate::lifecycle::states_from(ws, |version, id| events.contains(&(version.0, *id)))?;
     let mut keep: HashSet<VersionId> = versions

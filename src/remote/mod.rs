@@ -18,9 +18,12 @@ mod gc;
 pub mod http;
 mod layout;
 mod lock;
+mod on_demand;
 mod pull;
 mod push;
 mod ranges;
+mod records;
+mod transfer;
 
 use serde::Serialize;
 
@@ -29,8 +32,9 @@ pub use client::{Client, Tuning};
 pub use clone::{ORIGIN, clone};
 pub use config::{Location, RemoteSpec, Remotes};
 pub use gc::{RemoteGcReport, gc};
-pub use pull::{default_remote_versions, fetch, pull, pull_versions};
-pub(crate) use pull::{ensure_blobs, ensure_local};
+pub use on_demand::default_remote_versions;
+pub(crate) use on_demand::{ensure_blobs, ensure_local};
+pub use pull::{fetch, pull, pull_versions};
 pub use push::{Selection, push};
 
 /// How long a remote lock lives without being refreshed (see [`lock`]).

@@ -8,7 +8,7 @@
 //! recompression), several uploading at once; larger ones as objects of their own in parts.
 //! A push that is interrupted leaves whole packs behind, which the next push counts as sent.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::catalog::Catalog;
 use super::layout;
+use super::records::{list_lifecycle, list_records};
 use super::{Remote, TagConflict, TransferReport};
 use crate::error::Result;
 use crate::id::{Hash, VersionId};
@@ -60,7 +61,7 @@ pub fn push(
         .filter(|(id, _)| !remote_versions.contains(&id.0))
         .collect();
     // A version listed there is complete there: with none missing, no data is looked at.
-    let cache = super::pull::index_cache(ws, client);
+    let cache = super::catalog::index_cache(ws, client);
     let mut catalog = if missing.is_empty() {
         Catalog::default()
     } else {
@@ -193,36 +194,6 @@ fn conflict(name: &str, local: &VersionId, there: &BTreeSet<Hash>) -> TagConflic
         local: Some(local.to_hex()),
         remote: there.iter().map(Hash::to_hex).collect(),
     }
-}
-
-/// Remote version ids and tag records (a tag name with every version a record gives it).
-pub(super) type RemoteTags = BTreeMap<String, BTreeSet<Hash>>;
-
-pub(super) fn list_records(remote: &Remote) -> Result<(HashSet<Hash>, RemoteTags)> {
-    let client = &remote.client;
-    let (versions, tags) = remote.block_on(async {
-        futures::try_join!(client.list(layout::VERSIONS), client.list(layout::TAGS))
-    })?;
-    let versions = versions
-        .iter()
-        .map(|listed| layout::parse_version_key(client, &listed.key))
-        .collect::<Result<_>>()?;
-    let mut by_name = RemoteTags::new();
-    for listed in tags {
-        let (name, id) = layout::parse_tag_key(client, &listed.key)?;
-        by_name.entry(name).or_default().insert(id);
-    }
-    Ok((versions, by_name))
-}
-
-/// The lifecycle events a remote holds, as (version, event) ids.
-pub(super) fn list_lifecycle(remote: &Remote) -> Result<HashSet<(Hash, Hash)>> {
-    let client = &remote.client;
-    remote
-        .block_on(client.list(layout::LIFECYCLE))?
-        .iter()
-        .map(|listed| layout::parse_lifecycle_key(client, &listed.key))
-        .collect()
 }
 
 /// The versions a push covers: all of them, or the chosen ones and every version they were
