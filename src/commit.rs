@@ -101,111 +101,23 @@ pub fn commit(
     };
     let created_at = provenance::timestamp()?;
 
-    // Delta bases: the stage's previous version first (the closest in content), then the
-    // version this one was made from.
-    let mut previous = Vec::new();
-    let mut previous_versions = Vec::new();
-    if let Some(latest) = ws.index.latest(&request.dataset, Some(&request.stage))?
-        && let Some(version) = ws.index.version(&latest)?
-    {
-        previous.push(version.tree);
-        previous_versions.push(version);
-    }
-    if let Some(first) = inputs.first()
-        && let Some(version) = ws.index.version(first)?
-    {
-        previous.push(version.tree);
-        previous_versions.push(version);
-    }
-    // Tables are profiled while the snapshot stores the data (both keep the cores busy in
-    // turns), from the files the snapshot lists; the rest is profiled once it is done.
-    let profiling = rules.profiles(&request.stage);
-    let settings = rules.settings(&request.stage);
-    // Tables whose content the previous versions' profiles describe are not read again.
-    let known: Vec<Profile> = if profiling {
-        previous_versions
-            .iter()
-            .filter_map(|v| v.profile.as_ref())
-            .filter_map(|file| Profile::load(&ws.store, file).ok())
-            .collect()
-    } else {
-        Vec::new()
+    let previous_versions = delta_bases(ws, request, &inputs)?;
+    let source = Source {
+        abs: &abs,
+        cache_key: cache_key.as_deref(),
+        given: &request.path,
     };
-    let single_file = !abs.is_dir();
-    let (snap, early) = std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let alongside = profiling.then(|| {
-            let (abs, settings, known) = (&abs, &settings, &known);
-            scope.spawn(move || match receiver.recv() {
-                Ok(listed) => profile::profile_listed(listed, abs, single_file, settings, known),
-                Err(_) => Default::default(),
-            })
-        });
-        let tell = |files| {
-            let _ = sender.send(files);
-        };
-        let is_table = |rel: &[u8]| std::str::from_utf8(rel).is_ok_and(|p| Format::of(p).is_some());
-        let snap = snapshot_listing(
-            ws,
-            &abs,
-            cache_key.as_deref(),
-            Mode::Store,
-            &previous,
-            progress,
-            profiling.then_some(Listener {
-                wants: &is_table,
-                tell: &tell,
-            }),
-        );
-        drop(sender);
-        let early = alongside
-            .map(|worker| {
-                worker
-                    .join()
-                    .expect("profiling alongside the snapshot panicked")
-            })
-            .unwrap_or_default();
-        (snap, early)
-    });
-    let snap = match snap {
-        Err(Error::PathNotFound { .. }) => {
-            return Err(Error::PathNotFound {
-                path: request.path.clone(),
-            });
-        }
-        other => other?,
-    };
-    let profile = if profiling {
-        let worktree = profile::Worktree {
-            path: abs.clone(),
-            single_file,
-            early,
-        };
-        // The snapshot's trees are walked as it holds them; a table not readable from the
-        // worktree is read from the store, where a gc running meanwhile may have removed what
-        // the snapshot found already stored: that is reported as such.
-        let trees = crate::object::tree::Overlay {
-            store: &ws.store,
-            trees: &snap.trees,
-        };
-        match profile::profile_tree(
-            &ws.store,
-            &trees,
-            &snap.root,
-            &settings,
-            &known,
-            Some(&worktree),
-        ) {
-            Ok(profile) => Some(profile),
-            Err(e) if crate::gc::epoch(ws) != gc_epoch => {
-                crate::gc::check_complete(ws, &snap.root, &[])?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        }
-    } else {
-        None
-    };
+    let settings = rules
+        .profiles(&request.stage)
+        .then(|| rules.settings(&request.stage));
+    let (snap, single_file, profile) = snapshot_and_profile(
+        ws,
+        &source,
+        &previous_versions,
+        settings.as_ref(),
+        gc_epoch,
+        progress,
+    )?;
     let mut version = Version {
         format: VERSION_FORMAT_PLAIN,
         dataset: request.dataset.clone(),
@@ -250,6 +162,133 @@ pub fn commit(
     }
     version.format = version.format_for();
 
+    let tracked_as = cache_key.is_some().then_some(rel.as_str());
+    publish(ws, version, gc_epoch, tracked_as)
+}
+
+/// Where a commit reads its data: the absolute path, the workspace-relative key its stat cache
+/// is kept under (none for data outside the workspace), and the path as the user gave it.
+struct Source<'a> {
+    abs: &'a Path,
+    cache_key: Option<&'a str>,
+    given: &'a Path,
+}
+
+/// Snapshots the data (storing what is new) and, with `settings`, profiles its tables: while
+/// the snapshot stores the data from the files it lists, and the rest from the store after.
+/// Returns the snapshot, whether it is a single file, and the profile.
+fn snapshot_and_profile(
+    ws: &Workspace,
+    source: &Source<'_>,
+    previous_versions: &[Version],
+    settings: Option<&profile::Settings>,
+    gc_epoch: u64,
+    progress: &dyn Progress,
+) -> Result<(crate::snapshot::Snapshot, bool, Option<Profile>)> {
+    // Tables are profiled while the snapshot stores the data (both keep the cores busy in
+    // turns), from the files the snapshot lists; the rest is profiled once it is done.
+    let profiling = settings.is_some();
+    let settings = settings.cloned().unwrap_or_default();
+    let previous: Vec<TreeId> = previous_versions.iter().map(|v| v.tree).collect();
+    let (abs, cache_key) = (source.abs, source.cache_key);
+    // Tables whose content the previous versions' profiles describe are not read again.
+    let known: Vec<Profile> = if profiling {
+        previous_versions
+            .iter()
+            .filter_map(|v| v.profile.as_ref())
+            .filter_map(|file| Profile::load(&ws.store, file).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let single_file = !abs.is_dir();
+    let (snap, early) = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let alongside = profiling.then(|| {
+            let (settings, known) = (&settings, &known);
+            scope.spawn(move || match receiver.recv() {
+                Ok(listed) => profile::profile_listed(listed, abs, single_file, settings, known),
+                Err(_) => Default::default(),
+            })
+        });
+        let tell = |files| {
+            let _ = sender.send(files);
+        };
+        let is_table = |rel: &[u8]| std::str::from_utf8(rel).is_ok_and(|p| Format::of(p).is_some());
+        let snap = snapshot_listing(
+            ws,
+            abs,
+            cache_key,
+            Mode::Store,
+            &previous,
+            progress,
+            profiling.then_some(Listener {
+                wants: &is_table,
+                tell: &tell,
+            }),
+        );
+        drop(sender);
+        let early = alongside
+            .map(|worker| {
+                worker
+                    .join()
+                    .expect("profiling alongside the snapshot panicked")
+            })
+            .unwrap_or_default();
+        (snap, early)
+    });
+    let snap = match snap {
+        Err(Error::PathNotFound { .. }) => {
+            return Err(Error::PathNotFound {
+                path: source.given.to_path_buf(),
+            });
+        }
+        other => other?,
+    };
+    let profile = if profiling {
+        let worktree = profile::Worktree {
+            path: abs.to_path_buf(),
+            single_file,
+            early,
+        };
+        // The snapshot's trees are walked as it holds them; a table not readable from the
+        // worktree is read from the store, where a gc running meanwhile may have removed what
+        // the snapshot found already stored: that is reported as such.
+        let trees = crate::object::tree::Overlay {
+            store: &ws.store,
+            trees: &snap.trees,
+        };
+        match profile::profile_tree(
+            &ws.store,
+            &trees,
+            &snap.root,
+            &settings,
+            &known,
+            Some(&worktree),
+        ) {
+            Ok(profile) => Some(profile),
+            Err(e) if crate::gc::epoch(ws) != gc_epoch => {
+                crate::gc::check_complete(ws, &snap.root, &[])?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    Ok((snap, single_file, profile))
+}
+
+/// The crash-critical step, under the workspace lock: the version is checked complete if a gc
+/// ran meanwhile, deduplicated against the stage's newest version, then its object is stored
+/// and indexed under a pending marker (see `Workspace::recover`), and the directory it was
+/// committed from (`tracked_as`) is recorded as holding it.
+fn publish(
+    ws: &Workspace,
+    version: Version,
+    gc_epoch: u64,
+    tracked_as: Option<&str>,
+) -> Result<CommitOutcome> {
     let _lock = WorkspaceLock::acquire(&ws.dv_dir())?;
     // Objects this commit found already stored (and did not write) may have been garbage a
     // concurrent gc removed: then check that everything the version needs is still here.
@@ -262,8 +301,8 @@ pub fn commit(
         && same_provenance(&existing, &version)
         && same_content(ws, &existing.tree, &version.tree)?
     {
-        if cache_key.is_some() {
-            worktree::record(ws, &rel, Tracked::at(&version.dataset, existing_id))?;
+        if let Some(rel) = tracked_as {
+            worktree::record(ws, rel, Tracked::at(&version.dataset, existing_id))?;
         }
         return Ok(CommitOutcome {
             id: existing_id,
@@ -282,14 +321,35 @@ pub fn commit(
     crate::failpoint::hit("version", "indexed").map_err(|e| Error::io(&pending, e))?;
     std::fs::remove_file(&pending).map_err(|e| Error::io(&pending, e))?;
     crate::failpoint::hit("pending", "removed").map_err(|e| Error::io(&pending, e))?;
-    if cache_key.is_some() {
-        worktree::record(ws, &rel, Tracked::at(&version.dataset, id))?;
+    if let Some(rel) = tracked_as {
+        worktree::record(ws, rel, Tracked::at(&version.dataset, id))?;
     }
     Ok(CommitOutcome {
         id,
         version,
         created: true,
     })
+}
+
+/// The versions whose trees a commit deltas against: the stage's previous version first (the
+/// closest in content), then the version this one was made from.
+fn delta_bases(
+    ws: &Workspace,
+    request: &CommitRequest,
+    inputs: &[VersionId],
+) -> Result<Vec<Version>> {
+    let mut versions = Vec::new();
+    if let Some(latest) = ws.index.latest(&request.dataset, Some(&request.stage))?
+        && let Some(version) = ws.index.version(&latest)?
+    {
+        versions.push(version);
+    }
+    if let Some(first) = inputs.first()
+        && let Some(version) = ws.index.version(first)?
+    {
+        versions.push(version);
+    }
+    Ok(versions)
 }
 
 /// The stage of each input version, for the `inputs_from` rule.
