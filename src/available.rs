@@ -9,20 +9,9 @@
 use crate::error::Result;
 use crate::id::{Hash, VersionId};
 use crate::progress::Progress;
-pub use crate::reach::Need;
+pub use crate::reach::{Fetch, Need};
 use crate::remote::{Remotes, TransferReport};
 use crate::workspace::Workspace;
-
-/// Whether an operation may fetch what is not in the workspace from the default remote: the
-/// one way every operation that may need absent data is told.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Fetch {
-    /// Fetch what is missing from the default remote, when one is configured.
-    #[default]
-    OnDemand,
-    /// Never contact a remote: what is not local is an error (`--offline`).
-    Offline,
-}
 
 /// Makes `need` of versions `ids` local. A version whose data is asked for must be usable (not
 /// retired). Without a default remote nothing is contacted and a missing object is left for

@@ -5,6 +5,9 @@
 
 use crate::error::{Error, Result};
 
+/// The name of the workspace's metadata directory.
+pub const DV_DIR: &str = ".dv";
+
 /// Fails unless `name` is 1–100 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn check(what: &'static str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
@@ -45,7 +48,7 @@ pub fn check_relative_path(what: &str, path: &str) -> std::result::Result<(), St
         .any(|part| part.is_empty() || part == "." || part == "..")
     {
         Some("it has an empty, \".\" or \"..\" component")
-    } else if path.split('/').next() == Some(crate::workspace::DV_DIR) {
+    } else if path.split('/').next() == Some(DV_DIR) {
         Some("it is inside .dv")
     } else if path.len() > crate::object::tree::MAX_PATH_BYTES {
         Some("it is longer than any real path")

@@ -69,6 +69,17 @@ pub fn walk(
     Ok(())
 }
 
+/// Whether an operation may fetch what is not in the workspace from the default remote: the
+/// one way every operation that may need absent data is told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fetch {
+    /// Fetch what is missing from the default remote, when one is configured.
+    #[default]
+    OnDemand,
+    /// Never contact a remote: what is not local is an error (`--offline`).
+    Offline,
+}
+
 /// What of a version must be local: its trees (to compare or verify a directory), its
 /// recorded code files, or all of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -555,3 +555,26 @@ fn build_tree(
     }
     Ok((Tree::new(entries, subtree_files), all))
 }
+
+/// Hashes what is on disk at `abs`; a missing path is an empty tree.
+pub fn working_snapshot(
+    ws: &Workspace,
+    abs: &Path,
+    rel: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<Snapshot> {
+    match snapshot(ws, abs, rel, Mode::HashOnly, &[], progress) {
+        Err(Error::PathNotFound { .. }) => {
+            let empty = Tree::default();
+            let root: TreeId = empty.id();
+            Ok(Snapshot {
+                root,
+                files: 0,
+                bytes: 0,
+                trees: HashMap::from([(root, empty)]),
+                leftovers: false,
+            })
+        }
+        other => other,
+    }
+}

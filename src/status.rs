@@ -1,16 +1,14 @@
 //! Status: what changed in a tracked directory since the version it was last committed from or
 //! checked out to.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::diff::{Change, diff_trees};
 use crate::error::{Error, Result};
-use crate::id::{TreeId, VersionId};
-use crate::object::Tree;
+use crate::id::VersionId;
 use crate::object::tree::Overlay;
 use crate::progress::Progress;
-use crate::snapshot::{Mode, Snapshot, snapshot};
+use crate::snapshot::working_snapshot;
 use crate::workspace::Workspace;
 use crate::worktree;
 
@@ -74,27 +72,4 @@ pub fn status(ws: &Workspace, path: Option<&Path>, progress: &dyn Progress) -> R
         });
     }
     Ok(out)
-}
-
-/// Hashes what is on disk at `abs`; a missing path is an empty tree.
-pub fn working_snapshot(
-    ws: &Workspace,
-    abs: &Path,
-    rel: Option<&str>,
-    progress: &dyn Progress,
-) -> Result<Snapshot> {
-    match snapshot(ws, abs, rel, Mode::HashOnly, &[], progress) {
-        Err(Error::PathNotFound { .. }) => {
-            let empty = Tree::default();
-            let root: TreeId = empty.id();
-            Ok(Snapshot {
-                root,
-                files: 0,
-                bytes: 0,
-                trees: HashMap::from([(root, empty)]),
-                leftovers: false,
-            })
-        }
-        other => other,
-    }
 }

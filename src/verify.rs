@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::id::VersionId;
 use crate::object::tree::Overlay;
 use crate::progress::Progress;
-use crate::status::working_snapshot;
+use crate::snapshot::working_snapshot;
 use crate::workspace::Workspace;
 
 /// The outcome of verifying one directory.

@@ -21,8 +21,7 @@ use crate::store::Store;
 /// releases cannot read what is written afterwards.
 pub const WORKSPACE_FORMAT: u32 = 3;
 
-/// The name of the workspace's metadata directory.
-pub const DV_DIR: &str = ".dv";
+pub use crate::names::DV_DIR;
 
 /// Stages a new workspace starts with.
 pub const DEFAULT_STAGES: [&str; 4] = ["raw", "cleaned", "labeled", "training-ready"];
@@ -187,7 +186,7 @@ impl Workspace {
         let pending = self.pending_version_path().exists();
         // A damaged tag file is reported by the commands that use tags (and by fsck), not by
         // every command that opens the workspace.
-        let tag_files = crate::refs::read_tag_files(&self.tags_dir()).ok();
+        let tag_files = crate::refs::file::read_tag_files(&self.tags_dir()).ok();
         let tags_differ = match &tag_files {
             Some(files) => *files != self.index.tags()?,
             None => false,
@@ -235,7 +234,7 @@ impl Workspace {
         let pending = root.join(DV_DIR).join("pending-version").exists();
         let current = Index::open_read_only(&path, &store).filter(|index| {
             !pending
-                && crate::refs::read_tag_files(&tags_dir)
+                && crate::refs::file::read_tag_files(&tags_dir)
                     .is_ok_and(|files| index.tags().is_ok_and(|tags| tags == files))
         });
         let index = match current {

@@ -25,7 +25,7 @@ use crate::lock::WorkspaceLock;
 use crate::object::TreeSource;
 use crate::object::tree::Overlay;
 use crate::progress::Progress;
-use crate::status::working_snapshot;
+use crate::snapshot::working_snapshot;
 use crate::workspace::Workspace;
 use crate::worktree::{self, Tracked};
 use apply::Applier;

@@ -23,8 +23,14 @@ pub(super) fn profile_of(
     version: &Version,
     rules: &Rules,
 ) -> Result<(Workspace, Profile), CliError> {
-    let (ws, profile, reports) =
-        dv::profile::of_version(ws, id, version, rules, ui.fetch, &ui.progress())?;
+    let (ws, profile, reports) = dv::profile::of_version(
+        ws,
+        id,
+        version,
+        &rules.settings(&version.stage),
+        ui.fetch,
+        &ui.progress(),
+    )?;
     for report in &reports {
         super::fetched(ui, report);
     }

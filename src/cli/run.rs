@@ -224,7 +224,7 @@ pub fn runs(ui: &Ui, args: RunsArgs) -> Result<(), CliError> {
             run.started_at.get(..19).unwrap_or(&run.started_at),
             run.duration_ms as f64 / 1000.0,
             outcome,
-            dv::run::shell_words(&run.argv)
+            dv::provenance::shell_words(&run.argv)
         ));
         for file in run.modified_inputs.iter().take(10) {
             text.push_str(&format!("    changed: {file}\n"));

@@ -431,7 +431,7 @@ pub fn prepare(
                 _ => working_dir_of(ws, old)?,
             };
             let rel = ws.relative(&dir).ok().map(|(_, rel)| rel);
-            let snapshot = crate::status::working_snapshot(ws, &dir, rel.as_deref(), progress)?;
+            let snapshot = crate::snapshot::working_snapshot(ws, &dir, rel.as_deref(), progress)?;
             Sides {
                 old: *old,
                 new: None,

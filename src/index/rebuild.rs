@@ -6,7 +6,7 @@ use super::{Index, insert_version_in};
 use crate::error::Result;
 use crate::id::VersionId;
 use crate::object::Version;
-use crate::refs;
+use crate::refs::file as refs_file;
 use crate::store::{Kind, Store};
 
 /// What a rebuild found.
@@ -44,7 +44,7 @@ pub fn rebuild(index: &Index, store: &Store, refs_dir: &Path) -> Result<RebuildR
             }),
         }
     }
-    let (tags, damaged) = refs::file::read_tag_files_lenient(refs_dir)?;
+    let (tags, damaged) = refs_file::read_tag_files_lenient(refs_dir)?;
     report
         .damaged_tags
         .extend(damaged.iter().map(|p| p.display().to_string()));

@@ -56,7 +56,7 @@ pub fn html(graph: &Graph, stages: &[String], notes: &Annotations) -> String {
                     .unwrap_or_default();
                 format!(
                     "{} (exit {}, {:.2} s{interpreter})",
-                    crate::run::shell_words(&r.argv),
+                    crate::provenance::shell_words(&r.argv),
                     r.exit_status,
                     r.duration_ms as f64 / 1000.0
                 )

@@ -273,15 +273,15 @@ fn known_tables<'a>(
         .collect()
 }
 
-/// A version's profile as `rules` ask for it: the stored one when it covers their settings,
-/// else computed from the version's data (a version made before profiles, or with labels the
-/// rules did not name then), which is made local under `fetch` first. Returns the workspace to
+/// A version's profile with `settings` (what the stage rules ask for): the stored one when it
+/// covers them, else computed from the version's data (a version made before profiles, or
+/// with labels the rules did not name then), which is made local under `fetch` first. Returns the workspace to
 /// go on with and what was transferred.
 pub fn of_version(
     ws: crate::Workspace,
     id: &crate::VersionId,
     version: &crate::object::Version,
-    rules: &crate::rules::Rules,
+    settings: &Settings,
     fetch: crate::available::Fetch,
     progress: &dyn crate::progress::Progress,
 ) -> Result<(
@@ -290,12 +290,11 @@ pub fn of_version(
     Vec<crate::remote::TransferReport>,
 )> {
     use crate::available::{Need, ensure};
-    let settings = rules.settings(&version.stage);
     let mut reports = Vec::new();
     let (ws, report) = ensure(ws, &[*id], Need::Profiles, fetch, progress)?;
     reports.extend(report);
     let known = match stored(&ws.store, version)? {
-        Some(profile) if profile.covers(&settings) => return Ok((ws, profile, reports)),
+        Some(profile) if profile.covers(settings) => return Ok((ws, profile, reports)),
         known => known,
     };
     let (ws, report) = ensure(ws, &[*id], Need::Data, fetch, progress)?;
@@ -304,7 +303,7 @@ pub fn of_version(
         &ws.store,
         &ws.store,
         &version.tree,
-        &settings,
+        settings,
         known.as_slice(),
         None,
     )?;

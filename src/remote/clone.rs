@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use super::{Remote, RemoteSpec, Remotes, TransferReport, Unavailable};
-use crate::available::Need;
 use crate::error::Result;
 use crate::progress::Progress;
+use crate::reach::Need;
 use crate::workspace::Workspace;
 
 /// The name a cloned workspace gives its remote.

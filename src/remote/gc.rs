@@ -30,12 +30,12 @@ use super::lock::RemoteLock;
 use super::push::Sender;
 use super::records::list_records;
 use super::{Remote, ranges};
-use crate::available::Need;
 use crate::error::{Error, Result};
 use crate::gc::{GcOptions, GcReport};
 use crate::id::{Hash, VersionId};
 use crate::lifecycle::State;
 use crate::progress::{Progress, Unit};
+use crate::reach::Need;
 use crate::store::{DEPENDENCY_PREFIX, Kind, MAX_METADATA_OBJECT, PackIndex, RawObject, Store};
 use crate::workspace::Workspace;
 

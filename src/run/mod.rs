@@ -266,7 +266,7 @@ pub fn run(
             dataset: request.dataset.clone(),
             stage: request.stage.clone(),
             inputs: inputs.iter().map(|i| i.id.to_hex()).collect(),
-            transform: Some(shell_words(&request.argv)),
+            transform: Some(crate::provenance::shell_words(&request.argv)),
             stored_code: code,
             code_revision,
             params: request.params.clone(),
@@ -637,22 +637,4 @@ fn store_logs(
     };
     batch.finish()?;
     Ok((stdout, stderr, packages))
-}
-
-/// The command line as one string a POSIX shell would split back into `argv`.
-pub fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|arg| {
-            let plain = !arg.is_empty()
-                && arg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                arg.clone()
-            } else {
-                format!("'{}'", arg.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
