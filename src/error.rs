@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::id::{Hash, VersionId};
+
 /// Result alias used across the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -108,12 +110,12 @@ pub enum Error {
     EmptyStage { dataset: String, stage: String },
 
     #[error("{kind} object {id} is missing from the store")]
-    MissingObject { kind: &'static str, id: String },
+    MissingObject { kind: &'static str, id: Hash },
 
     #[error("{kind} object {id} is corrupt: {reason}")]
     CorruptObject {
         kind: &'static str,
-        id: String,
+        id: Hash,
         reason: String,
     },
 
@@ -128,7 +130,7 @@ pub enum Error {
         path.display()
     )]
     NoRoom {
-        id: String,
+        id: VersionId,
         path: PathBuf,
         files_needed: u64,
         bytes_needed: u64,
@@ -143,10 +145,10 @@ pub enum Error {
     UncommittedChanges { path: PathBuf, changes: Vec<String> },
 
     #[error("No directory to check out {id} into")]
-    NoCheckoutTarget { id: String },
+    NoCheckoutTarget { id: VersionId },
 
     #[error("Tag \"{name}\" already exists and points to {current}")]
-    TagExists { name: String, current: String },
+    TagExists { name: String, current: VersionId },
 
     #[error("Tag file {} is damaged: it does not hold a version id", path.display())]
     DamagedTag { path: PathBuf },
@@ -198,7 +200,7 @@ pub enum Error {
     PinnedVersionMissing {
         lock: PathBuf,
         name: String,
-        id: String,
+        id: VersionId,
     },
 
     #[error("Invalid dv URI \"{uri}\": {reason}")]
@@ -233,7 +235,10 @@ pub enum Error {
     InvalidLifecycle { message: String },
 
     #[error("Version {id} is still needed, so it was not forgotten")]
-    ForgetRefused { id: String, dependents: Vec<String> },
+    ForgetRefused {
+        id: VersionId,
+        dependents: Vec<String>,
+    },
 
     #[error(
         "Invalid duration \"{text}\": expected a number and a unit (s, m, h, d, w), such as 0s, 2h or 14d"
@@ -278,23 +283,23 @@ pub enum Error {
 
     #[error("Version {id} was not made by `dv run`: it records no command to run again")]
     NoRunRecord {
-        id: String,
+        id: VersionId,
         dataset: String,
         stage: String,
     },
 
     #[error("Version {id} is retired ({at}: {reason}): its data may already be gone")]
     Retired {
-        id: String,
+        id: VersionId,
         reason: String,
         at: String,
     },
 
     #[error("Version {id} is pinned by {}", pins.join(", "))]
-    PinnedVersion { id: String, pins: Vec<String> },
+    PinnedVersion { id: VersionId, pins: Vec<String> },
 
     #[error("There is no path {path} in version {version}")]
-    PathNotInVersion { path: String, version: String },
+    PathNotInVersion { path: String, version: VersionId },
 
     #[error("Invalid remote URL \"{url}\": {reason}")]
     InvalidRemoteUrl { url: String, reason: String },
@@ -309,8 +314,14 @@ pub enum Error {
     UnknownRemote { name: String, known: Vec<String> },
 
     /// A remote failed, or sent something that is not what dv stored there.
+    /// A remote failed; `source` is the transport's own error when there is one, whose causes
+    /// (a refused connection under "error sending request") the CLI shows as "caused by".
     #[error("Remote {remote}: {message}")]
-    Remote { remote: String, message: String },
+    Remote {
+        remote: String,
+        message: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// A file the remote listed is gone: a pruning gc rewrote or removed it meanwhile.
     #[error("Remote {remote}: {key} is gone (a gc on the remote removed or rewrote it meanwhile)")]
@@ -328,8 +339,12 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("Index error: {0}")]
-    Index(#[from] rusqlite::Error),
+    /// The SQLite index failed; `doing` says at what, and the source is kept for the chain.
+    #[error("The index failed while {doing}: {source}")]
+    Index {
+        doing: &'static str,
+        source: rusqlite::Error,
+    },
 }
 
 impl Error {
@@ -346,8 +361,8 @@ impl Error {
     pub fn is_busy(&self) -> bool {
         match self {
             Error::Busy { .. } | Error::RemoteBusy { .. } => true,
-            Error::Index(e) => matches!(
-                e.sqlite_error_code(),
+            Error::Index { source, .. } => matches!(
+                source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             _ => false,

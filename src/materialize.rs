@@ -24,7 +24,7 @@ pub fn plan(
             return Err(Error::PinnedVersionMissing {
                 lock: lock.to_path_buf(),
                 name: pin.name.clone(),
-                id: pin.id.to_hex(),
+                id: pin.id,
             });
         }
         let target = match to {

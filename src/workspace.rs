@@ -334,7 +334,7 @@ impl Workspace {
     pub fn version(&self, id: &VersionId) -> Result<Version> {
         self.index.version(id)?.ok_or_else(|| Error::MissingObject {
             kind: "version",
-            id: id.to_hex(),
+            id: id.0,
         })
     }
 

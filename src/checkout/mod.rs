@@ -247,7 +247,7 @@ fn check_room(id: &VersionId, dir: &Path, files: u64, bytes: u64) -> Result<()> 
     let counts_inodes = stats.f_files > 0;
     if (counts_inodes && files > stats.f_favail) || bytes > bytes_free {
         return Err(Error::NoRoom {
-            id: id.to_hex(),
+            id: *id,
             path: dir.to_path_buf(),
             files_needed: files,
             bytes_needed: bytes,

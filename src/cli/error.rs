@@ -23,6 +23,8 @@ pub struct CliError {
     pub kind: Kind,
     pub message: String,
     pub details: Vec<String>,
+    /// The library error's source chain, below what the message already says.
+    pub causes: Vec<String>,
     pub hints: Vec<String>,
 }
 
@@ -32,6 +34,7 @@ impl CliError {
             kind: Kind::Failure,
             message: message.into(),
             details: Vec::new(),
+            causes: Vec::new(),
             hints: Vec::new(),
         }
     }
@@ -76,6 +79,9 @@ impl CliError {
         for detail in &self.details {
             let _ = writeln!(out, "  {}", visible(detail));
         }
+        for cause in &self.causes {
+            let _ = writeln!(out, "  caused by: {}", visible(cause));
+        }
         for hint in &self.hints {
             let _ = writeln!(out, "{} {}", paint("1;36", "hint:"), visible(hint));
         }
@@ -105,6 +111,34 @@ fn list(items: &[String]) -> String {
 
 impl From<Error> for CliError {
     fn from(err: Error) -> Self {
+        let causes = causes_of(&err);
+        CliError {
+            causes,
+            ..CliError::from_library(err)
+        }
+    }
+}
+
+/// The causes below an error, each as its own text, skipping any that the text above it
+/// already contains (most messages quote their immediate source).
+fn causes_of(err: &Error) -> Vec<String> {
+    let mut shown = err.to_string();
+    let mut causes = Vec::new();
+    let mut next = std::error::Error::source(err);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !shown.contains(&text) {
+            shown.push_str(&text);
+            causes.push(text);
+        }
+        next = cause.source();
+    }
+    causes
+}
+
+impl CliError {
+    /// The wording, hints and exit code of a library error.
+    fn from_library(err: Error) -> Self {
         let message = err.to_string();
         let base = CliError::user(message);
         let busy = err.is_busy();

@@ -93,7 +93,7 @@ impl Index {
     pub fn open(path: &Path, store: Store) -> Result<(Index, bool)> {
         match Self::try_open(path, &store) {
             Ok(found) => Ok(found),
-            Err(crate::Error::Index(err)) if is_damaged(&err) => {
+            Err(crate::Error::Index { source, .. }) if is_damaged(&source) => {
                 // A damaged database is only a cache: discard it and start over. (A busy or
                 // locked one is not damaged: that error goes to the caller.)
                 for suffix in ["", "-wal", "-shm"] {
@@ -150,36 +150,44 @@ impl Index {
 
     /// An empty index in memory, for a reader whose index on disk cannot serve.
     pub fn in_memory(path: &Path, store: &Store) -> Result<Index> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = (|| {
+            let conn = Connection::open_in_memory()?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        })()
+        .doing("building an index in memory")?;
         Ok(Index::with(conn, path, store))
     }
 
     fn try_open(path: &Path, store: &Store) -> Result<(Index, bool)> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a committed transaction (a version's row, a tag) survives power loss; with
-        // NORMAL the last ones may vanish after dv printed the id.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        // Touch a table so a file that is not a database fails here, not later.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
-        if version == SCHEMA_VERSION {
-            return Ok((Index::with(conn, path, store), false));
-        }
-        let tx = conn.unchecked_transaction()?;
-        let tables: Vec<String> = tx
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for table in tables {
-            tx.execute_batch(&format!("DROP TABLE IF EXISTS \"{table}\""))?;
-        }
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
-        Ok((Index::with(conn, path, store), true))
+        let open = || -> rusqlite::Result<(Connection, bool)> {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // FULL: a committed transaction (a version's row, a tag) survives power loss; with
+            // NORMAL the last ones may vanish after dv printed the id.
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            // Touch a table so a file that is not a database fails here, not later.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            if version == SCHEMA_VERSION {
+                return Ok((conn, false));
+            }
+            let tx = conn.unchecked_transaction()?;
+            let tables: Vec<String> = tx
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for table in tables {
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS \"{table}\""))?;
+            }
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+            Ok((conn, true))
+        };
+        let (conn, created) = open().doing("opening the index")?;
+        Ok((Index::with(conn, path, store), created))
     }
 
     fn with(conn: Connection, path: &Path, store: &Store) -> Index {
@@ -190,42 +198,47 @@ impl Index {
         }
     }
 
-    /// Records a version and its inputs (idempotent).
     /// Removes a version's row and its input edges (`dv forget`; its object goes first).
     pub fn remove_version(&self, id: &VersionId) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM versions WHERE id = ?1", [id.to_hex()])?;
-        tx.execute("DELETE FROM inputs WHERE child = ?1", [id.to_hex()])?;
-        tx.commit()?;
-        Ok(())
+        (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute("DELETE FROM versions WHERE id = ?1", [id.to_hex()])?;
+            tx.execute("DELETE FROM inputs WHERE child = ?1", [id.to_hex()])?;
+            tx.commit()
+        })()
+        .doing("removing a version")
     }
 
+    /// Records a version and its inputs (idempotent).
     pub fn insert_version(&self, id: &VersionId, version: &Version) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        insert_version_in(&tx, id, version)?;
-        tx.commit()?;
-        Ok(())
+        (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            insert_version_in(&tx, id, version)?;
+            tx.commit()
+        })()
+        .doing("recording a version")
     }
 
     /// Loads one version by full id.
     pub fn version(&self, id: &VersionId) -> Result<Option<Version>> {
         let json: Option<String> = self
             .conn
-            .prepare_cached("SELECT json FROM versions WHERE id = ?1")?
-            .query_row([id.to_hex()], |row| row.get(0))
-            .optional()?;
+            .prepare_cached("SELECT json FROM versions WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id.to_hex()], |row| row.get(0)).optional())
+            .doing("reading a version")?;
         json.map(|json| self.decode_row(id, &json)).transpose()
     }
 
     /// Ids starting with a hex prefix.
     pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<VersionId>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM versions WHERE id >= ?1 AND id < ?2 ORDER BY id")?;
         let upper = format!("{prefix}g");
-        let ids = stmt
-            .query_map(params![prefix, upper], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids = (|| {
+            self.conn
+                .prepare("SELECT id FROM versions WHERE id >= ?1 AND id < ?2 ORDER BY id")?
+                .query_map(params![prefix, upper], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .doing("finding versions by an id prefix")?;
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
@@ -247,16 +260,19 @@ impl Index {
             Some(n) if !filter.needs_provenance() => n as i64,
             _ => -1,
         };
-        let mut stmt = self.conn.prepare(
-            "SELECT id, json FROM versions
-             WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR stage = ?2)
-             ORDER BY created_at DESC, id DESC LIMIT ?3",
-        )?;
-        let rows = stmt
-            .query_map(params![filter.dataset, filter.stage, limit], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = (|| {
+            self.conn
+                .prepare(
+                    "SELECT id, json FROM versions
+                     WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR stage = ?2)
+                     ORDER BY created_at DESC, id DESC LIMIT ?3",
+                )?
+                .query_map(params![filter.dataset, filter.stage, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .doing("listing versions")?;
         let mut versions = Vec::new();
         for (id, json) in &rows {
             let id: VersionId = id.parse().map_err(|_| corrupt_row(id))?;
@@ -273,34 +289,37 @@ impl Index {
 
     /// Every dataset name, sorted.
     pub fn datasets(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT DISTINCT dataset FROM versions ORDER BY dataset")?;
-        let names = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(names)
+        (|| {
+            self.conn
+                .prepare("SELECT DISTINCT dataset FROM versions ORDER BY dataset")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })()
+        .doing("listing datasets")
     }
 
     /// Whether any version of the dataset exists.
     pub fn has_dataset(&self, dataset: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM versions WHERE dataset = ?1)",
-            [dataset],
-            |row| row.get(0),
-        )?)
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM versions WHERE dataset = ?1)",
+                [dataset],
+                |row| row.get(0),
+            )
+            .doing("looking up a dataset")
     }
 
     /// Every tag with the version it names, sorted by name.
     pub fn tags(&self) -> Result<Vec<(String, VersionId)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, version FROM tags ORDER BY name")?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = (|| {
+            self.conn
+                .prepare("SELECT name, version FROM tags ORDER BY name")?
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .doing("listing tags")?;
         rows.into_iter()
             .map(|(name, id)| Ok((name, id.parse().map_err(|_| corrupt_row(&id))?)))
             .collect()
@@ -313,7 +332,8 @@ impl Index {
             .query_row("SELECT version FROM tags WHERE name = ?1", [name], |row| {
                 row.get(0)
             })
-            .optional()?;
+            .optional()
+            .doing("reading a tag")?;
         id.map(|id| id.parse().map_err(|_| corrupt_row(&id)))
             .transpose()
     }
@@ -325,36 +345,40 @@ impl Index {
                 "INSERT INTO tags (name, version) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET version = excluded.version",
                 params![name, id.to_hex()],
-            )?,
+            ),
             None => self
                 .conn
-                .execute("DELETE FROM tags WHERE name = ?1", [name])?,
-        };
+                .execute("DELETE FROM tags WHERE name = ?1", [name]),
+        }
+        .doing("recording a tag")?;
         Ok(())
     }
 
     /// Replaces every tag with `tags` (from the tag files), in one transaction.
     pub fn replace_tags(&self, tags: &[(String, VersionId)]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM tags", [])?;
-        for (name, id) in tags {
-            tx.execute(
-                "INSERT INTO tags (name, version) VALUES (?1, ?2)",
-                params![name, id.to_hex()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute("DELETE FROM tags", [])?;
+            for (name, id) in tags {
+                tx.execute(
+                    "INSERT INTO tags (name, version) VALUES (?1, ?2)",
+                    params![name, id.to_hex()],
+                )?;
+            }
+            tx.commit()
+        })()
+        .doing("replacing the tags")
     }
 
     /// The versions that name `id` among their inputs.
     pub fn children(&self, id: &VersionId) -> Result<Vec<VersionId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?;
-        let ids = stmt
-            .query_map([id.to_hex()], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids = (|| {
+            self.conn
+                .prepare_cached("SELECT child FROM inputs WHERE parent = ?1 ORDER BY child")?
+                .query_map([id.to_hex()], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .doing("finding the versions made from a version")?;
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
@@ -372,13 +396,12 @@ impl Index {
         Ok(version)
     }
 
-    fn replace_row(&self, id: &VersionId, version: &Version) -> Result<()> {
+    fn replace_row(&self, id: &VersionId, version: &Version) -> rusqlite::Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute("DELETE FROM versions WHERE id = ?1", [id.to_hex()])?;
         tx.execute("DELETE FROM inputs WHERE child = ?1", [id.to_hex()])?;
         insert_version_in(&tx, id, version)?;
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// The stat cache, in its own file beside the database.
@@ -411,7 +434,7 @@ fn is_damaged(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn insert_version_in(conn: &Connection, id: &VersionId, version: &Version) -> Result<()> {
+fn insert_version_in(conn: &Connection, id: &VersionId, version: &Version) -> rusqlite::Result<()> {
     let json = String::from_utf8(version.encode()).expect("JSON is UTF-8");
     conn.execute(
         "INSERT OR IGNORE INTO versions (id, dataset, stage, tree, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -427,9 +450,23 @@ fn insert_version_in(conn: &Connection, id: &VersionId, version: &Version) -> Re
 }
 
 fn corrupt_row(id: &str) -> crate::Error {
-    crate::Error::Index(rusqlite::Error::InvalidColumnType(
-        0,
-        format!("bad id {id}"),
-        rusqlite::types::Type::Text,
-    ))
+    crate::Error::Index {
+        doing: "reading a version id",
+        source: rusqlite::Error::InvalidColumnType(
+            0,
+            format!("bad id {id}"),
+            rusqlite::types::Type::Text,
+        ),
+    }
+}
+
+/// Says what the index was doing when SQLite failed (see [`crate::Error::Index`]).
+pub(crate) trait Doing<T> {
+    fn doing(self, what: &'static str) -> Result<T>;
+}
+
+impl<T> Doing<T> for rusqlite::Result<T> {
+    fn doing(self, doing: &'static str) -> Result<T> {
+        self.map_err(|source| crate::Error::Index { doing, source })
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Index, insert_version_in};
+use super::{Doing, Index, insert_version_in};
 use crate::error::Result;
 use crate::id::VersionId;
 use crate::object::Version;
@@ -48,18 +48,21 @@ pub fn rebuild(index: &Index, store: &Store, refs_dir: &Path) -> Result<RebuildR
     report
         .damaged_tags
         .extend(damaged.iter().map(|p| p.display().to_string()));
-    let tx = index.conn.unchecked_transaction()?;
-    tx.execute_batch("DELETE FROM inputs; DELETE FROM versions; DELETE FROM tags;")?;
-    for (id, version) in &versions {
-        insert_version_in(&tx, id, version)?;
-    }
-    for (name, id) in &tags {
-        tx.execute(
-            "INSERT OR REPLACE INTO tags (name, version) VALUES (?1, ?2)",
-            [name, &id.to_hex()],
-        )?;
-    }
-    tx.commit()?;
+    (|| {
+        let tx = index.conn.unchecked_transaction()?;
+        tx.execute_batch("DELETE FROM inputs; DELETE FROM versions; DELETE FROM tags;")?;
+        for (id, version) in &versions {
+            insert_version_in(&tx, id, version)?;
+        }
+        for (name, id) in &tags {
+            tx.execute(
+                "INSERT OR REPLACE INTO tags (name, version) VALUES (?1, ?2)",
+                [name, &id.to_hex()],
+            )?;
+        }
+        tx.commit()
+    })()
+    .doing("rebuilding the index")?;
     report.versions = versions.len();
     report.tags = tags.len();
     Ok(report)

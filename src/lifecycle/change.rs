@@ -101,10 +101,7 @@ pub fn change(
                     .map(|c| format!("{} in {}", c.name, c.lock.display()))
                     .collect();
                 if !pins.is_empty() {
-                    return Err(Error::PinnedVersion {
-                        id: version.to_hex(),
-                        pins,
-                    });
+                    return Err(Error::PinnedVersion { id: version, pins });
                 }
             }
             event(ws, version, State::Retired, Some(reason), None)?
@@ -242,7 +239,7 @@ pub fn forget(ws: &Workspace, id: &VersionId, force: bool) -> Result<Dependents>
     };
     if !dependents.is_empty() && !force {
         return Err(Error::ForgetRefused {
-            id: id.to_hex(),
+            id: *id,
             dependents: dependents.describe(),
         });
     }

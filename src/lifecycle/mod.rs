@@ -363,7 +363,7 @@ pub fn ensure_usable(ws: &Workspace, version: &VersionId) -> Result<()> {
     let status = status(ws, version)?;
     match (status.state, status.event) {
         (State::Retired, Some(event)) => Err(Error::Retired {
-            id: version.to_hex(),
+            id: *version,
             reason: event.reason.unwrap_or_else(|| "no reason given".into()),
             at: event.at,
         }),

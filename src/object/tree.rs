@@ -180,7 +180,7 @@ impl Tree {
     pub fn decode(bytes: &[u8], id: &TreeId) -> Result<Tree> {
         let bad = |reason: &str| Error::CorruptObject {
             kind: "tree",
-            id: id.to_hex(),
+            id: id.0,
             reason: reason.to_string(),
         };
         let (v1, rest) = match (bytes.strip_prefix(MAGIC), bytes.strip_prefix(MAGIC_V1)) {
@@ -335,7 +335,7 @@ pub fn flatten(source: &dyn TreeSource, root: &TreeId) -> Result<Vec<FileEntry>>
 pub(crate) fn corrupt_tree(id: &TreeId, reason: String) -> Error {
     Error::CorruptObject {
         kind: "tree",
-        id: id.to_hex(),
+        id: id.0,
         reason,
     }
 }

@@ -279,7 +279,7 @@ impl Version {
     pub fn decode(bytes: &[u8], id: &VersionId) -> Result<Version> {
         let bad = |reason: String| Error::CorruptObject {
             kind: "version",
-            id: id.to_hex(),
+            id: id.0,
             reason,
         };
         // Bytes may come from an index row as well as the store: bounded either way.

@@ -690,7 +690,7 @@ impl Profile {
     pub fn load(store: &Store, file: &crate::object::StoredFile) -> Result<Profile> {
         let bad = |reason: String| Error::CorruptObject {
             kind: "profile",
-            id: file.blob.to_hex(),
+            id: file.blob.0,
             reason,
         };
         if file.size > MAX_PROFILE_BYTES as u64 {

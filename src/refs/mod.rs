@@ -33,7 +33,7 @@ pub fn set_tag(ws: &Workspace, name: &str, id: &VersionId, allow_move: bool) -> 
         Some(current) if !allow_move => {
             return Err(Error::TagExists {
                 name: name.to_string(),
-                current: current.to_hex(),
+                current,
             });
         }
         Some(current) => TagChange::Moved { from: current },

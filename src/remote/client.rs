@@ -112,6 +112,7 @@ impl Client {
         let fail = |message: String| Error::Remote {
             remote: name.to_string(),
             message,
+            source: None,
         };
         let mut root = None;
         let store: Arc<dyn ObjectStore> = match spec.location()? {
@@ -172,15 +173,21 @@ impl Client {
         Error::Remote {
             remote: self.name.clone(),
             message: message.into(),
+            source: None,
         }
     }
 
+    /// A request that failed, keeping the transport's error as the source of the chain.
     fn failed(&self, what: &str, key: &str, err: object_store::Error) -> Error {
-        let reason = match err {
-            object_store::Error::NotFound { .. } => "not found".to_string(),
-            other => other.to_string(),
+        let (reason, source) = match err {
+            object_store::Error::NotFound { .. } => ("not found".to_string(), None),
+            other => (other.to_string(), Some(Box::new(other) as _)),
         };
-        self.error(format!("{what} {key} failed: {reason}"))
+        Error::Remote {
+            remote: self.name.clone(),
+            message: format!("{what} {key} failed: {reason}"),
+            source,
+        }
     }
 
     /// The key for `key`. On a directory remote the path is checked first: no component may be

@@ -100,7 +100,7 @@ pub fn push(
             RawObject::Bytes(bytes) => Ok((id.0, bytes)),
             RawObject::File { path, .. } => Err(crate::error::Error::CorruptObject {
                 kind: "version",
-                id: id.to_hex(),
+                id: id.0,
                 reason: format!(
                     "{} is larger than any version object may be",
                     path.display()

@@ -184,7 +184,7 @@ impl<'a> Fetcher<'a> {
         {
             return Err(Error::PathNotInVersion {
                 path: path.clone(),
-                version: id.to_hex(),
+                version: *id,
             });
         }
         Ok(())
@@ -317,7 +317,7 @@ impl<'a> Fetcher<'a> {
                     .map(|_| ())
                     .map_err(|e| Error::CorruptObject {
                         kind: kind.name(),
-                        id: id.to_hex(),
+                        id: *id,
                         reason: e.to_string(),
                     })
             });
@@ -429,7 +429,7 @@ fn into_memory_unless_streamable(
         crate::fs_util::open_regular(temp.path()).map_err(|e| Error::io(temp.path(), e))?;
     let header = crate::store::Header::read(&mut file).map_err(|e| Error::CorruptObject {
         kind: kind.name(),
-        id: id.to_hex(),
+        id: *id,
         reason: e.to_string(),
     })?;
     match header.encoding {

@@ -136,7 +136,7 @@ fn replay_in(
     let id = version.id();
     let Some(run) = &version.run else {
         return Err(Error::NoRunRecord {
-            id: id.to_hex(),
+            id,
             dataset: version.dataset.clone(),
             stage: version.stage.clone(),
         });

@@ -309,7 +309,7 @@ fn check_kind(kind: Kind, id: &Hash, header: &Header) -> Result<()> {
 fn corrupt(kind: Kind, id: &Hash, reason: String) -> Error {
     Error::CorruptObject {
         kind: kind.name(),
-        id: id.to_hex(),
+        id: *id,
         reason,
     }
 }

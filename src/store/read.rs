@@ -25,7 +25,7 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::MissingObject {
                     kind: kind.name(),
-                    id: id.to_hex(),
+                    id: *id,
                 });
             }
             Err(e) => return Err(Error::io(&path, e)),
@@ -36,7 +36,7 @@ impl Store {
         let bytes = crate::fs_util::read_bounded(&path, RAW_IN_MEMORY)?.ok_or_else(|| {
             Error::MissingObject {
                 kind: kind.name(),
-                id: id.to_hex(),
+                id: *id,
             }
         })?;
         Ok(RawObject::Bytes(bytes))
@@ -311,7 +311,7 @@ impl Store {
                     Some(opened) => Ok(opened),
                     None => Err(Error::MissingObject {
                         kind: kind.name(),
-                        id: id.to_hex(),
+                        id: *id,
                     }),
                 };
             }

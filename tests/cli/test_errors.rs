@@ -262,3 +262,42 @@ fn directories_nested_deeper_than_the_limit_are_refused_at_commit() {
         "{out}"
     );
 }
+
+#[test]
+fn a_remote_failure_shows_what_caused_it() {
+    // A port nothing listens on: the transport's own error says "error sending request", and
+    // only its causes say why.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = TestEnv::new();
+    env.write("a.txt", "a\n");
+    env.ok(&["commit", "a.txt", "-d", "a", "-s", "raw"]);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    env.ok(&[
+        "remote",
+        "add",
+        "s3",
+        "s3://bucket/p",
+        "--endpoint",
+        &endpoint,
+        "--allow-http",
+    ]);
+    let out = env.dv_env(
+        &[("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")],
+        &["push", "s3"],
+    );
+    assert_eq!(out.code, 1);
+    let stderr = out.stderr;
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: Remote s3: reading dv-remote.json failed: "),
+        "{stderr}"
+    );
+    assert!(
+        lines.contains(&"  caused by: Connection refused (os error 111)"),
+        "{stderr}"
+    );
+}
