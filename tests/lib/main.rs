@@ -9,6 +9,7 @@ mod test_diff_prop;
 mod test_fuzz_regressions;
 mod test_gc;
 mod test_hostile;
+mod test_layering;
 mod test_objects;
 mod test_profile;
 mod test_recovery;
