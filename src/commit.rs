@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use std::sync::atomic::AtomicUsize;
+
 use crate::error::{Error, Result};
 use crate::id::{BlobId, TreeId, VersionId};
 use crate::lock::WorkspaceLock;
@@ -54,6 +56,9 @@ pub struct CommitOutcome {
     /// False when an identical version (same tree and provenance) already was the dataset's
     /// newest at that stage, and it was reported instead of making a new one.
     pub created: bool,
+    /// Tables read to profile them: those whose content no earlier profile of the stage (or of
+    /// the version it was made from) describes. The rest cost nothing.
+    pub tables_read: usize,
 }
 
 /// Snapshots `request.path` and records a version (or finds the identical existing one).
@@ -110,7 +115,12 @@ pub fn commit(
     let settings = rules
         .profiles(&request.stage)
         .then(|| rules.settings(&request.stage));
-    let (snap, single_file, profile) = snapshot_and_profile(
+    let Snapped {
+        snap,
+        single_file,
+        profile,
+        tables_read,
+    } = snapshot_and_profile(
         ws,
         &source,
         &previous_versions,
@@ -158,12 +168,18 @@ pub fn commit(
         version.failed_rules = failures;
     }
     if let Some(profile) = &profile {
-        version.profile = Some(profile.store(&ws.store)?);
+        // Against the previous profile: a profile that differs in a few tables costs those.
+        let previous = previous_versions.iter().find_map(|v| v.profile.as_ref());
+        version.profile = Some(profile.store(&ws.store, previous.map(|p| &p.blob))?);
     }
     version.format = version.format_for();
 
     let tracked_as = cache_key.is_some().then_some(rel.as_str());
-    publish(ws, version, gc_epoch, tracked_as)
+    let outcome = publish(ws, version, gc_epoch, tracked_as)?;
+    Ok(CommitOutcome {
+        tables_read,
+        ..outcome
+    })
 }
 
 /// Where a commit reads its data: the absolute path, the workspace-relative key its stat cache
@@ -174,9 +190,16 @@ struct Source<'a> {
     given: &'a Path,
 }
 
+/// What [`snapshot_and_profile`] made.
+struct Snapped {
+    snap: crate::snapshot::Snapshot,
+    single_file: bool,
+    profile: Option<Profile>,
+    tables_read: usize,
+}
+
 /// Snapshots the data (storing what is new) and, with `settings`, profiles its tables: while
 /// the snapshot stores the data from the files it lists, and the rest from the store after.
-/// Returns the snapshot, whether it is a single file, and the profile.
 fn snapshot_and_profile(
     ws: &Workspace,
     source: &Source<'_>,
@@ -184,7 +207,7 @@ fn snapshot_and_profile(
     settings: Option<&profile::Settings>,
     gc_epoch: u64,
     progress: &dyn Progress,
-) -> Result<(crate::snapshot::Snapshot, bool, Option<Profile>)> {
+) -> Result<Snapped> {
     // Tables are profiled while the snapshot stores the data (both keep the cores busy in
     // turns), from the files the snapshot lists; the rest is profiled once it is done.
     let profiling = settings.is_some();
@@ -202,41 +225,23 @@ fn snapshot_and_profile(
         Vec::new()
     };
     let single_file = !abs.is_dir();
-    let (snap, early) = std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let alongside = profiling.then(|| {
-            let (settings, known) = (&settings, &known);
-            scope.spawn(move || match receiver.recv() {
-                Ok(listed) => profile::profile_listed(listed, abs, single_file, settings, known),
-                Err(_) => Default::default(),
-            })
-        });
-        let tell = |files| {
-            let _ = sender.send(files);
-        };
-        let is_table = |rel: &[u8]| std::str::from_utf8(rel).is_ok_and(|p| Format::of(p).is_some());
-        let snap = snapshot_listing(
-            ws,
-            abs,
-            cache_key,
-            Mode::Store,
-            &previous,
-            progress,
-            profiling.then_some(Listener {
-                wants: &is_table,
-                tell: &tell,
-            }),
-        );
-        drop(sender);
-        let early = alongside
-            .map(|worker| {
-                worker
-                    .join()
-                    .expect("profiling alongside the snapshot panicked")
-            })
-            .unwrap_or_default();
-        (snap, early)
-    });
+    // Tables are profiled as the snapshot hashes them, on the threads that read them.
+    let early = profile::Early::new(&settings, &known);
+    let hear = |file: crate::snapshot::Listed<'_>| early.hear(file);
+    let is_table = |rel: &[u8]| std::str::from_utf8(rel).is_ok_and(|p| Format::of(p).is_some());
+    let snap = snapshot_listing(
+        ws,
+        abs,
+        cache_key,
+        Mode::Store,
+        &previous,
+        progress,
+        profiling.then_some(Listener {
+            wants: &is_table,
+            hashed: &hear,
+        }),
+    );
+    let (early, early_reads) = early.finish();
     let snap = match snap {
         Err(Error::PathNotFound { .. }) => {
             return Err(Error::PathNotFound {
@@ -245,11 +250,13 @@ fn snapshot_and_profile(
         }
         other => other?,
     };
+    let mut tables_read = early_reads;
     let profile = if profiling {
         let worktree = profile::Worktree {
             path: abs.to_path_buf(),
             single_file,
             early,
+            tables_read: AtomicUsize::new(early_reads),
         };
         // The snapshot's trees are walked as it holds them; a table not readable from the
         // worktree is read from the store, where a gc running meanwhile may have removed what
@@ -266,7 +273,10 @@ fn snapshot_and_profile(
             &known,
             Some(&worktree),
         ) {
-            Ok(profile) => Some(profile),
+            Ok(profile) => {
+                tables_read = worktree.tables_read.into_inner();
+                Some(profile)
+            }
             Err(e) if crate::gc::epoch(ws) != gc_epoch => {
                 crate::gc::check_complete(ws, &snap.root, &[])?;
                 return Err(e);
@@ -276,7 +286,12 @@ fn snapshot_and_profile(
     } else {
         None
     };
-    Ok((snap, single_file, profile))
+    Ok(Snapped {
+        snap,
+        single_file,
+        profile,
+        tables_read,
+    })
 }
 
 /// The crash-critical step, under the workspace lock: the version is checked complete if a gc
@@ -308,6 +323,7 @@ fn publish(
             id: existing_id,
             version: existing,
             created: false,
+            tables_read: 0,
         });
     }
     // The pending marker lets the next command finish indexing a version whose object was
@@ -328,6 +344,7 @@ fn publish(
         id,
         version,
         created: true,
+        tables_read: 0,
     })
 }
 

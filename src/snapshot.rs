@@ -63,29 +63,34 @@ pub fn snapshot(
     snapshot_listing(ws, abs, ws_rel, mode, previous, progress, None)
 }
 
-/// A file a snapshot is about to read, told to [`snapshot_listing`]'s observer.
+/// A wanted file the snapshot has just hashed, told to [`snapshot_listing`]'s listener.
 #[derive(Clone, Debug)]
-pub struct Listed {
+pub struct Listed<'a> {
     /// The path in the snapshot's tree.
-    pub rel: Vec<u8>,
+    pub rel: &'a [u8],
+    /// Where it is on disk.
+    pub path: &'a Path,
+    /// Its metadata when the snapshot listed it.
     pub stat: FileStat,
-    /// The content's hash, when the stat cache vouches for it (the file is not read).
-    pub known: Option<crate::id::Hash>,
-    /// The hash the stat cache holds for this very metadata, vouched for or not (a file
-    /// modified within the cache's racy margin is read again, and most often is unchanged).
-    pub likely: Option<crate::id::Hash>,
+    /// Its content's hash (its blob id).
+    pub blob: crate::id::Hash,
+    /// Whether the snapshot read it just now (its bytes are in the page cache); otherwise the
+    /// stat cache vouched for it.
+    pub read: bool,
 }
 
-/// Who hears from [`snapshot_listing`] about the files it found, and which of them.
+/// Who hears from [`snapshot_listing`] about the files it hashes, and which of them.
 pub struct Listener<'a> {
     /// Whether a file (by its path in the tree) is of interest.
     pub wants: &'a (dyn Fn(&[u8]) -> bool + Sync),
-    /// Told once, before any file is read.
-    pub tell: &'a (dyn Fn(Vec<Listed>) + Sync),
+    /// Told of each wanted file (not symlinks) once its hash is known, on the thread that read
+    /// it, before that thread goes on: a commit profiles a table there, only when no earlier
+    /// profile describes that content, while its bytes are still in the page cache.
+    pub hashed: &'a (dyn Fn(Listed<'_>) + Sync),
 }
 
-/// [`snapshot`], telling `listener` which of the files it found are wanted (before it reads
-/// any), so a caller can work on them alongside (a commit profiles tables meanwhile).
+/// [`snapshot`], telling `listener` of each wanted file as it is hashed, so a caller can work
+/// on them alongside (a commit profiles tables meanwhile).
 pub fn snapshot_listing(
     ws: &Workspace,
     abs: &Path,
@@ -174,21 +179,6 @@ pub fn snapshot_listing(
         entries.push(cache.next_if(|(k, _)| *k == key).map(|(_, e)| e));
     }
     removed.extend(cache.map(|(gone, _)| full_key(gone)));
-    if let Some(listener) = listener {
-        (listener.tell)(
-            found
-                .iter()
-                .zip(&entries)
-                .filter(|(f, _)| !f.stat.is_symlink() && (listener.wants)(&f.rel))
-                .map(|(f, entry)| Listed {
-                    rel: f.rel.clone(),
-                    stat: f.stat,
-                    known: entry.filter(|e| e.vouches_for(&f.stat)).map(|e| e.hash),
-                    likely: entry.filter(|e| e.matches(&f.stat)).map(|e| e.hash),
-                })
-                .collect(),
-        );
-    }
     let to_hash: u64 = found
         .iter()
         .zip(&entries)
@@ -223,6 +213,18 @@ pub fn snapshot_listing(
             });
             let (entry, update) =
                 hash_one(stored, file, place, cached.as_ref(), scan_started, progress)?;
+            if let Some(listener) = &listener
+                && !file.stat.is_symlink()
+                && (listener.wants)(&file.rel)
+            {
+                (listener.hashed)(Listed {
+                    rel: &file.rel,
+                    path: &place.of(file),
+                    stat: file.stat,
+                    blob: entry.id,
+                    read: !cached.is_some_and(|e| e.vouches_for(&file.stat)),
+                });
+            }
             Ok((entry, update.map(|u| (full_key(key_of(file, is_dir)), u))))
         })
         .collect_into_vec(&mut hashed);

@@ -89,11 +89,13 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         #[derive(serde::Serialize)]
         struct Out<'a> {
             created: bool,
+            tables_read: usize,
             #[serde(flatten)]
             view: VersionView<'a>,
         }
         return ui.json(&Out {
             created: outcome.created,
+            tables_read: outcome.tables_read,
             view: VersionView {
                 id: outcome.id,
                 version,

@@ -18,6 +18,8 @@ mod table;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -185,12 +187,15 @@ pub fn matches_path(glob: &globset::GlobMatcher, path: &str) -> bool {
 /// Where the data of the tree being profiled can also be read: the directory (or single file)
 /// it was just snapshotted from. Each file read from there is checked against the tree (a file
 /// changed since is read from the store instead).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Worktree {
     pub path: PathBuf,
     pub single_file: bool,
-    /// Tables already profiled while the snapshot ran (see [`profile_listed`]).
+    /// Tables already profiled while the snapshot ran (see [`Early`]).
     pub early: HashMap<String, EarlyTable>,
+    /// Tables read to profile them, while the snapshot ran and after: what a commit's profile
+    /// cost (a table an earlier profile describes is never read).
+    pub tables_read: AtomicUsize,
 }
 
 impl Worktree {
@@ -207,56 +212,79 @@ fn worktree_file(root: &Path, single_file: bool, rel: &str) -> PathBuf {
     }
 }
 
-/// A table profiled from the worktree before its blob id was known, with the file's metadata
-/// when it was read: used only if the file still has that metadata once the snapshot is done.
+/// A table profiled from the worktree while the snapshot ran, with the file's metadata when it
+/// was read: used only if the file still has that metadata once the snapshot is done.
 #[derive(Clone, Debug)]
 pub struct EarlyTable {
     stat: FileStat,
     outcome: std::result::Result<TableProfile, String>,
 }
 
-/// Profiles, from the worktree, the tables among the files a snapshot listed, except those
-/// whose content the stat cache vouches for and a `known` profile already describes.
-pub fn profile_listed(
-    listed: Vec<Listed>,
-    root: &Path,
-    single_file: bool,
-    settings: &Settings,
-    known: &[Profile],
-) -> HashMap<String, EarlyTable> {
-    let by_blob = known_tables(known, settings);
-    listed
-        .into_par_iter()
-        .filter_map(|file| {
-            let path = String::from_utf8(file.rel).ok()?;
-            let format = Format::of(&path)?;
-            let labels = settings.labels_for(&path);
-            // A table the cache says (even doubtfully) is a known one is left for after the
-            // snapshot, when its blob id is certain.
-            let reusable = file
-                .known
-                .or(file.likely)
-                .and_then(|hash| by_blob.get(&BlobId(hash)))
-                .is_some_and(|t| t.format == format.name() && same_labels(t, &labels));
-            if reusable {
-                return None;
-            }
-            let on_disk = worktree_file(root, single_file, &path);
-            let before = FileStat::of(&std::fs::metadata(&on_disk).ok()?);
-            if before != file.stat {
-                return None;
-            }
-            let outcome = read_worktree_table(&on_disk, format, &labels, settings)?;
-            let outcome = outcome.map_err(|why| why.to_string());
-            Some((
-                path,
-                EarlyTable {
-                    stat: before,
-                    outcome,
-                },
-            ))
-        })
-        .collect()
+/// Tables profiled while a snapshot hashes them (see [`crate::snapshot::Listener`]): a table
+/// whose content no `known` profile describes is profiled from the worktree on the thread that
+/// just hashed it; one that a known profile describes is never read, however the file came to
+/// be on disk (re-extracted, copied, touched) and whatever its path.
+pub struct Early<'a> {
+    settings: &'a Settings,
+    by_blob: HashMap<BlobId, &'a TableProfile>,
+    tables: Mutex<HashMap<String, EarlyTable>>,
+    read: AtomicUsize,
+}
+
+impl<'a> Early<'a> {
+    pub fn new(settings: &'a Settings, known: &'a [Profile]) -> Early<'a> {
+        Early {
+            settings,
+            by_blob: known_tables(known, settings),
+            tables: Mutex::default(),
+            read: AtomicUsize::new(0),
+        }
+    }
+
+    /// Hears of one hashed file: profiles it now unless it is no table or is known.
+    pub fn hear(&self, file: Listed<'_>) {
+        let Ok(path) = std::str::from_utf8(file.rel) else {
+            return;
+        };
+        let Some(format) = Format::of(path) else {
+            return;
+        };
+        let labels = self.settings.labels_for(path);
+        let known = self
+            .by_blob
+            .get(&BlobId(file.blob))
+            .is_some_and(|t| t.format == format.name() && same_labels(t, &labels));
+        if known {
+            return;
+        }
+        let Some(before) = std::fs::metadata(file.path).ok().map(|m| FileStat::of(&m)) else {
+            return;
+        };
+        if before != file.stat {
+            return;
+        }
+        self.read.fetch_add(1, Ordering::Relaxed);
+        let Some(outcome) = read_worktree_table(file.path, format, &labels, self.settings) else {
+            return;
+        };
+        let table = EarlyTable {
+            stat: before,
+            outcome: outcome.map_err(|why| why.to_string()),
+        };
+        self.tables
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(path.to_string(), table);
+    }
+
+    /// The tables profiled, by path, for [`Worktree::early`], and how many were read.
+    pub fn finish(self) -> (HashMap<String, EarlyTable>, usize) {
+        let tables = self
+            .tables
+            .into_inner()
+            .expect("no panics while holding the lock");
+        (tables, self.read.into_inner())
+    }
 }
 
 /// The table profiles of `known` profiles by content, when made with the same null values.
@@ -541,6 +569,7 @@ fn profile_table(
             let outcome = early.outcome.clone().map_err(Unreadable::Malformed);
             return Ok(finish(file.format, file.blob, outcome));
         }
+        worktree.tables_read.fetch_add(1, Ordering::Relaxed);
         if let Some(table) = profile_worktree_file(&on_disk, file, labels, settings) {
             return Ok(table);
         }
@@ -676,10 +705,17 @@ impl Profile {
         serde_json::to_vec(self).expect("a profile always serializes")
     }
 
-    /// Stores the profile as a blob of the version.
-    pub fn store(&self, store: &Store) -> Result<crate::object::StoredFile> {
+    /// Stores the profile as a blob of the version, as a delta against `previous` (the
+    /// previous version's profile) when that is clearly smaller.
+    pub fn store(
+        &self,
+        store: &Store,
+        previous: Option<&BlobId>,
+    ) -> Result<crate::object::StoredFile> {
         let bytes = self.encode();
-        let id = store.put_bytes(Kind::Blob, &bytes)?;
+        let batch = store.batch();
+        let id = batch.put_bytes(Kind::Blob, &bytes, previous.map(|p| &p.0))?;
+        batch.finish()?;
         Ok(crate::object::StoredFile {
             blob: BlobId(id),
             size: bytes.len() as u64,

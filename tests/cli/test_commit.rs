@@ -100,6 +100,7 @@ fn commit_json_has_the_full_version() {
       },
       "single_file": false,
       "stage": "cleaned",
+      "tables_read": 0,
       "transform": "python clean.py --drop-nulls",
       "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
     }

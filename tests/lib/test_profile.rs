@@ -82,6 +82,47 @@ fn a_table_with_known_content_is_not_read_again() {
     );
 }
 
+/// A commit reads only the tables whose content no earlier profile of the stage describes,
+/// however the files came to be on disk: re-extracted (new inodes, the stat cache vouches for
+/// nothing), copied to a new path, or renamed. Counted by the commit, not timed.
+#[test]
+fn a_commit_reads_only_the_tables_that_changed() {
+    let (temp, ws) = crate::workspace();
+    let data = temp.path().join("data");
+    let table = |i: usize, edit: &str| format!("id,value,label\n1,{i},a\n2,{edit},b\n");
+    let extract = |edited: usize, extra: &[(&str, String)]| {
+        let _ = std::fs::remove_dir_all(&data);
+        for i in 0..40 {
+            let edit = if i == edited { "changed" } else { "same" };
+            crate::write(&data, &format!("t/{i:02}.csv"), table(i, edit).as_bytes());
+        }
+        for (path, content) in extra {
+            crate::write(&data, path, content.as_bytes());
+        }
+    };
+    let commit_reads = |message: &str| {
+        let request = CommitRequest {
+            path: data.clone(),
+            dataset: "d".into(),
+            stage: "raw".into(),
+            message: Some(message.into()),
+            ..Default::default()
+        };
+        commit(&ws, &request, &NoProgress).unwrap().tables_read
+    };
+    extract(usize::MAX, &[]);
+    assert_eq!(commit_reads("first"), 40);
+    // Every file extracted afresh, one table edited: one read.
+    extract(7, &[]);
+    assert_eq!(commit_reads("one edit"), 1);
+    // Extracted afresh again, unchanged, plus a copy of a table at a new path: nothing read.
+    extract(7, &[("copies/07.csv", table(7, "changed"))]);
+    assert_eq!(commit_reads("a copy"), 0);
+    // A table no version held before: one read.
+    extract(7, &[("new.csv", "id\n1\n".to_string())]);
+    assert_eq!(commit_reads("a new table"), 1);
+}
+
 /// A stored profile may come from another machine: a huge claimed size, a newer format or
 /// invalid fields are refused with the reason, never trusted.
 #[test]
