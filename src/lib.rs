@@ -42,6 +42,7 @@ pub mod names;
 pub mod object;
 pub mod params;
 pub mod pin;
+pub mod process;
 pub mod profile;
 pub mod progress;
 pub mod provenance;

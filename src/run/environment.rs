@@ -51,7 +51,11 @@ pub fn probe(program: &str, cwd: &Path) -> Option<Probed> {
     } else {
         command.arg("--version");
     }
-    let out = command.output().ok().filter(|out| out.status.success())?;
+    command.stdout(Stdio::piped());
+    let out = crate::process::spawn(&mut command)
+        .and_then(|child| child.wait_with_output())
+        .ok()
+        .filter(|out| out.status.success())?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut lines = text.lines();
     let version = lines.next()?.trim().to_string();

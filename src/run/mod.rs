@@ -518,21 +518,22 @@ pub fn execute(
     let (stdout, stderr) = (capture()?, capture()?);
     let started_at = crate::provenance::timestamp()?;
     let clock = Instant::now();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(cwd)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::CommandNotFound {
-                program: argv[0].clone(),
-                recorded,
-            },
-            _ => Error::io(&argv[0], e),
-        })?;
+    let mut child = crate::process::spawn(
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(cwd)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::CommandNotFound {
+            program: argv[0].clone(),
+            recorded,
+        },
+        _ => Error::io(&argv[0], e),
+    })?;
     let child_out = child.stdout.take().expect("stdout is piped");
     let child_err = child.stderr.take().expect("stderr is piped");
     let (out_file, err_file) = (

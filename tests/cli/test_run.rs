@@ -793,3 +793,40 @@ fn a_script_that_rewrites_itself_or_writes_elsewhere_is_refused_and_the_code_is_
         dv::Hash::of(messy.as_bytes()).to_hex()
     );
 }
+
+/// dv turns transparent huge pages off for itself (they cost small commands more than they
+/// give); the command it runs gets the setting dv was started with, which here is the test's.
+#[test]
+fn the_command_runs_with_the_memory_settings_dv_was_started_with() {
+    let thp_line = |status: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with("THP_enabled:"))
+            .map(str::to_string)
+    };
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let Some(ours) = thp_line(&ours) else {
+        return; // a kernel that does not report it (before 5.0): nothing to compare
+    };
+    let (env, raw) = pipeline();
+    ok(
+        &env,
+        &[
+            "run",
+            "-d",
+            "penguins",
+            "-s",
+            "cleaned",
+            "--from",
+            &raw,
+            "--out",
+            "data/thp",
+            "--",
+            "sh",
+            "-c",
+            "cp /proc/self/status \"$DV_OUTPUT/status.txt\"",
+        ],
+    );
+    let child = String::from_utf8(env.read("data/thp/status.txt")).unwrap();
+    assert_eq!(thp_line(&child), Some(ours));
+}
