@@ -17,11 +17,12 @@
 //!
 //! The pack id is the blake3 hash of the whole pack file.
 
+use std::cmp::Ordering;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 
 use crate::id::Hash;
@@ -155,10 +156,10 @@ impl PackIndex {
         while low < high {
             let mid = (low + high) / 2;
             let raw = &self.records[mid * RECORD_LEN..(mid + 1) * RECORD_LEN];
-            match raw[1..33].cmp(&id.0[..]) {
-                std::cmp::Ordering::Less => low = mid + 1,
-                std::cmp::Ordering::Greater => high = mid,
-                std::cmp::Ordering::Equal => return Some(Record::decode(raw).slot),
+            match compare_ids(&raw[1..33], &id.0) {
+                Ordering::Less => low = mid + 1,
+                Ordering::Greater => high = mid,
+                Ordering::Equal => return Some(Record::decode(raw).slot),
             }
         }
         None
@@ -291,14 +292,14 @@ impl Pack {
         let opened;
         let file = match self.file.get() {
             Some(file) => file,
-            None if KEPT_OPEN.load(Ordering::Relaxed) < MAX_PACKS_KEPT_OPEN => {
+            None if KEPT_OPEN.load(atomic::Ordering::Relaxed) < MAX_PACKS_KEPT_OPEN => {
                 // Another thread may set it first; then this handle is simply closed.
                 if self
                     .file
                     .set(crate::fs_util::open_regular(&self.path)?)
                     .is_ok()
                 {
-                    KEPT_OPEN.fetch_add(1, Ordering::Relaxed);
+                    KEPT_OPEN.fetch_add(1, atomic::Ordering::Relaxed);
                 }
                 self.file.get().expect("set just above")
             }
@@ -320,7 +321,7 @@ impl Pack {
 impl Drop for Pack {
     fn drop(&mut self) {
         if self.file.get().is_some() {
-            KEPT_OPEN.fetch_sub(1, Ordering::Relaxed);
+            KEPT_OPEN.fetch_sub(1, atomic::Ordering::Relaxed);
         }
     }
 }
@@ -412,7 +413,9 @@ impl PackSet {
             all.sort_unstable_by_key(|&(kind, id, n, _)| (kind, id, n));
             all
         });
-        let at = merged.partition_point(|&(k, i, ..)| (k, i) < (kind, *id));
+        let at = merged.partition_point(|(k, i, ..)| {
+            k.cmp(&kind).then_with(|| compare_ids(&i.0, &id.0)) == Ordering::Less
+        });
         match merged.get(at) {
             Some(&(k, i, n, slot)) if (k, i) == (kind, *id) => {
                 Some((&self.packs[n as usize], slot))
@@ -420,6 +423,16 @@ impl PackSet {
             _ => None,
         }
     }
+}
+
+/// Orders a stored id against a wanted one, by their first eight bytes as one integer before
+/// the rest: a commit looks up every file it finds, and a library `memcmp` per step of the
+/// binary search was an eighth of a small commit's time.
+fn compare_ids(stored: &[u8], wanted: &[u8; 32]) -> Ordering {
+    let head = |bytes: &[u8]| u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
+    head(stored)
+        .cmp(&head(wanted))
+        .then_with(|| stored[8..32].cmp(&wanted[8..]))
 }
 
 /// An index larger than this cannot belong to a pack (records are 49 bytes, packs close at
