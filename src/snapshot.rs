@@ -74,9 +74,6 @@ pub struct Listed<'a> {
     pub stat: FileStat,
     /// Its content's hash (its blob id).
     pub blob: crate::id::Hash,
-    /// Whether the snapshot read it just now (its bytes are in the page cache); otherwise the
-    /// stat cache vouched for it.
-    pub read: bool,
 }
 
 /// Who hears from [`snapshot_listing`] about the files it hashes, and which of them.
@@ -222,7 +219,6 @@ pub fn snapshot_listing(
                     path: &place.of(file),
                     stat: file.stat,
                     blob: entry.id,
-                    read: !cached.is_some_and(|e| e.vouches_for(&file.stat)),
                 });
             }
             Ok((entry, update.map(|u| (full_key(key_of(file, is_dir)), u))))
