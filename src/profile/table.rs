@@ -1,6 +1,7 @@
 //! Profiling text tables (CSV, TSV, JSONL) in one streaming pass, and the bounded duplicate
 //! counter every format shares.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, Read};
@@ -608,23 +609,28 @@ fn profile_jsonl(
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value: Value = serde_json::from_slice(text)
-            .map_err(|e| Unreadable::Malformed(format!("line {number}: {e}")))?;
-        let Value::Object(row) = value else {
+        let Line::Object(mut row) = serde_json::from_slice(text)
+            .map_err(|e| Unreadable::Malformed(format!("line {number}: {e}")))?
+        else {
             return Err(Unreadable::Malformed(format!(
                 "line {number}: the line is not a JSON object"
             )));
         };
+        // Keys in order and the last of a repeated key, as a JSON object reads.
+        row.sort_by(|a, b| a.0.cmp(&b.0));
         rows += 1;
         let mut hasher = row_hasher();
         hasher.write(text);
         duplicates.add(hasher.finish()).map_err(Unreadable::Io)?;
-        for (key, value) in &row {
-            let index = match positions.get(key) {
+        for (at, (key, value)) in row.iter().enumerate() {
+            if row.get(at + 1).is_some_and(|next| next.0 == *key) {
+                continue;
+            }
+            let index = match positions.get(key.as_ref()) {
                 Some(index) => *index,
                 None => {
-                    positions.insert(key.clone(), names.len());
-                    names.push(key.clone());
+                    positions.insert(key.to_string(), names.len());
+                    names.push(key.to_string());
                     stats.push(ColumnStats::default());
                     names.len() - 1
                 }
@@ -632,23 +638,26 @@ fn profile_jsonl(
             let column = &mut stats[index];
             column.present += 1;
             let text = match value {
-                Value::String(s) => Some(s.as_str()),
+                Cell::Text(s) => Some(s.as_ref()),
                 _ => None,
             };
-            let null = value.is_null()
+            let null = matches!(value, Cell::Null)
                 || text.is_some_and(|s| settings.null_values.iter().any(|n| n == s));
             if null {
                 column.nulls += 1;
                 continue;
             }
             column.kinds |= match value {
-                Value::Bool(_) => BOOLEAN,
-                Value::Number(n) if n.is_i64() || n.is_u64() => INTEGER,
-                Value::Number(_) => FLOAT,
+                Cell::Bool(_) => BOOLEAN,
+                Cell::Number(n) if n.is_i64() || n.is_u64() => INTEGER,
+                Cell::Number(_) => FLOAT,
                 _ => STRING,
             };
             if let Some(label) = labels.iter().find(|l| *l == key) {
-                let shown = text.map_or_else(|| value.to_string(), str::to_string);
+                let shown = match value {
+                    Cell::Text(s) => s.to_string(),
+                    other => other.json(),
+                };
                 label_counts.entry(label).or_default().add(shown.as_bytes());
             }
         }
@@ -674,6 +683,165 @@ fn profile_jsonl(
         }
     }
     Ok(table)
+}
+
+/// One JSONL line, read without building a JSON tree: an object's fields in the order
+/// written (keys borrowed from the line unless escaped), or anything else.
+enum Line<'a> {
+    Object(Vec<(Cow<'a, str>, Cell<'a>)>),
+    Other,
+}
+
+/// One field's value: scalars as they are, nested arrays and objects as JSON values (kept
+/// only to show them as labels, rare).
+enum Cell<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Text(Cow<'a, str>),
+    Nested(Value),
+}
+
+impl Cell<'_> {
+    /// The value as JSON text, as a JSON value prints it.
+    fn json(&self) -> String {
+        match self {
+            Cell::Null => "null".to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Number(n) => n.to_string(),
+            Cell::Text(s) => Value::String(s.to_string()).to_string(),
+            Cell::Nested(v) => v.to_string(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Line<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LineVisitor;
+        impl<'de> serde::de::Visitor<'de> for LineVisitor {
+            type Value = Line<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Line<'de>, M::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key_seed(KeySeed)? {
+                    fields.push((key, map.next_value()?));
+                }
+                Ok(Line::Object(fields))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Line<'de>, S::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Line::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Line<'de>, E> {
+                Ok(Line::Other)
+            }
+        }
+        deserializer.deserialize_any(LineVisitor)
+    }
+}
+
+/// Reads an object key, borrowing it from the line when it has no escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(key))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(key.to_string()))
+            }
+            fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(key))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct CellVisitor;
+        impl<'de> serde::de::Visitor<'de> for CellVisitor {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Cell<'de>, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Cell<'de>, E> {
+                Ok(Cell::Bool(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Cell<'de>, E> {
+                Ok(Cell::Number(n.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Cell<'de>, E> {
+                Ok(Cell::Number(n.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Cell<'de>, E> {
+                serde_json::Number::from_f64(n)
+                    .map(Cell::Number)
+                    .ok_or_else(|| E::custom("a number that is not finite"))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Cell<'de>, E> {
+                Ok(Cell::Text(Cow::Owned(s)))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                seq: S,
+            ) -> Result<Cell<'de>, S::Error> {
+                serde::Deserialize::deserialize(SeqAccessDeserializer::new(seq)).map(Cell::Nested)
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Cell<'de>, M::Error> {
+                serde::Deserialize::deserialize(MapAccessDeserializer::new(map)).map(Cell::Nested)
+            }
+        }
+        deserializer.deserialize_any(CellVisitor)
+    }
 }
 
 /// Hashes kept in memory before they are written out to the partitions' files (64 MiB).
@@ -727,6 +895,50 @@ impl DuplicateCounter {
 #[allow(clippy::disallowed_methods)] // test fixtures are written with plain writes
 mod tests {
     use super::*;
+
+    /// JSONL as it is read: keys in sorted order, the last of a repeated key, a missing key
+    /// counted null, `null` and the null spellings null, numbers typed by what they hold,
+    /// nested values labelled by their JSON text, blank lines and CRLF skipped or stripped,
+    /// equal lines counted as duplicates.
+    #[test]
+    fn jsonl_values_are_read_as_json() {
+        let text = concat!(
+            "{\"z\":1,\"a\":\"x\",\"n\":null,\"f\":1.5,\"t\":[1, 2],\"b\":true}\n",
+            "{\"a\":\"NA\",\"z\":18446744073709551615,\"f\":2,\"t\":{\"k\": \"v\",\"c\":1},\"b\":false}\r\n",
+            "\n",
+            "{\"a\":\"y\\u00e9\",\"a\":\"last\",\"z\":-3,\"f\":-0.5e3,\"t\":\"s\",\"n\":\"\"}\n",
+            "{\"z\":1,\"a\":\"x\",\"n\":null,\"f\":1.5,\"t\":[1, 2],\"b\":true}\n",
+        );
+        let settings = Settings::default();
+        let labels = vec!["a".to_string(), "t".to_string()];
+        let table = profile_text(Format::Jsonl, &mut text.as_bytes(), &labels, &settings).unwrap();
+        assert_eq!(
+            serde_json::to_value(&table).unwrap(),
+            serde_json::json!({
+                "format": "",
+                "blob": "0000000000000000000000000000000000000000000000000000000000000000",
+                "rows": 4,
+                "duplicate_rows": 1,
+                "columns": [
+                    {"name": "a", "type": "string", "nulls": 1},
+                    {"name": "b", "type": "boolean", "nulls": 1},
+                    {"name": "f", "type": "float", "nulls": 0},
+                    {"name": "n", "type": "null", "nulls": 4},
+                    {"name": "t", "type": "string", "nulls": 0},
+                    {"name": "z", "type": "integer", "nulls": 0}
+                ],
+                "labels": {
+                    "a": {"last": 1, "x": 2},
+                    "t": {"[1,2]": 2, "s": 1, "{\"c\":1,\"k\":\"v\"}": 1}
+                }
+            })
+        );
+        let bad = profile_text(Format::Jsonl, &mut &b"{\"a\":1}\n[1]\n"[..], &[], &settings);
+        assert!(
+            matches!(&bad, Err(Unreadable::Malformed(m)) if m == "line 2: the line is not a JSON object"),
+            "{bad:?}"
+        );
+    }
 
     #[test]
     fn classify_values() {
