@@ -259,7 +259,7 @@ impl CliError {
                 "Run it again once that has finished. A lock left by a dv that died is ignored {} minutes after its last confirmation, or at once on the machine it ran on.",
                 dv::remote::LOCK_STALE_MINUTES
             )),
-            Error::Remote { .. } => base.hinted("Nothing unverified was stored; what arrived before the failure is kept, so running the command again continues from there."),
+            Error::Remote { .. } => base.hinted("Check the remote's address and credentials (`dv remote list`), then run the command again: what was already transferred and verified is kept."),
             Error::BadIgnoreFile { .. } => base.hinted("Nothing was written. Fix the .dvignore file (gitignore syntax; docs/reliability.md lists its bounds)."),
             Error::BadRules { .. } => base.hinted("Nothing was written. Fix dv.toml; docs/rules.md describes its format, `dv rules` shows the rules in force."),
             Error::RulesFailed { ref failures, .. } => CliError { details: dv::rules::report(failures), ..base }.hinted(

@@ -300,4 +300,11 @@ fn a_remote_failure_shows_what_caused_it() {
         lines.contains(&"  caused by: Connection refused (os error 111)"),
         "{stderr}"
     );
+    assert_eq!(
+        lines.last(),
+        Some(
+            &"hint: Check the remote's address and credentials (`dv remote list`), then run the command again: what was already transferred and verified is kept."
+        ),
+        "{stderr}"
+    );
 }
