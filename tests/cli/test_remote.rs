@@ -296,6 +296,43 @@ fn pull_fetches_only_the_version_or_path_asked_for(backend: &Backend) {
 }
 both!(pull_fetches_only_the_version_or_path_asked_for);
 
+/// Two directories with the same content share one tree: pulling one of them whole and a
+/// file of the other brings every file of the shared tree, and each path asked for is found,
+/// whichever comes first.
+fn pull_of_a_shared_tree_by_part_and_whole(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let (f, g) = (noise("f", 150_000), noise("g", 150_000));
+    for dir in ["x", "y"] {
+        env.write(&format!("data/{dir}/f.bin"), &f);
+        env.write(&format!("data/{dir}/g.bin"), &g);
+    }
+    let id = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.ok(&["push"]);
+    for (copy, paths) in [("one", ["x/f.bin", "y"]), ("two", ["y", "x/f.bin"])] {
+        clone(&env, &remote, copy, &["--no-data"]);
+        let mut args = vec!["pull", id.as_str(), "--"];
+        args.extend(paths);
+        ok_in(&env, copy, &args);
+        ok_in(
+            &env,
+            copy,
+            &[
+                "--offline",
+                "checkout",
+                &id,
+                "--to",
+                &format!("../{copy}-out"),
+            ],
+        );
+        for dir in ["x", "y"] {
+            let out = env.base().join(format!("{copy}-out/{dir}"));
+            assert_eq!(std::fs::read(out.join("f.bin")).unwrap(), f);
+            assert_eq!(std::fs::read(out.join("g.bin")).unwrap(), g);
+        }
+    }
+}
+both!(pull_of_a_shared_tree_by_part_and_whole);
+
 fn clone_without_data_then_materialize_fetches_only_the_pinned_version(backend: &Backend) {
     let (env, remote) = workspace(backend);
     let one = noise("one", 500_000);
