@@ -365,7 +365,12 @@ impl Merged {
                     .map(move |r| (r.kind, r.id, n as u32, r.slot))
             })
             .collect();
-        records.sort_unstable_by_key(|&(kind, id, n, _)| (kind, id, n));
+        // Each pack's records are sorted already; the ids compare eight bytes at a time.
+        records.sort_unstable_by(|a, b| {
+            (a.0.cmp(&b.0))
+                .then_with(|| compare_ids(&a.1.0, &b.1.0))
+                .then(a.2.cmp(&b.2))
+        });
         let mut kinds: Vec<(u8, Vec<u32>)> = Vec::new();
         for (at, (kind, id, ..)) in records.iter().enumerate() {
             if kinds.last().is_none_or(|(k, _)| k != kind) {
