@@ -13,8 +13,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../tests/support/fan_out.rs"]
-mod fan_out;
+#[path = "../tests/support/crafted.rs"]
+mod crafted;
 
 const DEPTH: u32 = 26;
 
@@ -99,7 +99,7 @@ fn main() {
     };
     ok(&["init", "-q"]);
     let base = ok(&["commit", "data", "-d", "base", "-s", "raw", "-q"]);
-    let bomb = fan_out::plant_fan_out(&root, "bomb", DEPTH, 1 << 20).to_hex();
+    let bomb = crafted::plant_fan_out(&root, "bomb", DEPTH, 1 << 20).to_hex();
     let x = blake3::hash(b"x").to_hex().to_string();
     let deepest = format!("bomb/{}/f", vec!["a"; DEPTH as usize].join("/"));
     let commands: Vec<(&str, Vec<&str>)> = vec![

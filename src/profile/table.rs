@@ -654,11 +654,10 @@ fn profile_jsonl(
                 _ => STRING,
             };
             if let Some(label) = labels.iter().find(|l| *l == key) {
-                let shown = match value {
-                    Cell::Text(s) => s.to_string(),
-                    other => other.json(),
-                };
-                label_counts.entry(label).or_default().add(shown.as_bytes());
+                label_counts
+                    .entry(label)
+                    .or_default()
+                    .add(value.label().as_bytes());
             }
         }
     }
@@ -703,13 +702,14 @@ enum Cell<'a> {
 }
 
 impl Cell<'_> {
-    /// The value as JSON text, as a JSON value prints it.
-    fn json(&self) -> String {
+    /// The value as a label shows it: a string as it is, anything else as its JSON text (as
+    /// a JSON value prints it).
+    fn label(&self) -> String {
         match self {
             Cell::Null => "null".to_string(),
             Cell::Bool(b) => b.to_string(),
             Cell::Number(n) => n.to_string(),
-            Cell::Text(s) => Value::String(s.to_string()).to_string(),
+            Cell::Text(s) => s.to_string(),
             Cell::Nested(v) => v.to_string(),
         }
     }

@@ -2,10 +2,10 @@
 #![allow(clippy::disallowed_methods)] // tests build fixtures with plain writes
 
 mod common;
+#[path = "../support/crafted.rs"]
+mod crafted;
 #[path = "../support/describe.rs"]
 mod describe;
-#[path = "../support/fan_out.rs"]
-mod fan_out;
 
 mod test_checkout;
 mod test_commit;

@@ -466,7 +466,7 @@ fn an_honest_fan_out_streams_and_is_refused_by_checkout_before_a_byte_is_written
     env.write("data/a.csv", "x,y\n1,2\n");
     let base = env.id(&["commit", "data", "-d", "d", "-s", "raw"]);
     // 2^26 (67,108,864) paths of 1 MiB each: 64 TiB declared, in 27 tree objects.
-    let bomb = crate::fan_out::plant_fan_out(&env.root(), "d", 26, 1 << 20).to_hex();
+    let bomb = crate::crafted::plant_fan_out(&env.root(), "d", 26, 1 << 20).to_hex();
     let deepest = vec!["a"; 26].join("/") + "/f";
 
     // Checkout and materialize refuse before writing, naming both numbers.

@@ -333,6 +333,47 @@ fn pull_of_a_shared_tree_by_part_and_whole(backend: &Backend) {
 }
 both!(pull_of_a_shared_tree_by_part_and_whole);
 
+/// A version's profile is stored as a delta against the previous version's: it still comes
+/// with a clone that brings no data (its base with it), reads the same offline, and survives a
+/// gc that collects the retired version whose profile is its base.
+fn a_profile_stored_as_a_delta_travels_and_outlives_its_base(backend: &Backend) {
+    let (env, remote) = workspace(backend);
+    let table = |i: usize, edit: &str| format!("id,label\n{i},cat\n{i}1,{edit}\n");
+    for i in 0..60 {
+        env.write(&format!("data/t{i:02}.csv"), table(i, "dog"));
+    }
+    let first = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    env.write("data/t07.csv", table(7, "bird"));
+    let second = env.id(&["commit", "data", "-d", "d", "-s", "raw", "-q"]);
+    let shown = env.dv(&["show", &second, "--profile", "--json"]).json();
+    let record = env.dv(&["show", &second, "--json"]).json();
+    let blob = dv::Hash::from_hex(record["profile"]["blob"].as_str().unwrap()).unwrap();
+    let link = env
+        .store()
+        .delta_link(dv::store::Kind::Blob, &blob)
+        .unwrap();
+    assert!(link.is_some(), "the second profile is a delta");
+    env.ok(&["push"]);
+    clone(&env, &remote, "copy", &["--no-data"]);
+    let copy = env.base().join("copy");
+    let offline = env.dv_in(
+        &copy,
+        &["--offline", "show", &second, "--profile", "--json"],
+    );
+    assert_eq!(offline.code, 0, "{offline}");
+    assert_eq!(offline.json(), shown);
+    // Retiring and collecting the first version keeps its profile (every retired version's
+    // profile stays), so the second's still reads.
+    env.ok(&["retire", &first, "--reason", "old"]);
+    env.ok(&["gc", "--grace", "0s", "--prune"]);
+    assert_eq!(
+        env.dv(&["show", &second, "--profile", "--json"]).json(),
+        shown
+    );
+    assert_eq!(env.dv(&["fsck"]).code, 0);
+}
+both!(a_profile_stored_as_a_delta_travels_and_outlives_its_base);
+
 fn clone_without_data_then_materialize_fetches_only_the_pinned_version(backend: &Backend) {
     let (env, remote) = workspace(backend);
     let one = noise("one", 500_000);

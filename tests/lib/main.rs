@@ -1,6 +1,8 @@
 //! Library-level tests: faster than the CLI tests, used where the input space is large.
 #![allow(clippy::disallowed_methods)] // tests build fixtures with plain writes
 
+#[path = "../support/crafted.rs"]
+mod crafted;
 #[path = "../support/describe.rs"]
 mod describe;
 mod test_checkout_stream;

@@ -2,7 +2,6 @@
 
 use dv::checkout::{CheckoutRequest, checkout};
 use dv::object::Version;
-use dv::object::version::VERSION_FORMAT_PLAIN as VERSION_FORMAT;
 use dv::progress::NoProgress;
 use dv::store::Kind;
 use dv::{Hash, TreeId, VersionId};
@@ -10,29 +9,8 @@ use dv::{Hash, TreeId, VersionId};
 /// Stores a version whose root tree is exactly `tree_bytes`.
 fn hostile_version(ws: &dv::Workspace, tree_bytes: &[u8]) -> VersionId {
     let tree = TreeId(crate::store(ws).put_bytes(Kind::Tree, tree_bytes).unwrap());
-    let version = Version {
-        format: VERSION_FORMAT,
-        dataset: "evil".into(),
-        stage: "raw".into(),
-        tree,
-        path: "evil".into(),
-        single_file: false,
-        inputs: vec![],
-        transform: None,
-        code: vec![],
-        params: Default::default(),
-        code_revision: None,
-        message: None,
-        author: "mallory".into(),
-        host: "elsewhere".into(),
-        dv_version: "0.1.0".into(),
-        created_at: "2026-01-01T00:00:00.000000Z".into(),
-        files: 1,
-        bytes: 5,
-        run: None,
-        profile: None,
-        failed_rules: Vec::new(),
-    };
+    let mut version = crate::crafted::crafted_version("evil", "raw", tree, 1, 5);
+    version.path = "evil".into();
     let id = VersionId(
         crate::store(ws)
             .put_bytes(Kind::Version, &version.encode())
