@@ -37,6 +37,7 @@ fn version(dataset: &str, stage: &str, inputs: Vec<VersionId>, n: usize) -> Vers
         bytes: 1,
         run: None,
         profile: None,
+        profile_tables: None,
         failed_rules: Vec::new(),
     }
 }

@@ -118,7 +118,8 @@ pub fn commit(
     let Snapped {
         snap,
         single_file,
-        profile,
+        mut profile,
+        known,
         tables_read,
     } = snapshot_and_profile(
         ws,
@@ -150,13 +151,20 @@ pub fn commit(
         run: request.run.clone(),
         profile: None,
         failed_rules: Vec::new(),
+        profile_tables: None,
     };
     if rules.has_stage(&version.stage) {
         let input_stages = input_stages(ws, &version.inputs)?;
+        // The rules check every table: the reused ones are read (small files) for them.
+        if let Some(made) = &mut profile {
+            made.load_reused(&ws.store)?;
+        }
         let failures = rules.check(
             &version,
             &input_stages,
-            profile.as_ref().unwrap_or(&Profile::default()),
+            profile
+                .as_ref()
+                .map_or(&Profile::default(), |made| &made.profile),
         );
         if !failures.is_empty() && !request.allow_failing {
             return Err(Error::RulesFailed {
@@ -167,10 +175,10 @@ pub fn commit(
         }
         version.failed_rules = failures;
     }
-    if let Some(profile) = &profile {
-        // Against the previous profile: a profile that differs in a few tables costs those.
-        let previous = previous_versions.iter().find_map(|v| v.profile.as_ref());
-        version.profile = Some(profile.store(&ws.store, previous.map(|p| &p.blob))?);
+    if let Some(made) = &profile {
+        let (summary, tables) = made.store(&ws.store, &known)?;
+        version.profile = Some(summary);
+        version.profile_tables = Some(tables);
     }
     version.format = version.format_for();
 
@@ -194,7 +202,9 @@ struct Source<'a> {
 struct Snapped {
     snap: crate::snapshot::Snapshot,
     single_file: bool,
-    profile: Option<Profile>,
+    profile: Option<profile::Made>,
+    /// What earlier versions' profiles hold: the profile's delta bases.
+    known: profile::Known,
     tables_read: usize,
 }
 
@@ -215,14 +225,10 @@ fn snapshot_and_profile(
     let previous: Vec<TreeId> = previous_versions.iter().map(|v| v.tree).collect();
     let (abs, cache_key) = (source.abs, source.cache_key);
     // Tables whose content the previous versions' profiles describe are not read again.
-    let known: Vec<Profile> = if profiling {
-        previous_versions
-            .iter()
-            .filter_map(|v| v.profile.as_ref())
-            .filter_map(|file| Profile::load(&ws.store, file).ok())
-            .collect()
+    let known = if profiling {
+        profile::Known::of_versions(&ws.store, previous_versions, &settings)
     } else {
-        Vec::new()
+        profile::Known::default()
     };
     let single_file = !abs.is_dir();
     // Tables are profiled as the snapshot hashes them, on the threads that read them.
@@ -278,7 +284,7 @@ fn snapshot_and_profile(
                 Some(profile)
             }
             Err(e) if crate::gc::epoch(ws) != gc_epoch => {
-                crate::gc::check_complete(ws, &snap.root, &[])?;
+                crate::gc::check_complete(ws, vec![(Kind::Tree, snap.root.0)])?;
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -290,6 +296,7 @@ fn snapshot_and_profile(
         snap,
         single_file,
         profile,
+        known,
         tables_read,
     })
 }
@@ -308,8 +315,7 @@ fn publish(
     // Objects this commit found already stored (and did not write) may have been garbage a
     // concurrent gc removed: then check that everything the version needs is still here.
     if crate::gc::epoch(ws) != gc_epoch {
-        let code: Vec<crate::id::Hash> = version.blobs().map(|blob| blob.0).collect();
-        crate::gc::check_complete(ws, &version.tree, &code)?;
+        crate::gc::check_complete(ws, version.objects().collect())?;
     }
     if let Some(existing_id) = ws.index.latest(&version.dataset, Some(&version.stage))?
         && let Some(existing) = ws.index.version(&existing_id)?

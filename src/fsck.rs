@@ -212,12 +212,19 @@ pub fn fsck(ws: &Workspace, progress: &dyn Progress) -> Result<FsckReport> {
             stage: version.stage.clone(),
             path,
         };
-        let below = fold_trees(&version.tree, &mut memo, &mut walker)?;
-        for (kind, object, problem, path) in below.found {
-            let entry = findings
-                .entry((kind, object))
-                .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
-            entry.2.push(affected(display_path(&path)));
+        // The data, then the profile's tables (named `profile:` and the table's path).
+        let trees = std::iter::once((version.tree, ""))
+            .chain(version.profile_tables.map(|tree| (tree, "profile:")));
+        for (tree, label) in trees {
+            let below = fold_trees(&tree, &mut memo, &mut walker)?;
+            for (kind, object, problem, path) in below.found {
+                let entry = findings
+                    .entry((kind, object))
+                    .or_insert_with(|| (problem, reason_for(problem), Vec::new()));
+                entry
+                    .2
+                    .push(affected(format!("{label}{}", display_path(&path))));
+            }
         }
         let beside = version
             .code

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::id::{Hash, TreeId, VersionId};
+use crate::id::{Hash, VersionId};
 use crate::lifecycle::State;
 use crate::store::{Kind, RawObject, Store};
 use crate::workspace::Workspace;
@@ -115,13 +115,12 @@ fn mark(ws: &Workspace, roots: &[VersionId]) -> Result<HashSet<(Kind, Hash)>> {
     let mut starts = Vec::new();
     for id in roots {
         if let Some(version) = ws.index.version(id)? {
-            starts.push((Kind::Tree, version.tree.0));
-            starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
+            starts.extend(version.objects());
         }
     }
     // Profiles stay with the records, so a retired version can still be described.
     for (_, version) in ws.index.log(&crate::index::LogFilter::default())? {
-        starts.extend(version.profile.map(|p| (Kind::Blob, p.blob.0)));
+        starts.extend(version.profile_objects());
     }
     Ok(reach(&ws.store, starts)?.0)
 }
@@ -298,13 +297,11 @@ fn bump_epoch(ws: &Workspace) -> Result<()> {
     crate::fs_util::write_atomic(&epoch_path(ws), format!("{next}\n").as_bytes(), "gc-epoch")
 }
 
-/// After a gc ran during a commit: fails unless every object the new version needs is here
-/// (checked with the workspace lock held, so no gc runs meanwhile).
-pub fn check_complete(ws: &Workspace, tree: &TreeId, code: &[Hash]) -> Result<()> {
+/// After a gc ran during a commit: fails unless every object the new version needs (what
+/// `starts` reach) is here (checked with the workspace lock held, so no gc runs meanwhile).
+pub fn check_complete(ws: &Workspace, starts: Vec<(Kind, Hash)>) -> Result<()> {
     // The packs as they are now: a gc may have rewritten some.
     ws.store.pack_files()?;
-    let mut starts = vec![(Kind::Tree, tree.0)];
-    starts.extend(code.iter().map(|c| (Kind::Blob, *c)));
     match reach(&ws.store, starts)?.1 {
         0 => Ok(()),
         missing => Err(Error::RemovedDuringCommit { missing }),

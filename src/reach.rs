@@ -112,10 +112,20 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
     {
         missing += 1;
     }
+    // A profile's tables are metadata every need brings.
+    if let Some(tables) = version.profile_tables {
+        missing += missing_below(store, tables, true)?;
+    }
     if matches!(need, Need::Code | Need::Profiles) {
         return Ok(missing);
     }
-    let mut trees = TreeLevels::new([(version.tree, ())]);
+    Ok(missing + missing_below(store, version.tree, need == Need::Data)?)
+}
+
+/// How many trees below `root` (and with `files`, files) are not local.
+fn missing_below(store: &Store, root: TreeId, files: bool) -> Result<usize> {
+    let mut missing = 0;
+    let mut trees = TreeLevels::new([(root, ())]);
     while let Some(level) = trees.next_level()? {
         for (id, ()) in level {
             if !store.has(Kind::Tree, &id.0) {
@@ -125,7 +135,7 @@ fn count_missing(store: &Store, version: &Version, need: Need) -> Result<usize> 
             for entry in store.tree(&id)?.entries {
                 match entry.kind {
                     EntryKind::Tree => trees.push(TreeId(entry.id), ()),
-                    _ if need == Need::Data && !store.has(Kind::Blob, &entry.id) => missing += 1,
+                    _ if files && !store.has(Kind::Blob, &entry.id) => missing += 1,
                     _ => {}
                 }
             }

@@ -107,11 +107,7 @@ fn dataset(namespace: &str, id: &VersionId, version: &Version, schema: Option<Va
 /// The columns of a version's first table (by path): with their types from its profile, else
 /// the header of its first CSV or TSV file when its content is here.
 fn table_schema(ws: &Workspace, version: &Version) -> Option<Value> {
-    if let Some(profile) = version
-        .profile
-        .as_ref()
-        .filter(|file| ws.store.has(Kind::Blob, &file.blob.0))
-        .and_then(|file| crate::profile::Profile::load(&ws.store, file).ok())
+    if let Ok(Some(profile)) = crate::profile::stored(&ws.store, version)
         && let Some(table) = profile.tables.values().find(|t| t.error.is_none())
     {
         let fields = table

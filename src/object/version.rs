@@ -13,11 +13,15 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::id::{BlobId, Hash, TreeId, VersionId};
+use crate::store::Kind;
 
-/// The version encoding this dv writes and the newest it reads: 3 for a version carrying a
-/// profile or the stage rules it failed, 2 for one made by `dv run` without either, 1 for
-/// every other. Each older kind keeps its encoding, so ids made by an older dv never change.
-pub const VERSION_FORMAT: u32 = 3;
+/// The version encoding this dv writes and the newest it reads: 4 for a version whose profile
+/// is stored table by table, 3 for one carrying a whole-file profile (written before 4 existed)
+/// or the stage rules it failed, 2 for one made by `dv run` without either, 1 for every other.
+/// Each older kind keeps its encoding, so ids made by an older dv never change.
+pub const VERSION_FORMAT: u32 = 4;
+/// The encoding of a version with rule results or a whole-file profile, and no profile tables.
+pub const VERSION_FORMAT_PROFILE: u32 = 3;
 /// Longest version message kept (a person writes far less; a remote cannot send megabytes).
 pub const MAX_MESSAGE: usize = 64 << 10;
 /// The encoding of a version with a run record but no profile or rule results.
@@ -57,9 +61,14 @@ pub struct Version {
     /// How `dv run` made it: the command, its environment and its logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunRecord>,
-    /// What the data looks like (see `profile::Profile`), stored as a JSON file.
+    /// What the data looks like (see `profile::Profile`), stored as a JSON file: the whole
+    /// profile (format 3), or its summary when `profile_tables` names the tables' profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<StoredFile>,
+    /// The profile of each table, one JSON file per table at the table's own path (format 4):
+    /// versions share a table's profile the way they share its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_tables: Option<TreeId>,
     /// The stage rules the version failed when it was committed with `--allow-failing`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_rules: Vec<RuleFailure>,
@@ -235,8 +244,9 @@ impl Version {
         serde_json::to_vec(self).expect("a version always serializes")
     }
 
-    /// Every file the version holds beside its tree: code files, a run's logs and package
-    /// listing, the profile. What gc keeps, push sends and fsck checks with the tree.
+    /// Every file the version holds beside its trees: code files, a run's logs and package
+    /// listing, the profile (its summary, with profile tables). What gc keeps, push sends and
+    /// fsck checks with the trees.
     pub fn blobs(&self) -> impl Iterator<Item = BlobId> + '_ {
         let run = self.run_files().into_iter().map(|(_, file)| file.blob);
         let profile = self.profile.iter().map(|file| file.blob);
@@ -247,10 +257,29 @@ impl Version {
             .chain(profile)
     }
 
+    /// Every object the version names: its data tree, the files beside it and its profile
+    /// tables. Where a walk of what a version needs (gc's, push's, a commit's check) starts.
+    pub fn objects(&self) -> impl Iterator<Item = (Kind, Hash)> + '_ {
+        std::iter::once((Kind::Tree, self.tree.0))
+            .chain(self.blobs().map(|blob| (Kind::Blob, blob.0)))
+            .chain(self.profile_tables.map(|tree| (Kind::Tree, tree.0)))
+    }
+
+    /// The objects of its profile: metadata that stays with the record (a retired version's
+    /// too) and comes with every kind of pull.
+    pub fn profile_objects(&self) -> impl Iterator<Item = (Kind, Hash)> + '_ {
+        let summary = self.profile.map(|file| (Kind::Blob, file.blob.0));
+        summary
+            .into_iter()
+            .chain(self.profile_tables.map(|tree| (Kind::Tree, tree.0)))
+    }
+
     /// The encoding a version with these fields is written in (see [`VERSION_FORMAT`]).
     pub fn format_for(&self) -> u32 {
-        if self.profile.is_some() || !self.failed_rules.is_empty() {
+        if self.profile_tables.is_some() {
             VERSION_FORMAT
+        } else if self.profile.is_some() || !self.failed_rules.is_empty() {
+            VERSION_FORMAT_PROFILE
         } else if self.run.is_some() {
             VERSION_FORMAT_RUN
         } else {
@@ -328,10 +357,23 @@ impl Version {
                 crate::names::check_relative_path("its code file", &code.path)?;
             }
         }
-        if (self.profile.is_some() || !self.failed_rules.is_empty()) && self.format < VERSION_FORMAT
+        if (self.profile.is_some() || !self.failed_rules.is_empty())
+            && self.format < VERSION_FORMAT_PROFILE
         {
             return Err(format!(
                 "it carries a profile or rule results but claims version format {}",
+                self.format
+            ));
+        }
+        if self.profile_tables.is_some() && (self.format < VERSION_FORMAT || self.profile.is_none())
+        {
+            return Err(format!(
+                "it names profile tables {}but claims version format {}",
+                if self.profile.is_none() {
+                    "without a profile "
+                } else {
+                    ""
+                },
                 self.format
             ));
         }

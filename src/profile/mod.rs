@@ -4,19 +4,23 @@
 //! image datasets laid out as `train/<class>/…`, the class balance), and for each table (CSV,
 //! TSV, JSONL, Parquet)
 //! its rows, columns with their types and null counts, duplicate rows and the distribution of
-//! its label columns. Computed at commit and stored as a JSON file of the version; compared by
-//! `dv diff --profile` (see [`drift`]) and checked by the stage rules (`crate::rules`).
+//! its label columns. Computed at commit and stored with the version, one file per table (see
+//! [`stored`]); compared by `dv diff --profile` (see [`drift`]) and checked by the stage rules
+//! (`crate::rules`).
 //!
 //! Each table is read once, with bounded memory (see `table`); a table whose content (blob)
-//! and settings match the previous version's profile is not read at all.
+//! and settings an earlier version's profile describes is not read at all, and its stored
+//! profile is shared, not stored again.
 
 pub mod drift;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod stored;
 mod table;
 
+pub use stored::{Known, Made, stored};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -226,16 +230,16 @@ pub struct EarlyTable {
 /// be on disk (re-extracted, copied, touched) and whatever its path.
 pub struct Early<'a> {
     settings: &'a Settings,
-    by_blob: HashMap<BlobId, &'a TableProfile>,
+    known: &'a Known,
     tables: Mutex<HashMap<String, EarlyTable>>,
     read: AtomicUsize,
 }
 
 impl<'a> Early<'a> {
-    pub fn new(settings: &'a Settings, known: &'a [Profile]) -> Early<'a> {
+    pub fn new(settings: &'a Settings, known: &'a Known) -> Early<'a> {
         Early {
             settings,
-            by_blob: known_tables(known, settings),
+            known,
             tables: Mutex::default(),
             read: AtomicUsize::new(0),
         }
@@ -249,12 +253,10 @@ impl<'a> Early<'a> {
         let Some(format) = Format::of(path) else {
             return;
         };
-        let labels = self.settings.labels_for(path);
-        let known = self
-            .by_blob
-            .get(&BlobId(file.blob))
-            .is_some_and(|t| t.format == format.name() && same_labels(t, &labels));
-        if known {
+        if (self.known)
+            .find(&BlobId(file.blob), path, format, self.settings)
+            .is_some()
+        {
             return;
         }
         let Some(before) = std::fs::metadata(file.path).ok().map(|m| FileStat::of(&m)) else {
@@ -264,6 +266,7 @@ impl<'a> Early<'a> {
             return;
         }
         self.read.fetch_add(1, Ordering::Relaxed);
+        let labels = self.settings.labels_for(path);
         let Some(outcome) = read_worktree_table(file.path, format, &labels, self.settings) else {
             return;
         };
@@ -285,20 +288,6 @@ impl<'a> Early<'a> {
             .expect("no panics while holding the lock");
         (tables, self.read.into_inner())
     }
-}
-
-/// The table profiles of `known` profiles by content, when made with the same null values.
-fn known_tables<'a>(
-    known: &'a [Profile],
-    settings: &Settings,
-) -> HashMap<BlobId, &'a TableProfile> {
-    known
-        .iter()
-        .filter(|p| p.null_values == settings.null_values)
-        .flat_map(|p| p.tables.values())
-        .filter(|t| t.error.is_none())
-        .map(|t| (t.blob, t))
-        .collect()
 }
 
 /// A version's profile with `settings` (what the stage rules ask for): the stored one when it
@@ -323,32 +312,26 @@ pub fn of_version(
     reports.extend(report);
     let known = match stored(&ws.store, version)? {
         Some(profile) if profile.covers(settings) => return Ok((ws, profile, reports)),
-        known => known,
+        known => Known::of_profiles(known.as_slice(), settings),
     };
     let (ws, report) = ensure(ws, &[*id], Need::Data, fetch, progress)?;
     reports.extend(report);
-    let profile = profile_tree(
-        &ws.store,
-        &ws.store,
-        &version.tree,
-        settings,
-        known.as_slice(),
-        None,
-    )?;
+    let made = profile_tree(&ws.store, &ws.store, &version.tree, settings, &known, None)?;
+    let profile = made.into_profile(&ws.store)?;
     Ok((ws, profile, reports))
 }
 
-/// Profiles a stored tree, reusing the table profiles of `known` profiles (earlier versions')
-/// for tables with the same content. `trees` may hold trees not read back from the store yet
-/// (a commit's, in memory).
+/// Profiles a stored tree, reusing the table profiles `known` (earlier versions') holds for
+/// tables with the same content. `trees` may hold trees not read back from the store yet (a
+/// commit's, in memory).
 pub fn profile_tree(
     store: &Store,
     trees: &dyn TreeSource,
     root: &TreeId,
     settings: &Settings,
-    known: &[Profile],
+    known: &Known,
     worktree: Option<&Worktree>,
-) -> Result<Profile> {
+) -> Result<Made> {
     let mut profile = Profile {
         format: PROFILE_FORMAT,
         null_values: settings.null_values.clone(),
@@ -416,8 +399,6 @@ pub fn profile_tree(
             Ok(())
         },
     )?;
-    // Counts depend on what is null: profiles made with other null values are not reused.
-    let by_blob = known_tables(known, settings);
     // A content that appears at many paths (with the same labels asked for) is read once.
     let mut first_at: HashMap<(BlobId, &'static str, Vec<String>), usize> = HashMap::new();
     let mut copies: Vec<(usize, usize)> = Vec::new();
@@ -432,35 +413,50 @@ pub fn profile_tree(
             }
         }
     }
-    let mut profiled: Vec<Option<TableProfile>> = vec![None; tables.len()];
+    let mut profiled: Vec<Option<Outcome>> = vec![None; tables.len()];
     let computed = distinct
         .into_par_iter()
         .map(|i| {
             let (path, file) = &tables[i];
-            let labels = settings.labels_for(path);
-            let known = by_blob
-                .get(&file.blob)
-                .filter(|t| t.format == file.format.name() && same_labels(t, &labels));
-            let table = match known {
-                Some(table) => (*table).clone(),
-                None => profile_table(store, path, file, &labels, settings, worktree)?,
+            let outcome = match known.find(&file.blob, path, file.format, settings) {
+                Some(stored::Reuse::Stored(stored)) => Outcome::Reused(stored),
+                Some(stored::Reuse::Loaded(table)) => Outcome::Profiled(table.clone()),
+                None => {
+                    let labels = settings.labels_for(path);
+                    let table = profile_table(store, path, file, &labels, settings, worktree)?;
+                    Outcome::Profiled(table)
+                }
             };
-            Ok((i, table))
+            Ok((i, outcome))
         })
         .collect::<Result<Vec<_>>>()?;
-    for (i, table) in computed {
-        profiled[i] = Some(table);
+    for (i, outcome) in computed {
+        profiled[i] = Some(outcome);
     }
     for (i, first) in copies {
         profiled[i] = profiled[first].clone();
     }
-    let profiled: Vec<(String, TableProfile)> = tables
-        .into_iter()
-        .zip(profiled)
-        .filter_map(|((path, _), table)| Some((path, table?)))
-        .collect();
-    profile.tables = profiled.into_iter().collect();
-    Ok(profile)
+    let mut reused = BTreeMap::new();
+    for ((path, _), outcome) in tables.into_iter().zip(profiled) {
+        match outcome {
+            Some(Outcome::Profiled(table)) => {
+                profile.tables.insert(path, table);
+            }
+            Some(Outcome::Reused(stored)) => {
+                reused.insert(path, stored);
+            }
+            None => {}
+        }
+    }
+    Ok(Made::new(profile, reused, settings))
+}
+
+/// What became of one table: profiled (or taken from a profile read before), or its stored
+/// profile reused unread.
+#[derive(Clone)]
+enum Outcome {
+    Profiled(TableProfile),
+    Reused(crate::object::StoredFile),
 }
 
 /// Second-level directories are kept for parents with at most [`MAX_CLASS_DIRECTORIES`] of
@@ -705,65 +701,14 @@ impl Profile {
         serde_json::to_vec(self).expect("a profile always serializes")
     }
 
-    /// Stores the profile as a blob of the version, as a delta against `previous` (the
-    /// previous version's profile) when that is clearly smaller.
-    pub fn store(
-        &self,
-        store: &Store,
-        previous: Option<&BlobId>,
-    ) -> Result<crate::object::StoredFile> {
-        let bytes = self.encode();
-        let batch = store.batch();
-        let id = batch.put_bytes(Kind::Blob, &bytes, previous.map(|p| &p.0))?;
-        batch.finish()?;
-        Ok(crate::object::StoredFile {
-            blob: BlobId(id),
-            size: bytes.len() as u64,
-        })
-    }
-
-    /// Reads a stored profile, refusing one too large, malformed or of a newer format.
+    /// Reads a profile stored whole (by versions before format 4), refusing one too large,
+    /// malformed or of a newer format.
     pub fn load(store: &Store, file: &crate::object::StoredFile) -> Result<Profile> {
-        let bad = |reason: String| Error::CorruptObject {
+        let value = stored::read_json(store, file, MAX_PROFILE_BYTES as u64, PROFILE_FORMAT)?;
+        serde_json::from_value(value).map_err(|e| Error::CorruptObject {
             kind: "profile",
             id: file.blob.0,
-            reason,
-        };
-        if file.size > MAX_PROFILE_BYTES as u64 {
-            return Err(bad(format!(
-                "it claims {} bytes, more than the {MAX_PROFILE_BYTES} dv reads",
-                file.size
-            )));
-        }
-        let mut bytes = Vec::new();
-        store
-            .read(Kind::Blob, &file.blob.0)?
-            .take(MAX_PROFILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(e.to_string()))?;
-        if bytes.len() > MAX_PROFILE_BYTES {
-            return Err(bad(format!("it is larger than {MAX_PROFILE_BYTES} bytes")));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("it is not JSON: {e}")))?;
-        match value.get("format").and_then(serde_json::Value::as_u64) {
-            None => return Err(bad("it has no format number".into())),
-            Some(format) if format > u64::from(PROFILE_FORMAT) => {
-                return Err(bad(format!(
-                    "it uses profile format {format}, newer than this dv reads ({PROFILE_FORMAT}); upgrade dv"
-                )));
-            }
-            Some(_) => {}
-        }
-        serde_json::from_value(value).map_err(|e| bad(format!("its fields are invalid: {e}")))
+            reason: format!("its fields are invalid: {e}"),
+        })
     }
-}
-
-/// A version's stored profile, if it has one.
-pub fn stored(store: &Store, version: &crate::object::Version) -> Result<Option<Profile>> {
-    version
-        .profile
-        .as_ref()
-        .map(|file| Profile::load(store, file))
-        .transpose()
 }

@@ -401,12 +401,15 @@ fn profile_in_chunks(
     let mut first = Vec::new();
     let header_end = file.read_until(b'\n', &mut first).ok()? as u64;
     let line = trim_line(&first);
-    if memchr::memchr(b'"', line).is_some() || line.is_empty() {
+    if line.is_empty() {
         return None;
     }
-    let names = line
-        .split(|b| *b == delim)
-        .map(|h| String::from_utf8_lossy(h).into_owned())
+    let (mut bounds, mut unquoted) = (Vec::new(), Vec::new());
+    let quoted = split_fields(line, delim, &mut bounds, &mut unquoted)?;
+    let text = if quoted { &unquoted[..] } else { line };
+    let names = bounds
+        .iter()
+        .map(|range| String::from_utf8_lossy(&text[range.clone()]).into_owned())
         .collect();
     let header = Header::new(names, labels);
     let nulls = Nulls::new(settings);
@@ -488,6 +491,8 @@ fn profile_lines(
     let mut partial = header.partial();
     let mut hashes = Vec::with_capacity(HASH_BATCH);
     let mut bounds: Vec<std::ops::Range<usize>> = Vec::with_capacity(header.names.len());
+    // A quoted line's values, unescaped, and the row written with the least quoting.
+    let (mut unquoted, mut canonical) = (Vec::new(), Vec::new());
     let flush = |hashes: &mut Vec<u64>| -> Result<(), Unreadable> {
         let mut counter = duplicates.lock().expect("a profiling thread panicked");
         for hash in hashes.drain(..) {
@@ -515,25 +520,12 @@ fn profile_lines(
             done = true;
         }
         let block = &buf[..if done { filled + 1 } else { filled }];
-        if memchr::memchr(b'"', &block[kept..]).is_some() {
-            return Ok(None);
-        }
         let mut line_start = 0;
-        let mut field_start = 0;
-        bounds.clear();
-        for at in memchr::memchr2_iter(delim, b'\n', block) {
-            if block[at] == delim {
-                bounds.push(field_start..at);
-                field_start = at + 1;
-                continue;
-            }
+        for at in memchr::memchr_iter(b'\n', block) {
             let line = line_start;
             line_start = at + 1;
-            let fields_from = field_start;
-            field_start = at + 1;
             if skipping {
                 skipping = false;
-                bounds.clear();
                 continue;
             }
             if offset + line as u64 >= end {
@@ -545,28 +537,36 @@ fn profile_lines(
             } else {
                 at
             };
-            if line_end == line && bounds.is_empty() {
+            let text = &block[line..line_end];
+            if text.is_empty() {
                 continue; // a blank line, which the csv parser skips too
             }
-            bounds.push(fields_from..line_end.max(fields_from));
+            let Some(quoted) = split_fields(text, delim, &mut bounds, &mut unquoted) else {
+                return Ok(None);
+            };
             if bounds.len() != header.names.len() {
                 return Ok(None);
             }
+            let values = if quoted { &unquoted[..] } else { text };
             let mut hasher = row_hasher();
-            hasher.write(&block[line..line_end]);
+            if quoted {
+                canonical_row(values, &bounds, delim, &mut canonical);
+                hasher.write(&canonical);
+            } else {
+                hasher.write(text);
+            }
             hashes.push(hasher.finish());
             if hashes.len() >= HASH_BATCH {
                 flush(&mut hashes)?;
             }
             partial.add(
                 &Split {
-                    line: block,
+                    line: values,
                     bounds: &bounds,
                 },
                 header,
                 nulls,
             );
-            bounds.clear();
         }
         if done {
             break;
@@ -578,6 +578,91 @@ fn profile_lines(
     }
     flush(&mut hashes)?;
     Ok(Some(partial))
+}
+
+/// Splits one line of a delimited file into fields (`bounds`, ranges into the line, or into
+/// `unquoted` when the line holds a quote: then `Some(true)`). RFC 4180 quoting: a field that
+/// starts with `"` runs to the next `"` not doubled, and a delimiter or the line's end must
+/// follow. `None` for anything else — a quote inside an unquoted field, text after a closing
+/// quote, or a quoted field running past the line (a value holding a line break): the csv
+/// parser then reads the file, so what is counted never depends on this reader's leniency.
+fn split_fields(
+    line: &[u8],
+    delim: u8,
+    bounds: &mut Vec<std::ops::Range<usize>>,
+    unquoted: &mut Vec<u8>,
+) -> Option<bool> {
+    bounds.clear();
+    if memchr::memchr(b'"', line).is_none() {
+        let mut start = 0;
+        for at in memchr::memchr_iter(delim, line) {
+            bounds.push(start..at);
+            start = at + 1;
+        }
+        bounds.push(start..line.len());
+        return Some(false);
+    }
+    unquoted.clear();
+    let mut at = 0;
+    loop {
+        let start = unquoted.len();
+        if line.get(at) == Some(&b'"') {
+            at += 1;
+            loop {
+                let quote = at + memchr::memchr(b'"', &line[at..])?;
+                unquoted.extend_from_slice(&line[at..quote]);
+                at = quote + 1;
+                if line.get(at) != Some(&b'"') {
+                    break;
+                }
+                unquoted.push(b'"');
+                at += 1;
+            }
+            if at < line.len() && line[at] != delim {
+                return None;
+            }
+        } else {
+            let end = memchr::memchr(delim, &line[at..]).map_or(line.len(), |p| at + p);
+            if memchr::memchr(b'"', &line[at..end]).is_some() {
+                return None;
+            }
+            unquoted.extend_from_slice(&line[at..end]);
+            at = end;
+        }
+        bounds.push(start..unquoted.len());
+        if at >= line.len() {
+            return Some(true);
+        }
+        at += 1;
+    }
+}
+
+/// A row written with the least quoting (only values holding the delimiter, a quote or a line
+/// break are quoted): rows with equal values have equal canonical forms however they were
+/// quoted, and a row needing no quotes is its own line, so duplicates hash alike either way.
+fn canonical_row(values: &[u8], bounds: &[std::ops::Range<usize>], delim: u8, out: &mut Vec<u8>) {
+    out.clear();
+    for (i, range) in bounds.iter().enumerate() {
+        if i > 0 {
+            out.push(delim);
+        }
+        let value = &values[range.clone()];
+        let needs_quotes = value
+            .iter()
+            .any(|&b| b == delim || b == b'"' || b == b'\n' || b == b'\r');
+        if needs_quotes {
+            out.push(b'"');
+            for &b in value {
+                if b == b'"' {
+                    out.push(b'"');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(value);
+        }
+    }
 }
 
 fn profile_jsonl(
@@ -989,10 +1074,55 @@ mod tests {
                 .unwrap();
             assert_eq!(split, parsed, "chunks of {chunk} bytes");
         }
-        std::fs::write(&path, "a,b\n1,\"x,y\"\n").unwrap();
-        assert!(profile_in_chunks(&path, Format::Csv, &labels, &settings, 4).is_none());
         std::fs::write(&path, "a,b\n1,2,3\n").unwrap();
         assert!(profile_in_chunks(&path, Format::Csv, &labels, &settings, 4).is_none());
+    }
+
+    /// Quoted fields (RFC 4180) are split on all cores too, counting exactly what the csv
+    /// parser counts: delimiters and doubled quotes inside quotes, empty quoted values, a
+    /// quoted header, and rows equal once unquoted counted as duplicates however they were
+    /// quoted. A value holding a line break, a quote inside an unquoted field or text after a
+    /// closing quote sends the file to the csv parser, whatever the chunk boundaries.
+    #[test]
+    fn quoted_fields_split_on_all_cores_count_what_the_csv_parser_counts() {
+        let text = concat!(
+            "\"id\",\"note\",label\r\n",
+            "1,\"said \"\"hi\"\", then left\",cat\r\n",
+            "2,plain,\"\"\n",
+            "2,\"plain\",\"\"\n",
+            "3,\"NA\",dog\n",
+            "\n",
+            "4,\"a,b\",dog\n",
+            "4,\"a,b\",dog"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let settings = Settings::default();
+        let labels = vec!["label".to_string()];
+        let parsed = profile_text(Format::Csv, &mut text.as_bytes(), &labels, &settings).unwrap();
+        assert_eq!((parsed.rows, parsed.duplicate_rows), (6, 2));
+        assert_eq!(parsed.column("note").unwrap().nulls, 1);
+        for chunk in [1, 2, 5, 11, 1 << 20] {
+            let split = profile_in_chunks(&path, Format::Csv, &labels, &settings, chunk)
+                .expect("RFC 4180 quoting on single lines")
+                .unwrap();
+            assert_eq!(split, parsed, "chunks of {chunk} bytes");
+        }
+        for other in [
+            "a,b\n1,\"two\nlines\"\n2,x\n",
+            "a,b\n1,x\"y\n",
+            "a,b\n1,\"x\"y\n",
+            "a,b\n1,\"never closed\n",
+        ] {
+            std::fs::write(&path, other).unwrap();
+            for chunk in [1, 3, 1 << 20] {
+                assert!(
+                    profile_in_chunks(&path, Format::Csv, &labels, &settings, chunk).is_none(),
+                    "{other:?} in chunks of {chunk}"
+                );
+            }
+        }
     }
 
     /// Hashes spilled to the partitions' files count exactly what memory alone counts,

@@ -80,15 +80,9 @@ pub fn gc(
     super::pull(ws, remote, &roots, &[], Need::Trees, progress)?;
     let cache = super::catalog::index_cache(ws, client);
     let catalog = Catalog::load(remote, cache.as_deref())?;
-    let mut live = mark(ws, remote, &catalog, &roots, progress)?;
     // Profiles stay with the records, so a retired version can still be described.
-    for id in recorded {
-        if let Some(profile) = ws.index.version(&id)?.and_then(|v| v.profile)
-            && catalog.place(Kind::Blob, &profile.blob.0).is_some()
-        {
-            live.insert((Kind::Blob, profile.blob.0));
-        }
-    }
+    super::pull(ws, remote, &recorded, &[], Need::Profiles, progress)?;
+    let live = mark(ws, remote, &catalog, &roots, &recorded, progress)?;
     crate::failpoint::hit("remote-gc", "marked").map_err(|e| Error::io("remote gc", e))?;
 
     let mut report = GcReport {
@@ -216,20 +210,30 @@ fn roots(ws: &Workspace, remote: &Remote) -> Result<(Vec<VersionId>, Vec<Version
     Ok((roots, versions.into_iter().map(VersionId).collect()))
 }
 
-/// Every remote object the roots reach: the trees and files they list (from the trees brought
-/// here), then the chunks and delta bases of each as the remote stores it.
+/// Every remote object the roots reach, and the profiles of every `recorded` version: the trees
+/// and files they list (from the trees brought here), then the chunks and delta bases of each
+/// as the remote stores it.
 fn mark(
     ws: &Workspace,
     remote: &Remote,
     catalog: &Catalog,
     roots: &[VersionId],
+    recorded: &[VersionId],
     progress: &dyn Progress,
 ) -> Result<HashSet<ObjectKey>> {
     let mut starts = Vec::new();
     for id in roots {
-        let version = ws.version(id)?;
-        starts.push((Kind::Tree, version.tree.0));
-        starts.extend(version.blobs().map(|blob| (Kind::Blob, blob.0)));
+        starts.extend(ws.version(id)?.objects());
+    }
+    // Every recorded version's profile, a retired one's too. A profile tree the remote does
+    // not hold either is no one's to keep; one it holds was brought here above (else the walk
+    // stops rather than let its tables look like garbage).
+    for id in recorded {
+        if let Some(version) = ws.index.version(id)? {
+            starts.extend(version.profile_objects().filter(|(kind, id)| {
+                *kind == Kind::Blob || ws.store.has(*kind, id) || catalog.has(*kind, id)
+            }));
+        }
     }
     let mut listed = Vec::new();
     crate::reach::walk(&ws.store, starts, |kind, id| {

@@ -219,7 +219,10 @@ fn pull_once(
     for id in versions {
         let version = ws.version(id)?;
         if matches!(need, Need::Trees | Need::Data) {
-            fetcher.walk(id, &version, paths, &mut blobs)?;
+            fetcher.walk(id, version.tree, paths, &mut blobs)?;
+        }
+        if let Some(tables) = version.profile_tables {
+            fetcher.walk(id, tables, &[], &mut attached)?;
         }
         if paths.is_empty() && matches!(need, Need::Code | Need::Data) {
             attached.extend(version.blobs().map(|blob| blob.0));

@@ -70,10 +70,7 @@ pub fn push(
 
     progress.begin("pushing", 0, Unit::Bytes);
     let mut sender = Sender::new(remote, progress);
-    let starts = missing.iter().flat_map(|(_, version)| {
-        std::iter::once((Kind::Tree, version.tree.0))
-            .chain(version.blobs().map(|blob| (Kind::Blob, blob.0)))
-    });
+    let starts = missing.iter().flat_map(|(_, version)| version.objects());
     crate::reach::walk(&ws.store, starts, |kind, id| {
         let raw = ws.store.raw_object(kind, id)?;
         let parts = match &raw {

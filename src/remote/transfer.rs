@@ -20,7 +20,6 @@ use super::layout;
 use super::ranges;
 use crate::error::{Error, Result};
 use crate::id::{Hash, TreeId, VersionId};
-use crate::object::Version;
 use crate::object::tree::{EntryKind, TreeSource};
 use crate::object::walk::TreeLevels;
 use crate::progress::{Progress, Unit};
@@ -130,12 +129,12 @@ impl<'a> Fetcher<'a> {
         self.acquire(missing)
     }
 
-    /// Makes a version's trees local (only those on the way to `paths` when given), level by
-    /// level, and collects the files below them into `blobs`.
+    /// Makes the trees below `root`, a tree of version `id`, local (only those on the way to
+    /// `paths` when given), level by level, and collects the files below them into `blobs`.
     pub(super) fn walk(
         &self,
         id: &VersionId,
-        version: &Version,
+        root: TreeId,
         paths: &[String],
         blobs: &mut Vec<Hash>,
     ) -> Result<()> {
@@ -144,7 +143,7 @@ impl<'a> Fetcher<'a> {
         let filters: Filters =
             (!wanted.is_empty() && wanted.iter().all(|p| !p.is_empty())).then(|| wanted.clone());
         let mut matched: HashSet<Vec<Vec<u8>>> = HashSet::new();
-        let mut trees = TreeLevels::new([(version.tree, (filters.clone(), Vec::new()))]);
+        let mut trees = TreeLevels::new([(root, (filters.clone(), Vec::new()))]);
         while let Some(level) = trees.next_level()? {
             let missing: HashSet<Hash> = level
                 .iter()

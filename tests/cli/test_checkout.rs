@@ -13,13 +13,13 @@ fn checkout_to_an_empty_directory_and_back_in_place() {
 
     assert_snapshot!(env.dv(&["checkout", &raw, "--to", "restored"]), @"
     ------- stderr -------
-    Checked out a667d89fa632 into restored: 3 files written (106 B), 0 removed, 0 unchanged.
+    Checked out c0c7a3aed35f into restored: 3 files written (106 B), 0 removed, 0 unchanged.
     ");
     assert_eq!(env.read("restored/meta/README.md"), b"# penguins\n");
 
     assert_snapshot!(env.dv(&["checkout", "penguins@raw"]), @"
     ------- stderr -------
-    Checked out a667d89fa632 into data: 2 files written (75 B), 0 removed, 1 unchanged.
+    Checked out c0c7a3aed35f into data: 2 files written (75 B), 0 removed, 1 unchanged.
     ");
     assert_eq!(
         env.read("data/penguins.csv"),
@@ -28,12 +28,12 @@ fn checkout_to_an_empty_directory_and_back_in_place() {
     assert_eq!(env.read("data/meta/README.md"), b"# penguins\n");
     assert_snapshot!(env.dv(&["checkout", "penguins@cleaned"]), @"
     ------- stderr -------
-    Checked out f153036f8f52 into data: 1 file written (15 B), 1 removed, 1 unchanged.
+    Checked out 691256b577c4 into data: 1 file written (15 B), 1 removed, 1 unchanged.
     ");
     assert!(!env.root().join("data/meta/README.md").exists());
     assert_snapshot!(env.dv(&["status"]), @"
-    data: no changes since penguins f153036f8f52
-    restored: no changes since penguins a667d89fa632
+    data: no changes since penguins 691256b577c4
+    restored: no changes since penguins c0c7a3aed35f
     ");
 }
 
@@ -57,7 +57,7 @@ fn checkout_refuses_to_overwrite_uncommitted_changes() {
     assert_eq!(env.read("data/penguins.csv"), b"my unsaved work\n");
     assert_snapshot!(env.dv(&["checkout", "penguins@raw", "--force"]), @"
     ------- stderr -------
-    Checked out a667d89fa632 into data: 1 file written (64 B), 1 removed, 2 unchanged.
+    Checked out c0c7a3aed35f into data: 1 file written (64 B), 1 removed, 2 unchanged.
     ");
     assert_eq!(
         env.read("data/penguins.csv"),

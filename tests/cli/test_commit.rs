@@ -7,9 +7,9 @@ fn commit_prints_the_id_and_a_summary() {
     let env = TestEnv::new();
     env.penguins();
     assert_snapshot!(env.dv(&["commit", "data", "--dataset", "penguins", "--stage", "raw", "-m", "first"]), @"
-    9cc9b58d4be9a44c8d034e18d6ddd77a4ac0f2c2101928d09aa3ee591871dfdb
+    4fe29be3a1e4fb70225a8308d0296dda9ad9a011d565d2a1842c00622c3af30c
     ------- stderr -------
-    Committed penguins@raw 9cc9b58d4be9 (3 files, 106 B).
+    Committed penguins@raw 4fe29be3a1e4 (3 files, 106 B).
     ");
 }
 
@@ -69,11 +69,11 @@ fn commit_json_has_the_full_version() {
       "dataset": "penguins",
       "dv_version": "0.1.0",
       "files": 3,
-      "format": 3,
+      "format": 4,
       "host": "testhost",
-      "id": "68c39db2419f0c65a787f0eac66023ad63c4965d62ad70dba85475dd9bd7c820",
+      "id": "a160560b1a1d0a0ed33c15966e588823115dfb85c3a22ee70420a0c4596d6c8f",
       "inputs": [
-        "a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa"
+        "c0c7a3aed35f265bff041888bb49a732e8ce14081c74ebedaad78ad8c50c5f4c"
       ],
       "message": "drop nulls",
       "params": {
@@ -95,9 +95,10 @@ fn commit_json_has_the_full_version() {
       },
       "path": "data",
       "profile": {
-        "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
-        "size": 542
+        "blob": "7c2f1861d2c6a1585ad63eaf1200de66913b8b2481fc085043cd55599a96a9de",
+        "size": 298
       },
+      "profile_tables": "65019ba7fc0bc590466d56761b3f0e4debe1f0118c3a9a36cb6b7263758952f1",
       "single_file": false,
       "stage": "cleaned",
       "tables_read": 0,
@@ -116,7 +117,7 @@ fn recommitting_an_unchanged_tree_reports_the_existing_version() {
         "commit", "data", "-d", "penguins", "-s", "raw", "-m", "again",
     ]);
     assert_eq!(out.stdout.trim(), first);
-    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already a667d89fa632 with the same content and provenance.");
+    assert_snapshot!(out.stderr, @"Nothing changed: penguins@raw is already c0c7a3aed35f with the same content and provenance.");
     let json = env
         .dv(&["commit", "data", "-d", "penguins", "-s", "raw", "--json"])
         .json();
@@ -154,7 +155,7 @@ fn a_single_file_can_be_committed_and_checked_out() {
     assert_eq!(show["file_list"][0]["path"], "part-0.jsonl");
     env.write("shards/part-0.jsonl", "{\"a\":3}\n");
     assert_snapshot!(env.dv(&["status"]), @"
-    shards/part-0.jsonl: changes since part0 f2618fcea4ed
+    shards/part-0.jsonl: changes since part0 609acb9701f5
       M part-0.jsonl
     ");
     env.ok(&["checkout", "part0", "--force"]);
@@ -264,7 +265,7 @@ fn a_symlinked_data_directory_is_followed_at_the_root_only() {
         listed,
         [("latest.csv", "symlink"), ("penguins.csv", "file")]
     );
-    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p 6ed8bf4639dd");
+    assert_snapshot!(env.dv(&["status"]), @"data: no changes since p a7654ae2fb3f");
     std::fs::write(real.join("penguins.csv"), "changed\n").unwrap();
     env.ok(&["checkout", "p", "--force"]);
     assert_eq!(

@@ -67,7 +67,7 @@ fn diff_between_two_versions() {
     changed_pair(&env);
     assert_snapshot!(env.dv(&["diff", "d@raw", "d@cleaned"]), @"
     code       (none) → code/clean.py (ad1a0596f06e)
-    inputs     (none) → 2674431fc57b
+    inputs     (none) → f7d8bc598cec
     stage      raw → cleaned
     transform  fetch → clean
     params     + dropna = true
@@ -129,8 +129,8 @@ fn diff_json_has_every_field() {
           "path": "edit.csv"
         }
       ],
-      "new": "9efc44f84a642e060f27d90d72940eb74138269a4e2777a4d987fcebd5da679e",
-      "old": "2674431fc57b029b8916f662436ab7320127944e9bd30f2ee43b2326da8bee3b",
+      "new": "5badb5e6f0d72d1db3582070d739048df6687d161a60000adbfe76a4a2edca01",
+      "old": "f7d8bc598cecc2d7fa045404c4c5e43a5bd73e0455b014c98be3e767c7385a5b",
       "params": {
         "added": {
           "dropna": true
@@ -158,7 +158,7 @@ fn diff_json_has_every_field() {
         },
         "inputs": {
           "new": [
-            "2674431fc57b029b8916f662436ab7320127944e9bd30f2ee43b2326da8bee3b"
+            "f7d8bc598cecc2d7fa045404c4c5e43a5bd73e0455b014c98be3e767c7385a5b"
           ],
           "old": []
         },

@@ -54,7 +54,7 @@ fn a_healthy_workspace_passes_and_stray_temp_files_do_not_matter() {
     );
     assert_snapshot!(env.dv(&["fsck"]), @"
     ------- stderr -------
-    Checked 12 objects (2.4 KiB) holding 2 versions.
+    Checked 16 objects (2.9 KiB) holding 2 versions.
     ");
 }
 
@@ -65,10 +65,10 @@ fn a_flipped_byte_in_a_shared_file_names_every_version_and_path() {
     env.damage_object(Kind::Blob, &blob(b"# penguins\n"), 1);
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt blob e791811acfd97ba0b1958b29e2b218265077f68542002b8f4a0268b41a41a7bb: its content hashes to aa6d066f7d5b0f04a3c39864dc246351dabe3d24f3fad648f1eceb24ae8af70b
-      in a667d89fa632 penguins@raw: meta/README.md
-      in ca89e4ce9e6c penguins@cleaned: meta/README.md
+      in 726fc6e304c3 penguins@cleaned: meta/README.md
+      in c0c7a3aed35f penguins@raw: meta/README.md
     ------- stderr -------
-    Checked 12 objects (2.4 KiB) holding 2 versions.
+    Checked 16 objects (2.9 KiB) holding 2 versions.
     error: The workspace has 1 problem
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -90,8 +90,8 @@ fn a_missing_code_file_and_a_deleted_pack() {
     assert_eq!(json.code, 1);
     assert_snapshot!(json.stdout, @r#"
     {
-      "objects": 9,
-      "bytes": 2349,
+      "objects": 13,
+      "bytes": 2861,
       "versions": 2,
       "findings": [
         {
@@ -101,7 +101,7 @@ fn a_missing_code_file_and_a_deleted_pack() {
           "reason": "it is not in the store",
           "affects": [
             {
-              "version": "ca89e4ce9e6c9b34f36990347842ace646cd694cda01b08d4d42c3b1429ae717",
+              "version": "726fc6e304c30b7a35c8746e5d4a2cc1d09b35542df4ab5f5d22d955b35a78f9",
               "dataset": "penguins",
               "stage": "cleaned",
               "path": "code:code/clean.py"
@@ -115,7 +115,7 @@ fn a_missing_code_file_and_a_deleted_pack() {
           "reason": "it is not in the store",
           "affects": [
             {
-              "version": "ca89e4ce9e6c9b34f36990347842ace646cd694cda01b08d4d42c3b1429ae717",
+              "version": "726fc6e304c30b7a35c8746e5d4a2cc1d09b35542df4ab5f5d22d955b35a78f9",
               "dataset": "penguins",
               "stage": "cleaned",
               "path": ""
@@ -141,10 +141,10 @@ fn a_damaged_tree_and_a_dangling_tag() {
     env.write(".dv/refs/tags/ghost", format!("{}\n", "ab".repeat(32)));
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt tree 123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6: its content hashes to 940f66e54fc6794566d54278482e1df7dab1ffa600c0b9d4528682658ae0bcf9
-      in a667d89fa632 penguins@raw: (root)
+      in c0c7a3aed35f penguins@raw: (root)
     dangling tag ghost -> abababababababababababababababababababababababababababababababab
     ------- stderr -------
-    Checked 12 objects (2.3 KiB) holding 2 versions.
+    Checked 16 objects (2.8 KiB) holding 2 versions.
     error: The workspace has 2 problems
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -164,9 +164,9 @@ fn a_truncated_pack_is_reported_and_a_checkout_from_it_fails_cleanly() {
     file.set_len(file.metadata().unwrap().len() - 4).unwrap();
     assert_snapshot!(env.dv(&["fsck"]), @"
     corrupt tree 123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6: its pack file is shorter than its index says
-      in a667d89fa632 penguins@raw: (root)
+      in c0c7a3aed35f penguins@raw: (root)
     ------- stderr -------
-    Checked 12 objects (2.3 KiB) holding 2 versions.
+    Checked 16 objects (2.8 KiB) holding 2 versions.
     error: The workspace has 1 problem
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -193,7 +193,7 @@ fn a_damaged_pack_index_is_rebuilt_from_its_pack() {
     std::fs::write(&index, damaged).unwrap();
     assert_snapshot!(env.dv(&["fsck"]), @"
     ------- stderr -------
-    Checked 12 objects (2.4 KiB) holding 2 versions.
+    Checked 16 objects (2.9 KiB) holding 2 versions.
     ");
     assert_eq!(
         std::fs::read(&index).unwrap(),
@@ -224,10 +224,10 @@ fn an_unreadable_pack_is_named_and_its_objects_are_missing() {
     let out = env.dv(&["fsck"]).to_string().replace(&name, "<pack>");
     assert_snapshot!(out, @"
     missing tree 06d72fb0be507fe0fe76c4d96f2a8ef33abc496e951ecc17e8da97245e61b053: it is not in the store
-      in ca89e4ce9e6c penguins@cleaned: (root)
+      in 726fc6e304c3 penguins@cleaned: (root)
     unreadable pack .dv/objects/pack/<pack>: it does not start with the dv pack header
     ------- stderr -------
-    Checked 10 objects (2.3 KiB) holding 2 versions.
+    Checked 14 objects (2.8 KiB) holding 2 versions.
     error: The workspace has 2 problems
     hint: Restore the damaged objects from a backup or a remote copy; data not listed above is intact.
     [exit status: 1]
@@ -346,4 +346,34 @@ fn a_damaged_chunk_or_delta_base_names_every_file_and_version_built_on_it() {
     let out = env.dv(&["checkout", &two, "--to", "../out"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(!env.base().join("out/big.csv").exists());
+}
+
+/// A table's stored profile is shared by the versions whose table has that content: damage to
+/// it names each of them, at `profile:` and the table's path.
+#[test]
+fn a_damaged_table_profile_names_the_versions_sharing_it() {
+    let env = TestEnv::new();
+    env.write("data/a.csv", "id,x\n1,2\n");
+    env.write("data/b.csv", "id,y\n1,2\n");
+    let first = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
+    env.write("data/b.csv", "id,y\n1,3\n");
+    let second = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
+    let shown = env.dv(&["show", &second, "--json"]).json();
+    let tables: dv::TreeId = shown["profile_tables"].as_str().unwrap().parse().unwrap();
+    let shared = dv::object::tree::flatten(&env.store(), &tables)
+        .unwrap()
+        .into_iter()
+        .find(|file| file.path == b"a.csv")
+        .unwrap();
+    env.damage_object(Kind::Blob, &shared.id, 1);
+    let out = env.dv(&["fsck"]);
+    assert_eq!(out.code, 1, "{out}");
+    for id in [&first, &second] {
+        assert!(
+            out.stdout
+                .contains(&format!("  in {} t@raw: profile:a.csv\n", &id[..12])),
+            "{out}"
+        );
+    }
+    assert!(!out.stdout.contains("profile:b.csv"), "{out}");
 }

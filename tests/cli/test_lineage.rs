@@ -100,13 +100,13 @@ fn lineage_up_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@training-ready"]), @"
-    154d03454e98 penguins@training-ready  python code/split.py
+    06f6a77d27a4 penguins@training-ready  python code/split.py
     │            seed=7 -dropna -min_rows
-    ├─ 5c2d3438b907 penguins@labeled  python code/label.py  model=resnet
-    │  └─ 008bc251cf9d penguins@cleaned  python code/clean.py
+    ├─ a164b7279c41 penguins@labeled  python code/label.py  model=resnet
+    │  └─ 179db096387b penguins@cleaned  python code/clean.py
     │     │            dropna=true min_rows=1
-    │     └─ df340510236e penguins@raw
-    └─ d45888dcef20 islands@raw
+    │     └─ 12d78d37f4dc penguins@raw
+    └─ 10b130aeefbf islands@raw
     ");
 }
 
@@ -115,10 +115,10 @@ fn lineage_down_as_text() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["lineage", "penguins@raw", "--down"]), @"
-    df340510236e penguins@raw
-    └─ 008bc251cf9d penguins@cleaned  python code/clean.py  dropna=true min_rows=1
-       └─ 5c2d3438b907 penguins@labeled  python code/label.py  model=resnet
-          └─ 154d03454e98 penguins@training-ready  python code/split.py
+    12d78d37f4dc penguins@raw
+    └─ 179db096387b penguins@cleaned  python code/clean.py  dropna=true min_rows=1
+       └─ a164b7279c41 penguins@labeled  python code/label.py  model=resnet
+          └─ 06f6a77d27a4 penguins@training-ready  python code/split.py
                           seed=7 -dropna -min_rows
     ");
 }
@@ -135,20 +135,20 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
       "direction": "up",
       "edges": [
         {
-          "from": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
-          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
+          "from": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
+          "to": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245"
         },
         {
-          "from": "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148",
-          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
+          "from": "10b130aeefbf91dea04d617be1a2c9c08986e65bb65a68125ad1e5aa0781f1af",
+          "to": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245"
         },
         {
-          "from": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
-          "to": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643"
+          "from": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e",
+          "to": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64"
         },
         {
-          "from": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
-          "to": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
+          "from": "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9",
+          "to": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e"
         }
       ],
       "nodes": [
@@ -167,12 +167,12 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 5,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7",
+          "id": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245",
           "inputs": [
-            "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
-            "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148"
+            "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
+            "10b130aeefbf91dea04d617be1a2c9c08986e65bb65a68125ad1e5aa0781f1af"
           ],
           "message": null,
           "params": {
@@ -181,9 +181,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           },
           "path": "data",
           "profile": {
-            "blob": "900d8391defae4064f1d2544ec8f50484fd9f867eca9c7875c79ed2d56ab02e6",
-            "size": 799
+            "blob": "bbc9d42812a02f0d60d8cae1418dfc6dd09852708fb0ad0119baea63a5c2eeb3",
+            "size": 326
           },
+          "profile_tables": "d20a281a82881ef9a7da4f137a222b4e0df8102f4b085a66e68fdca5d894fa4a",
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
@@ -204,11 +205,11 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 4,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+          "id": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
           "inputs": [
-            "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
+            "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e"
           ],
           "message": null,
           "params": {
@@ -218,9 +219,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           },
           "path": "data",
           "profile": {
-            "blob": "67bfe9ae80edc22f7caafb5d1741606f8cfd73dcec57b75a5131efd93e13e7ce",
-            "size": 771
+            "blob": "426fddb145141bc277304c279ba4efc347ab5adae73437c71e6079aae73f3add",
+            "size": 298
           },
+          "profile_tables": "d20a281a82881ef9a7da4f137a222b4e0df8102f4b085a66e68fdca5d894fa4a",
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
@@ -235,17 +237,18 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "islands",
           "dv_version": "0.1.0",
           "files": 1,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148",
+          "id": "10b130aeefbf91dea04d617be1a2c9c08986e65bb65a68125ad1e5aa0781f1af",
           "inputs": [],
           "message": "island areas",
           "params": {},
           "path": "islands",
           "profile": {
-            "blob": "f2c457f6d93dc31741b03e28fe38e30d908e665aa932672193653e6bc7bd6e61",
-            "size": 406
+            "blob": "70fcb6d2e7360086b13ff8d2b2cbee101bdb7e41bd7ea39a30eee875d08b737e",
+            "size": 209
           },
+          "profile_tables": "afc052f1144ddb293335b034ff0e7627199f8ea8134baa0802f5f020a90f666d",
           "single_file": false,
           "stage": "raw",
           "transform": null,
@@ -266,11 +269,11 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
+          "id": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e",
           "inputs": [
-            "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
+            "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9"
           ],
           "message": null,
           "params": {
@@ -279,9 +282,10 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           },
           "path": "data",
           "profile": {
-            "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
-            "size": 541
+            "blob": "f2bb7195bd2897940b0508f5903826d6a3bfd50b7060f2be8163fd05643c7bda",
+            "size": 297
           },
+          "profile_tables": "fbafa09ccb758f447eaba79fe745d99fbd2434b9335e2f25eac52712e10a3712",
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
@@ -296,24 +300,25 @@ fn lineage_up_as_json_has_every_node_once_with_full_provenance() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
+          "id": "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9",
           "inputs": [],
           "message": "field data",
           "params": {},
           "path": "data",
           "profile": {
-            "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
-            "size": 542
+            "blob": "7c2f1861d2c6a1585ad63eaf1200de66913b8b2481fc085043cd55599a96a9de",
+            "size": 298
           },
+          "profile_tables": "65019ba7fc0bc590466d56761b3f0e4debe1f0118c3a9a36cb6b7263758952f1",
           "single_file": false,
           "stage": "raw",
           "transform": null,
           "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6"
         }
       ],
-      "start": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
+      "start": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245"
     }
     "#);
 }
@@ -328,16 +333,16 @@ fn lineage_down_from_raw_as_json_is_exact() {
       "direction": "down",
       "edges": [
         {
-          "from": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
-          "to": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
+          "from": "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9",
+          "to": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e"
         },
         {
-          "from": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
-          "to": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643"
+          "from": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e",
+          "to": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64"
         },
         {
-          "from": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
-          "to": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7"
+          "from": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
+          "to": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245"
         }
       ],
       "nodes": [
@@ -350,17 +355,18 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4",
+          "id": "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9",
           "inputs": [],
           "message": "field data",
           "params": {},
           "path": "data",
           "profile": {
-            "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
-            "size": 542
+            "blob": "7c2f1861d2c6a1585ad63eaf1200de66913b8b2481fc085043cd55599a96a9de",
+            "size": 298
           },
+          "profile_tables": "65019ba7fc0bc590466d56761b3f0e4debe1f0118c3a9a36cb6b7263758952f1",
           "single_file": false,
           "stage": "raw",
           "transform": null,
@@ -381,11 +387,11 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 3,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e",
+          "id": "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e",
           "inputs": [
-            "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
+            "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9"
           ],
           "message": null,
           "params": {
@@ -394,9 +400,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
           },
           "path": "data",
           "profile": {
-            "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
-            "size": 541
+            "blob": "f2bb7195bd2897940b0508f5903826d6a3bfd50b7060f2be8163fd05643c7bda",
+            "size": 297
           },
+          "profile_tables": "fbafa09ccb758f447eaba79fe745d99fbd2434b9335e2f25eac52712e10a3712",
           "single_file": false,
           "stage": "cleaned",
           "transform": "python code/clean.py",
@@ -417,11 +424,11 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 4,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
+          "id": "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
           "inputs": [
-            "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e"
+            "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e"
           ],
           "message": null,
           "params": {
@@ -431,9 +438,10 @@ fn lineage_down_from_raw_as_json_is_exact() {
           },
           "path": "data",
           "profile": {
-            "blob": "67bfe9ae80edc22f7caafb5d1741606f8cfd73dcec57b75a5131efd93e13e7ce",
-            "size": 771
+            "blob": "426fddb145141bc277304c279ba4efc347ab5adae73437c71e6079aae73f3add",
+            "size": 298
           },
+          "profile_tables": "d20a281a82881ef9a7da4f137a222b4e0df8102f4b085a66e68fdca5d894fa4a",
           "single_file": false,
           "stage": "labeled",
           "transform": "python code/label.py",
@@ -454,12 +462,12 @@ fn lineage_down_from_raw_as_json_is_exact() {
           "dataset": "penguins",
           "dv_version": "0.1.0",
           "files": 5,
-          "format": 3,
+          "format": 4,
           "host": "testhost",
-          "id": "154d03454e986917e87770d39c9c2632187f95ce5b69fb75decd5afc75d25de7",
+          "id": "06f6a77d27a4b1fd758f7f2913855fcf7fc36f4e8218a4f226b281350a1ac245",
           "inputs": [
-            "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643",
-            "d45888dcef20d4e85fee21c479ea88f8ca4ff446e09308d4fefb3b7241ca8148"
+            "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64",
+            "10b130aeefbf91dea04d617be1a2c9c08986e65bb65a68125ad1e5aa0781f1af"
           ],
           "message": null,
           "params": {
@@ -468,16 +476,17 @@ fn lineage_down_from_raw_as_json_is_exact() {
           },
           "path": "data",
           "profile": {
-            "blob": "900d8391defae4064f1d2544ec8f50484fd9f867eca9c7875c79ed2d56ab02e6",
-            "size": 799
+            "blob": "bbc9d42812a02f0d60d8cae1418dfc6dd09852708fb0ad0119baea63a5c2eeb3",
+            "size": 326
           },
+          "profile_tables": "d20a281a82881ef9a7da4f137a222b4e0df8102f4b085a66e68fdca5d894fa4a",
           "single_file": false,
           "stage": "training-ready",
           "transform": "python code/split.py",
           "tree": "76d9eca5864746193fccc04ef383a63b786a1d08b3630965963ffc4b9cf3f65f"
         }
       ],
-      "start": "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4"
+      "start": "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9"
     }
     "#);
 }
@@ -570,11 +579,11 @@ fn lineage_as_dot() {
     digraph lineage {
       rankdir=LR;
       node [shape=box, style="rounded,filled", fontname="monospace"];
-      "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643" [label="5c2d3438b907\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
-      "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e" [label="008bc251cf9d\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
-      "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4" [label="df340510236e\npenguins@raw", fillcolor="#fde2e4"];
-      "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e" -> "5c2d3438b9072e9d30be0b413942cdad1b2e464cb78f43f4c0122b38e6e35643";
-      "df340510236eedaaed3faed590169b2a417c6dd4bcf1a70b98786e63c542a1c4" -> "008bc251cf9dd67459e0d18b8e1317e5b9a3931c3fff97780e0f93dcaf75759e";
+      "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64" [label="a164b7279c41\npenguins@labeled\npython code/label.py\nmodel=resnet", fillcolor="#d8f3dc"];
+      "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e" [label="179db096387b\npenguins@cleaned\npython code/clean.py\ndropna=true min_rows=1", fillcolor="#fff1c1"];
+      "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9" [label="12d78d37f4dc\npenguins@raw", fillcolor="#fde2e4"];
+      "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e" -> "a164b7279c4177ad916308d1821294eacba4f6cc76709927697c2d441c658e64";
+      "12d78d37f4dc0061914fab85055c275fbb295f901d6ca58f864493f77e946ba9" -> "179db096387b55ee88b39b60cdd5594d4e594cede0fa516e816b7172b04a7b3e";
     }
     "##);
 }

@@ -41,12 +41,12 @@ fn log_lists_newest_first_aligned() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["log"]), @"
-    1a76d72b0dc6  other@raw         2026-01-02 03:04  1 file   1 B
-    70aee3ff699c  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
-    373f8398a423  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
+    7bf3a9f3452b  other@raw         2026-01-02 03:04  1 file   1 B
+    ca82db7e4dd3  penguins@cleaned  2026-01-02 03:04  3 files  87 B   dropna
+    2695470b84df  penguins@raw      2026-01-02 03:04  3 files  106 B  from the field
     ");
-    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"373f8398a423  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
-    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"1a76d72b0dc6  other@raw  2026-01-02 03:04  1 file  1 B");
+    assert_snapshot!(env.dv(&["log", "--dataset", "penguins", "--stage", "raw"]), @"2695470b84df  penguins@raw  2026-01-02 03:04  3 files  106 B  from the field");
+    assert_snapshot!(env.dv(&["log", "-n", "1"]), @"7bf3a9f3452b  other@raw  2026-01-02 03:04  1 file  1 B");
 }
 
 #[test]
@@ -64,11 +64,11 @@ fn log_json_is_an_array_of_versions() {
         "dataset": "penguins",
         "dv_version": "0.1.0",
         "files": 3,
-        "format": 3,
+        "format": 4,
         "host": "testhost",
-        "id": "70aee3ff699c483729370a81706d9eb783985e52016bbcd7a17aafcf488f5285",
+        "id": "ca82db7e4dd3affc383331ac3396b3e0e9842b7804538fe3cf278a963d5fbb25",
         "inputs": [
-          "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066"
+          "2695470b84df6d60f740f9647e94d71a4fb98a56eb4d383c13cde3cf30e49542"
         ],
         "message": null,
         "params": {
@@ -76,9 +76,10 @@ fn log_json_is_an_array_of_versions() {
         },
         "path": "data",
         "profile": {
-          "blob": "4a85f8ac6bc9fbb821c91f184a22a5436c0f4f416344f5a8b44cbc229bd2ad39",
-          "size": 541
+          "blob": "f2bb7195bd2897940b0508f5903826d6a3bfd50b7060f2be8163fd05643c7bda",
+          "size": 297
         },
+        "profile_tables": "fbafa09ccb758f447eaba79fe745d99fbd2434b9335e2f25eac52712e10a3712",
         "single_file": false,
         "stage": "cleaned",
         "transform": "dropna",
@@ -93,17 +94,18 @@ fn log_json_is_an_array_of_versions() {
         "dataset": "penguins",
         "dv_version": "0.1.0",
         "files": 3,
-        "format": 3,
+        "format": 4,
         "host": "testhost",
-        "id": "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066",
+        "id": "2695470b84df6d60f740f9647e94d71a4fb98a56eb4d383c13cde3cf30e49542",
         "inputs": [],
         "message": "from the field",
         "params": {},
         "path": "data",
         "profile": {
-          "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
-          "size": 542
+          "blob": "7c2f1861d2c6a1585ad63eaf1200de66913b8b2481fc085043cd55599a96a9de",
+          "size": 298
         },
+        "profile_tables": "65019ba7fc0bc590466d56761b3f0e4debe1f0118c3a9a36cb6b7263758952f1",
         "single_file": false,
         "stage": "raw",
         "transform": null,
@@ -128,12 +130,12 @@ fn show_prints_provenance_and_files() {
     let env = TestEnv::new();
     pipeline(&env);
     assert_snapshot!(env.dv(&["show", "penguins", "--files"]), @"
-    version    70aee3ff699c483729370a81706d9eb783985e52016bbcd7a17aafcf488f5285
+    version    ca82db7e4dd3affc383331ac3396b3e0e9842b7804538fe3cf278a963d5fbb25
     dataset    penguins@cleaned
     path       data
     tree       8402d2b6c305dc281f56c8f74a70713ebdc934468b58c174406760303911d8a2
     contents   3 files, 87 B
-    inputs     373f8398a423 (penguins@raw)
+    inputs     2695470b84df (penguins@raw)
     transform  dropna
     params     min = 1
     author     tester on testhost
@@ -180,17 +182,18 @@ fn show_json_with_files() {
         }
       ],
       "files": 3,
-      "format": 3,
+      "format": 4,
       "host": "testhost",
-      "id": "373f8398a423b8a3c7f370911502abc78591ee27b7717724c4a59d4cb0c3d066",
+      "id": "2695470b84df6d60f740f9647e94d71a4fb98a56eb4d383c13cde3cf30e49542",
       "inputs": [],
       "message": "from the field",
       "params": {},
       "path": "data",
       "profile": {
-        "blob": "5e434426f63d7d05eef393d7e5afdaecd2b71b82045d9b00b03c3374a743baa5",
-        "size": 542
+        "blob": "7c2f1861d2c6a1585ad63eaf1200de66913b8b2481fc085043cd55599a96a9de",
+        "size": 298
       },
+      "profile_tables": "65019ba7fc0bc590466d56761b3f0e4debe1f0118c3a9a36cb6b7263758952f1",
       "single_file": false,
       "stage": "raw",
       "transform": null,

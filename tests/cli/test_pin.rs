@@ -60,7 +60,7 @@ fn the_lock_file_is_stable_and_moving_a_tag_does_not_change_it() {
     let (raw, cleaned) = two_versions(&env);
     assert_snapshot!(env.dv(&["pin", "gold", "--as", "train"]), @"
     ------- stderr -------
-    Pinned train to a667d89fa632 (penguins@raw) at data in $TEST_ENV/ws/dv.lock.
+    Pinned train to c0c7a3aed35f (penguins@raw) at data in $TEST_ENV/ws/dv.lock.
     ");
     env.ok(&[
         "pin",
@@ -78,7 +78,7 @@ fn the_lock_file_is_stable_and_moving_a_tag_does_not_change_it() {
         {
           "name": "eval",
           "dataset": "penguins",
-          "id": "c012a5d6dbb981630ef6adcb30f8cab37603adad8c0b3143eb2e9b678e5cf7b0",
+          "id": "7a96d66abbf698085dc5b3eafe025c926849b3efeb0af5bf4ef4934541d5d504",
           "tree": "21377bf9625136a8d1b817ffb808a4198ed966250657de47e5a9cd3df7260743",
           "stage": "cleaned",
           "path": "eval/penguins"
@@ -86,7 +86,7 @@ fn the_lock_file_is_stable_and_moving_a_tag_does_not_change_it() {
         {
           "name": "train",
           "dataset": "penguins",
-          "id": "a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa",
+          "id": "c0c7a3aed35f265bff041888bb49a732e8ce14081c74ebedaad78ad8c50c5f4c",
           "tree": "123ebd73f838b0f3751f48bae5e7f8a2f60b60cf274ad06ce227d0439f3a31c6",
           "stage": "raw",
           "path": "data"
@@ -101,12 +101,12 @@ fn the_lock_file_is_stable_and_moving_a_tag_does_not_change_it() {
         "moving the tag must not change what is pinned"
     );
     assert_snapshot!(env.dv(&["pin", "--list"]), @"
-    eval   c012a5d6dbb9  penguins@cleaned  eval/penguins
-    train  a667d89fa632  penguins@raw      data
+    eval   7a96d66abbf6  penguins@cleaned  eval/penguins
+    train  c0c7a3aed35f  penguins@raw      data
     ");
     assert_snapshot!(env.dv(&["pin", "gold", "--as", "train"]), @"
     ------- stderr -------
-    Moved pin train to c012a5d6dbb9 (penguins@cleaned) at data (was a667d89fa632) in $TEST_ENV/ws/dv.lock.
+    Moved pin train to 7a96d66abbf6 (penguins@cleaned) at data (was c0c7a3aed35f) in $TEST_ENV/ws/dv.lock.
     ");
     assert_eq!(
         lock_json(&env, "dv.lock")["pins"][1]["id"],
@@ -114,7 +114,7 @@ fn the_lock_file_is_stable_and_moving_a_tag_does_not_change_it() {
     );
     assert_snapshot!(env.dv(&["pin", "--remove", "eval"]), @"
     ------- stderr -------
-    Removed pin eval (was c012a5d6dbb9) from $TEST_ENV/ws/dv.lock.
+    Removed pin eval (was 7a96d66abbf6) from $TEST_ENV/ws/dv.lock.
     ");
     assert_snapshot!(env.dv(&["pin", "--remove", "eval"]), @r#"
     ------- stderr -------
@@ -141,7 +141,7 @@ fn resolve_prints_the_exact_version_of_a_uri() {
     env.write("other/a.txt", "a");
     env.ok(&["commit", "other", "-d", "other", "-s", "raw"]);
     let wrong = format!("dv://other@{}", &raw[..10]);
-    assert_snapshot!(env.dv(&["resolve", &wrong]).stderr.replace(&raw[..12], "<raw>"), @r#"error: Invalid dv URI "dv://other@a667d89fa6": version <raw> belongs to dataset "penguins", not "other""#);
+    assert_snapshot!(env.dv(&["resolve", &wrong]).stderr.replace(&raw[..12], "<raw>"), @r#"error: Invalid dv URI "dv://other@c0c7a3aed3": version <raw> belongs to dataset "penguins", not "other""#);
 }
 
 #[test]
@@ -166,8 +166,8 @@ fn materialize_then_verify_succeeds_and_rerunning_writes_nothing() {
     ]);
     assert_snapshot!(env.dv(&["materialize"]), @"
     ------- stderr -------
-    eval: c012a5d6dbb9 at eval/penguins: 5 files written (79 B), 0 removed, 0 already correct.
-    train: a667d89fa632 at train/penguins: 3 files written (106 B), 0 removed, 0 already correct.
+    eval: 7a96d66abbf6 at eval/penguins: 5 files written (79 B), 0 removed, 0 already correct.
+    train: c0c7a3aed35f at train/penguins: 3 files written (106 B), 0 removed, 0 already correct.
     ");
     assert_eq!(env.read("train/penguins/meta/README.md"), b"# penguins\n");
     assert_eq!(
@@ -175,13 +175,13 @@ fn materialize_then_verify_succeeds_and_rerunning_writes_nothing() {
         std::path::Path::new("penguins.csv")
     );
     assert_snapshot!(env.dv(&["verify"]), @"
-    ok      eval  c012a5d6dbb9  eval/penguins  (5 files)
-    ok      train  a667d89fa632  train/penguins  (3 files)
+    ok      eval  7a96d66abbf6  eval/penguins  (5 files)
+    ok      train  c0c7a3aed35f  train/penguins  (3 files)
     ");
-    assert_snapshot!(env.dv(&["verify", "--fast", "train"]), @"ok      train  a667d89fa632  train/penguins  (3 files)");
+    assert_snapshot!(env.dv(&["verify", "--fast", "train"]), @"ok      train  c0c7a3aed35f  train/penguins  (3 files)");
     assert_snapshot!(env.dv(&["materialize", "train"]), @"
     ------- stderr -------
-    train: a667d89fa632 at train/penguins: 0 files written (0 B), 0 removed, 3 already correct.
+    train: c0c7a3aed35f at train/penguins: 0 files written (0 B), 0 removed, 3 already correct.
     ");
     let json = env.dv(&["verify", "--json"]).json();
     assert_eq!(json["ok"], true);
@@ -237,31 +237,31 @@ fn each_kind_of_tampering_fails_verify_naming_the_path() {
     }
     assert_snapshot!(outputs, @"
     # changed byte
-    FAILED  eval  c012a5d6dbb9  eval/penguins
+    FAILED  eval  7a96d66abbf6  eval/penguins
       M penguins.csv  (content differs)
     ------- stderr -------
     error: The directory differs from the version
     [exit status: 1]
     # extra file
-    FAILED  eval  c012a5d6dbb9  eval/penguins
+    FAILED  eval  7a96d66abbf6  eval/penguins
       A extra.txt  (not in the version)
     ------- stderr -------
     error: The directory differs from the version
     [exit status: 1]
     # missing file
-    FAILED  eval  c012a5d6dbb9  eval/penguins
+    FAILED  eval  7a96d66abbf6  eval/penguins
       D meta/README.md  (missing)
     ------- stderr -------
     error: The directory differs from the version
     [exit status: 1]
     # chmod +x
-    FAILED  eval  c012a5d6dbb9  eval/penguins
+    FAILED  eval  7a96d66abbf6  eval/penguins
       X penguins.csv  (executable bit differs)
     ------- stderr -------
     error: The directory differs from the version
     [exit status: 1]
     # symlink swapped for a file
-    FAILED  eval  c012a5d6dbb9  eval/penguins
+    FAILED  eval  7a96d66abbf6  eval/penguins
       T latest.csv  (file and symlink swapped)
     ------- stderr -------
     error: The directory differs from the version
@@ -277,7 +277,7 @@ fn verify_rev_dir_checks_any_directory() {
     assert_eq!(env.dv(&["verify", "penguins@raw", "../copy"]).code, 0);
     std::fs::write(env.base().join("copy/penguins.csv"), "tampered").unwrap();
     assert_snapshot!(env.dv(&["verify", "penguins@raw", "../copy"]), @"
-    FAILED  penguins@raw  a667d89fa632  $TEST_ENV/copy
+    FAILED  penguins@raw  c0c7a3aed35f  $TEST_ENV/copy
       M penguins.csv  (content differs)
     ------- stderr -------
     error: The directory differs from the version
@@ -368,9 +368,9 @@ fn show_and_lineage_list_the_lock_files_that_pin_a_version() {
         serde_json::json!([{"lock": "$TEST_ENV/ws/configs/exp1.lock", "name": "train", "id": raw}])
     );
     assert_snapshot!(env.dv(&["lineage", &raw, "--down"]), @"
-    a667d89fa632 penguins@raw
-    └─ c012a5d6dbb9 penguins@cleaned
-    pinned: a667d89fa632 by configs/exp1.lock (train)
+    c0c7a3aed35f penguins@raw
+    └─ 7a96d66abbf6 penguins@cleaned
+    pinned: c0c7a3aed35f by configs/exp1.lock (train)
     ");
 }
 

@@ -200,7 +200,7 @@ fn a_version_failing_its_stage_rules_is_refused_with_a_report_unless_allowed() {
     );
     let id = out.stdout.trim().to_string();
     let shown = env.dv(&["show", &id, "--json"]).json();
-    assert_eq!(shown["format"], 3);
+    assert_eq!(shown["format"], 4);
     assert_eq!(
         shown["failed_rules"][0],
         json!({"rule": "no_nulls", "file": "penguins.csv", "column": "sex", "message": "11 of 345 rows are null in sex"})
@@ -500,7 +500,7 @@ fn class_directories_are_checked_even_with_profiles_off() {
     let id = env.id(&["commit", "l", "-d", "pets", "-s", "labeled"]);
     // A stage with rules is profiled (they are checked against it); one without is not.
     let shown = env.dv(&["show", &id, "--json"]).json();
-    assert_eq!(shown["format"], 3);
+    assert_eq!(shown["format"], 4);
     assert!(shown["profile"]["blob"].is_string(), "{shown}");
     let raw = env.id(&["commit", "l", "-d", "pets", "-s", "raw"]);
     let shown = env.dv(&["show", &raw, "--json"]).json();

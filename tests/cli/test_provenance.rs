@@ -96,7 +96,7 @@ fn which_finds_versions_by_content_and_by_path() {
     // The raw penguins.csv content is only in the raw version.
     let raw_csv = "species,island,bill_mm\nAdelie,Torgersen,39.1\nGentoo,Biscoe,46.1\n";
     let hash = blake3::hash(raw_csv.as_bytes()).to_hex().to_string();
-    assert_snapshot!(env.dv(&["which", &hash]), @"df340510236e  penguins@raw  64 B  penguins.csv");
+    assert_snapshot!(env.dv(&["which", &hash]), @"12d78d37f4dc  penguins@raw  64 B  penguins.csv");
     // By path, relative to the workspace or to the dataset root.
     assert_eq!(
         names(&env.dv(&["which", "data/labels.csv", "--json"]).json()),
@@ -136,7 +136,7 @@ fn checkout_code_writes_the_recorded_code_files() {
     env.write("code/clean.py", "# edited after the commit\n");
     assert_snapshot!(env.dv(&["checkout", "penguins@cleaned", "--code", "--to", "../code-then"]), @"
     ------- stderr -------
-    Wrote 1 code file of 008bc251cf9d into ../code-then.
+    Wrote 1 code file of 179db096387b into ../code-then.
     ");
     let restored = std::fs::read(env.base().join("code-then/code/clean.py")).unwrap();
     assert_eq!(restored, b"# drop rows with missing values\n");

@@ -674,19 +674,26 @@ fn hostile_listings_and_records_are_rejected(backend: &Backend) {
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("error: Remote origin: "), "{out}");
     let store = dv::store::Store::at(env.base().join("copy/.dv/objects"));
-    // Only the profile, which came with the clone.
+    // Only the profile (its summary and its tables' files), which came with the clone.
     let shown = env
         .dv_in(&env.base().join("copy"), &["show", &id, "--json"])
         .json();
-    let profile = shown["profile"]["blob"].as_str().unwrap().to_string();
+    let tables = shown["profile_tables"].as_str().unwrap().parse().unwrap();
+    let mut profile: Vec<String> = dv::object::tree::flatten(&store, &tables)
+        .unwrap()
+        .iter()
+        .map(|file| file.id.to_hex().to_string())
+        .chain([shown["profile"]["blob"].as_str().unwrap().to_string()])
+        .collect();
+    profile.sort();
     assert_eq!(
         store
             .list(dv::store::Kind::Blob)
             .unwrap()
             .iter()
-            .map(|h| h.to_hex())
+            .map(|h| h.to_hex().to_string())
             .collect::<Vec<_>>(),
-        [profile],
+        profile,
         "nothing half-received was stored"
     );
     std::fs::write(&pack, &whole).unwrap();

@@ -112,8 +112,8 @@ fn an_ambiguous_revision_lists_the_candidates() {
     assert_snapshot!(out, @r#"
     ------- stderr -------
     error: Revision "penguins" is ambiguous
-      tag penguins (a667d89fa632)
-      dataset penguins (newest: ccd6a6c1003d)
+      tag penguins (c0c7a3aed35f)
+      dataset penguins (newest: 9f8b3df95af7)
     hint: Name it with the full id, a longer id prefix, or DATASET@STAGE.
     [exit status: 1]
     "#);

@@ -146,8 +146,8 @@ fn a_four_stage_pipeline_records_its_runs_and_each_stage_reruns_identically() {
 
     let shown = ok(&env, &["show", &p.ready, "--json"]).json();
     let script = env.read("fixtures/pipeline/split.py");
-    // A run record and a profile: version format 3.
-    assert_eq!(shown["format"], 3);
+    // A run record and a profile stored table by table: version format 4.
+    assert_eq!(shown["format"], 4);
     assert_eq!(shown["inputs"], json!([p.labeled]));
     assert_eq!(shown["transform"], "python3 fixtures/pipeline/split.py");
     assert_eq!(shown["params"], json!({"test_every": 4}));

@@ -9,7 +9,7 @@ fn status_reports_each_kind_of_change() {
     env.write("data/tool.sh", "#!/bin/sh\n");
     std::os::unix::fs::symlink("penguins.csv", env.root().join("data/latest")).unwrap();
     env.ok(&["commit", "data", "-d", "penguins", "-s", "raw"]);
-    assert_snapshot!(env.dv(&["status"]), @"data: no changes since penguins 347f8476515b");
+    assert_snapshot!(env.dv(&["status"]), @"data: no changes since penguins 4c13c1174f6e");
     env.write("data/penguins.csv", "changed\n");
     env.write("data/new/file.txt", "new\n");
     std::fs::remove_file(env.root().join("data/meta/README.md")).unwrap();
@@ -17,7 +17,7 @@ fn status_reports_each_kind_of_change() {
     std::fs::remove_file(env.root().join("data/latest")).unwrap();
     env.write("data/latest", "now a file\n");
     assert_snapshot!(env.dv(&["status"]), @"
-    data: changes since penguins 347f8476515b
+    data: changes since penguins 4c13c1174f6e
       T latest
       D meta/README.md
       A new/file.txt
@@ -30,7 +30,7 @@ fn status_reports_each_kind_of_change() {
         "added": [
           "new/file.txt"
         ],
-        "base": "347f8476515b495339f86653cf614e057841b8d1aaf95ced8115aa4eeccfe5eb",
+        "base": "4c13c1174f6ed44a7ad47b63816b1a45ecd5f84dddc1a9451a0672cc233d8076",
         "clean": false,
         "dataset": "penguins",
         "mode_changed": [
@@ -59,7 +59,7 @@ fn status_of_a_path_inside_a_tracked_directory_is_limited_to_it() {
     env.write("data/penguins.csv", "changed\n");
     env.write("data/meta/README.md", "changed\n");
     assert_snapshot!(env.dv(&["status", "data/meta"]), @"
-    data: changes since penguins a667d89fa632
+    data: changes since penguins c0c7a3aed35f
       M meta/README.md
     ");
 }

@@ -11,15 +11,15 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     let cleaned = env.id(&["commit", "data", "-d", "penguins", "-s", "cleaned"]);
     assert_snapshot!(env.dv(&["tag", "penguins@raw", "release-2026-11"]), @"
     ------- stderr -------
-    Created tag release-2026-11 pointing to a667d89fa632 (penguins@raw).
+    Created tag release-2026-11 pointing to c0c7a3aed35f (penguins@raw).
     ");
     assert_snapshot!(env.dv(&["tag", &raw, "release-2026-11"]), @"
     ------- stderr -------
-    Tag release-2026-11 already points to a667d89fa632 (penguins@raw).
+    Tag release-2026-11 already points to c0c7a3aed35f (penguins@raw).
     ");
     assert_snapshot!(env.dv(&["tag", "penguins", "release-2026-11"]), @r#"
     ------- stderr -------
-    error: Tag "release-2026-11" already exists and points to a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa
+    error: Tag "release-2026-11" already exists and points to c0c7a3aed35f265bff041888bb49a732e8ce14081c74ebedaad78ad8c50c5f4c
     hint: Add --force to move it, or pick another name.
     [exit status: 1]
     "#);
@@ -29,7 +29,7 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     );
     assert_snapshot!(env.dv(&["tag", "penguins", "release-2026-11", "--force"]), @"
     ------- stderr -------
-    Moved tag release-2026-11 from a667d89fa632 to 6fd5be9365c8 (penguins@cleaned).
+    Moved tag release-2026-11 from c0c7a3aed35f to 709aab08db44 (penguins@cleaned).
     ");
     assert_eq!(
         env.dv(&["show", "release-2026-11", "--json"]).json()["id"],
@@ -37,13 +37,13 @@ fn tags_are_created_listed_refused_moved_and_deleted() {
     );
     env.ok(&["tag", &raw, "v1"]);
     assert_snapshot!(env.dv(&["tag", "--list"]), @"
-    release-2026-11  6fd5be9365c8  penguins@cleaned
-    v1               a667d89fa632  penguins@raw
+    release-2026-11  709aab08db44  penguins@cleaned
+    v1               c0c7a3aed35f  penguins@raw
     ");
-    assert_snapshot!(env.dv(&["tag", "--list", "--json"]).json(), @r#"[{"dataset":"penguins","id":"6fd5be9365c89e7f4e1cb87e9a871f199f70664dd52b26765ec97b6b80d4042c","name":"release-2026-11","stage":"cleaned"},{"dataset":"penguins","id":"a667d89fa632be190586184e4b67e7f38645f8188046d1aa0fcf216f2a1658aa","name":"v1","stage":"raw"}]"#);
+    assert_snapshot!(env.dv(&["tag", "--list", "--json"]).json(), @r#"[{"dataset":"penguins","id":"709aab08db44c236eded7d0aa7ad8717e291fb1d2d47e4ad1e1acf626ef71f63","name":"release-2026-11","stage":"cleaned"},{"dataset":"penguins","id":"c0c7a3aed35f265bff041888bb49a732e8ce14081c74ebedaad78ad8c50c5f4c","name":"v1","stage":"raw"}]"#);
     assert_snapshot!(env.dv(&["tag", "--delete", "v1"]), @"
     ------- stderr -------
-    Deleted tag v1 (was a667d89fa632).
+    Deleted tag v1 (was c0c7a3aed35f).
     ");
     assert_snapshot!(env.dv(&["tag", "--delete", "v1"]), @r#"
     ------- stderr -------

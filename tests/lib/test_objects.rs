@@ -144,13 +144,13 @@ fn a_tree_in_any_but_its_canonical_encoding_is_refused() {
 #[test]
 fn a_version_from_a_newer_format_is_refused() {
     let id = dv::VersionId(Hash::of(b"v"));
-    let err = dv::object::Version::decode(br#"{"format": 4}"#, &id)
+    let err = dv::object::Version::decode(br#"{"format": 5}"#, &id)
         .unwrap_err()
         .to_string();
     assert_eq!(
         err,
         format!(
-            "version object {id} is corrupt: it uses version format 4, newer than this dv understands (3); upgrade dv"
+            "version object {id} is corrupt: it uses version format 5, newer than this dv understands (4); upgrade dv"
         )
     );
 }
@@ -199,6 +199,7 @@ fn version_encoding_is_pinned_byte_for_byte() {
         run: None,
         profile: None,
         failed_rules: Vec::new(),
+        profile_tables: None,
     };
     let expected = format!(
         concat!(
@@ -286,6 +287,7 @@ fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
         }),
         profile: None,
         failed_rules: Vec::new(),
+        profile_tables: None,
     };
     let h = |seed: &[u8]| Hash::of(seed).to_hex();
     let expected = format!(
@@ -363,8 +365,9 @@ fn a_run_record_is_pinned_byte_for_byte_and_its_paths_are_checked() {
     }
 }
 
-/// Format 3: a version carrying a profile and the rules it was committed failing. Versions
-/// without either keep formats 1 and 2, so ids made by older dvs never change.
+/// Format 3: a version carrying a profile and the rules it was committed failing; format 4: one
+/// whose profile is stored table by table. Versions without either keep formats 1 and 2, so ids
+/// made by older dvs never change.
 #[test]
 fn a_profile_and_failed_rules_are_pinned_byte_for_byte() {
     use dv::object::{RuleFailure, StoredFile, Version};
@@ -393,6 +396,7 @@ fn a_profile_and_failed_rules_are_pinned_byte_for_byte() {
             blob: dv::BlobId(h(b"profile")),
             size: 77,
         }),
+        profile_tables: None,
         failed_rules: vec![RuleFailure {
             rule: "no_nulls".into(),
             file: Some("penguins.csv".into()),
@@ -430,8 +434,32 @@ fn a_profile_and_failed_rules_are_pinned_byte_for_byte() {
         err.contains("carries a profile or rule results but claims version format 1"),
         "{err}"
     );
-    version.profile = None;
+    // Format 4: the profile's tables in a tree of their own, after the profile's summary.
+    version.profile_tables = Some(TreeId(h(b"tables")));
     version.failed_rules.clear();
+    version.format = version.format_for();
+    assert_eq!(version.format, 4);
+    let expected = expected
+        .replace(r#""format":3"#, r#""format":4"#)
+        .replace(
+            r#""size":77},"failed_rules":[{"rule":"no_nulls","file":"penguins.csv","column":"sex","message":"11 of 344 rows are null in sex"}]}"#,
+            &format!(r#""size":77}},"profile_tables":"{}"}}"#, h(b"tables").to_hex()),
+        );
+    assert_eq!(String::from_utf8(version.encode()).unwrap(), expected);
+    assert_eq!(
+        Version::decode(expected.as_bytes(), &version.id()).unwrap(),
+        version
+    );
+    assert_eq!(
+        version.objects().collect::<Vec<_>>(),
+        vec![
+            (dv::store::Kind::Tree, h(b"tree")),
+            (dv::store::Kind::Blob, h(b"profile")),
+            (dv::store::Kind::Tree, h(b"tables")),
+        ]
+    );
+    version.profile = None;
+    version.profile_tables = None;
     assert_eq!(version.format_for(), 1);
 }
 

@@ -41,6 +41,7 @@ pub fn crafted_version(
         run: None,
         profile: None,
         failed_rules: Vec::new(),
+        profile_tables: None,
     }
 }
 
