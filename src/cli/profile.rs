@@ -1,6 +1,8 @@
 //! Profiles and stage rules: `dv show REV --profile`, `dv diff A B --profile`, `dv check REV`,
 //! `dv rules`.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use dv::VersionId;
@@ -22,12 +24,14 @@ pub(super) fn profile_of(
     id: &VersionId,
     version: &Version,
     rules: &Rules,
+    only: Option<&BTreeSet<String>>,
 ) -> Result<(Workspace, Profile), CliError> {
     let (ws, profile, reports) = dv::profile::of_version(
         ws,
         id,
         version,
         &rules.settings(&version.stage),
+        only,
         ui.fetch,
         &ui.progress(),
     )?;
@@ -52,7 +56,7 @@ pub(super) fn show(
     json: bool,
 ) -> Result<(), CliError> {
     let rules = Rules::load(ws.root(), ws.stages())?;
-    let (_, profile) = profile_of(ui, ws, &id, version, &rules)?;
+    let (_, profile) = profile_of(ui, ws, &id, version, &rules, None)?;
     if json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -149,15 +153,21 @@ pub(super) fn diff(
     let rules = Rules::load(ws.root(), ws.stages())?;
     let old_version = ws.version(&old)?;
     let new_version = ws.version(&new)?;
-    // Both sides are profiled alike: with the labels the newer one's stage names.
+    // Both sides are profiled alike: with the labels the newer one's stage names. Of two
+    // versions of one stage, a table whose stored profile both share is equal in both: only
+    // the others are read.
+    let changed = (old_version.stage == new_version.stage)
+        .then(|| dv::profile::changed_tables(&ws, &old_version, &new_version))
+        .flatten();
     let (ws, old_profile) = profile_of(
         ui,
         ws,
         &old,
         &old_version,
         &rules_for(&rules, &new_version.stage, &old_version.stage),
+        changed.as_ref(),
     )?;
-    let (_, new_profile) = profile_of(ui, ws, &new, &new_version, &rules)?;
+    let (_, new_profile) = profile_of(ui, ws, &new, &new_version, &rules, changed.as_ref())?;
     let drift = drift(&old_profile, &new_profile);
     if json {
         #[derive(Serialize)]
@@ -301,7 +311,7 @@ pub fn check(ui: &Ui, args: CheckArgs) -> Result<(), CliError> {
     let rules = Rules::load(ws.root(), ws.stages())?;
     let (id, version) = load_version(&ws, &args.rev)?;
     let input_stages = dv::commit::input_stages(&ws, &version.inputs)?;
-    let (_, profile) = profile_of(ui, ws, &id, &version, &rules)?;
+    let (_, profile) = profile_of(ui, ws, &id, &version, &rules, None)?;
     let failures = rules.check(&version, &input_stages, &profile);
     let has_rules = rules.has_stage(&version.stage);
     if args.json {

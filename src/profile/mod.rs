@@ -18,7 +18,7 @@ pub mod parquet;
 pub mod stored;
 mod table;
 
-pub use stored::{Known, Made, stored};
+pub use stored::{Known, Made, changed_tables, stored, stored_where};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -292,13 +292,15 @@ impl<'a> Early<'a> {
 
 /// A version's profile with `settings` (what the stage rules ask for): the stored one when it
 /// covers them, else computed from the version's data (a version made before profiles, or
-/// with labels the rules did not name then), which is made local under `fetch` first. Returns the workspace to
-/// go on with and what was transferred.
+/// with labels the rules did not name then), which is made local under `fetch` first. With
+/// `only`, just those tables (the others are neither read nor profiled). Returns the workspace
+/// to go on with and what was transferred.
 pub fn of_version(
     ws: crate::Workspace,
     id: &crate::VersionId,
     version: &crate::object::Version,
     settings: &Settings,
+    only: Option<&BTreeSet<String>>,
     fetch: crate::available::Fetch,
     progress: &dyn crate::progress::Progress,
 ) -> Result<(
@@ -310,13 +312,15 @@ pub fn of_version(
     let mut reports = Vec::new();
     let (ws, report) = ensure(ws, &[*id], Need::Profiles, fetch, progress)?;
     reports.extend(report);
-    let known = match stored(&ws.store, version)? {
+    let keep = |path: &str| only.is_none_or(|only| only.contains(path));
+    let known = match stored_where(&ws.store, version, &keep)? {
         Some(profile) if profile.covers(settings) => return Ok((ws, profile, reports)),
         known => Known::of_profiles(known.as_slice(), settings),
     };
     let (ws, report) = ensure(ws, &[*id], Need::Data, fetch, progress)?;
     reports.extend(report);
-    let made = profile_tree(&ws.store, &ws.store, &version.tree, settings, &known, None)?;
+    let mut made = profile_tree(&ws.store, &ws.store, &version.tree, settings, &known, None)?;
+    made.retain_tables(&keep);
     let profile = made.into_profile(&ws.store)?;
     Ok((ws, profile, reports))
 }

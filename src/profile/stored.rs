@@ -104,6 +104,12 @@ impl Made {
         Ok(())
     }
 
+    /// Keeps only the tables whose path `keep` accepts.
+    pub fn retain_tables(&mut self, keep: &dyn Fn(&str) -> bool) {
+        self.profile.tables.retain(|path, _| keep(path));
+        self.reused.retain(|path, _| keep(path));
+    }
+
     /// The whole profile.
     pub fn into_profile(mut self, store: &Store) -> Result<Profile> {
         self.load_reused(store)?;
@@ -228,11 +234,23 @@ fn put_tree(
 
 /// A version's stored profile, if it has one: read whole (all its tables).
 pub fn stored(store: &Store, version: &Version) -> Result<Option<Profile>> {
+    stored_where(store, version, &|_| true)
+}
+
+/// A version's stored profile with only the tables whose path `keep` accepts: the others are
+/// not read (a profile stored whole is read, then narrowed).
+pub fn stored_where(
+    store: &Store,
+    version: &Version,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Option<Profile>> {
     let Some(file) = &version.profile else {
         return Ok(None);
     };
     let Some(tables) = version.profile_tables else {
-        return Profile::load(store, file).map(Some);
+        let mut profile = Profile::load(store, file)?;
+        profile.tables.retain(|path, _| keep(path));
+        return Ok(Some(profile));
     };
     let summary = load_summary(store, file)?;
     let listed = list_tables(store, &tables)?;
@@ -247,7 +265,8 @@ pub fn stored(store: &Store, version: &Version) -> Result<Option<Profile>> {
             ),
         });
     }
-    let tables = load_tables(store, listed)?;
+    let wanted = listed.into_iter().filter(|(path, _)| keep(path)).collect();
+    let tables = load_tables(store, wanted)?;
     Ok(Some(Profile {
         format: super::PROFILE_FORMAT,
         files: summary.files,
@@ -258,6 +277,28 @@ pub fn stored(store: &Store, version: &Version) -> Result<Option<Profile>> {
         tables_omitted: summary.tables_omitted,
         null_values: summary.null_values,
     }))
+}
+
+/// The tables whose stored profile differs between two versions (added, removed or changed):
+/// with both profiles stored table by table and here, what comparing them needs to read —
+/// identical subtrees of the two profile trees are not even listed. `None` otherwise.
+pub fn changed_tables(
+    ws: &crate::Workspace,
+    old: &Version,
+    new: &Version,
+) -> Option<BTreeSet<String>> {
+    let store = &ws.store;
+    let (old, new) = (old.profile_tables?, new.profile_tables?);
+    if !store.has(Kind::Tree, &old.0) || !store.has(Kind::Tree, &new.0) {
+        return None;
+    }
+    let mut changed = BTreeSet::new();
+    crate::diff::diff_trees_each(store, &old, &new, &mut |change| {
+        changed.insert(String::from_utf8_lossy(&change.path).into_owned());
+        Ok(())
+    })
+    .ok()?;
+    Some(changed)
 }
 
 /// Reads a JSON file of a profile: bounded by `max` bytes, of a known format.

@@ -510,3 +510,50 @@ fn class_directories_are_checked_even_with_profiles_off() {
     let profile = env.dv(&["show", &raw, "--profile", "--json"]).json();
     assert_eq!(profile["directories"]["train/dog"]["files"], 3);
 }
+
+/// `dv diff --profile` of two versions of a stage reads only the tables whose stored profile
+/// differs: a table both share is never read (here its profile object is damaged, and the
+/// diff still answers, while `show --profile`, which reads it, names the damage).
+#[test]
+fn diff_profile_reads_only_the_tables_that_differ() {
+    let env = TestEnv::new();
+    env.write("data/same.csv", "id,x\n1,2\n");
+    env.write("data/moved.csv", "id,y\n1,2\n");
+    let first = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
+    env.write("data/moved.csv", "id,y\n1,2\n2,NA\n");
+    let second = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
+    let shown = env.dv(&["show", &second, "--json"]).json();
+    let tables: dv::TreeId = shown["profile_tables"].as_str().unwrap().parse().unwrap();
+    let shared = dv::object::tree::flatten(&env.store(), &tables)
+        .unwrap()
+        .into_iter()
+        .find(|file| file.path == b"same.csv")
+        .unwrap();
+    env.damage_object(dv::store::Kind::Blob, &shared.id, 1);
+    let drift = env
+        .dv(&["diff", &first, &second, "--profile", "--json"])
+        .json();
+    assert_eq!(
+        drift["tables"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["moved.csv"]
+    );
+    assert_eq!(
+        drift["tables"]["moved.csv"]["rows"],
+        json!({"old": 1, "new": 2})
+    );
+    assert_eq!(
+        drift["tables"]["moved.csv"]["nulls"],
+        json!({"y": {"old": 0, "new": 1}})
+    );
+    let out = env.dv(&["show", &second, "--profile"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("blob object {} is corrupt", shared.id.to_hex())),
+        "{out}"
+    );
+}
