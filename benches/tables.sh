@@ -2,7 +2,7 @@
 # Many small tables over many versions, each version re-extracted (new inodes, the same mtimes,
 # as unpacking an archive gives), committed with profiles on and with profiles off, and for
 # reference into git packed with `git gc --aggressive`. Prints the commit totals and store
-# sizes and their ratios, all from one run.
+# sizes and their ratios, all from one run, and the store sizes again after `dv gc --repack`.
 #
 #   bash benches/tables.sh VERSIONS [path/to/dv] [gen_tables.py init options...]
 #   bash benches/tables.sh 60 target/release/dv                  # 400 tables
@@ -41,3 +41,7 @@ printf 'commit total: profiles on %.1f s, off %.1f s, on/off %.2f\n' "${total[on
   "$(echo "scale=3; ${total[on]} / ${total[off]}" | bc)"
 echo ".dv: profiles on $((on / 1024)) KiB, off $((off / 1024)) KiB, git aggressive pack $((pack / 1024)) KiB"
 echo "on/off $(echo "scale=2; $on / $off" | bc), on/git $(echo "scale=2; $on / $pack" | bc), off/git $(echo "scale=2; $off / $pack" | bc)"
+# One pack per side, as `dv gc --repack` leaves it (git's is already one, after its own gc).
+for side in on off; do (cd "$side" && "$dv" gc --repack -q); done
+on=$(size on/.dv) off=$(size off/.dv)
+echo "after dv gc --repack: .dv profiles on $((on / 1024)) KiB, off $((off / 1024)) KiB; on/off $(echo "scale=2; $on / $off" | bc), on/git $(echo "scale=2; $on / $pack" | bc), off/git $(echo "scale=2; $off / $pack" | bc)"

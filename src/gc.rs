@@ -17,6 +17,8 @@
 //! dropped when anything was removed.
 
 use std::collections::HashSet;
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +45,10 @@ pub struct GcOptions {
     /// A pack with a larger share of garbage bytes is rewritten; 0 rewrites any pack holding
     /// garbage, 1 only deletes packs that hold nothing live.
     pub max_unused: f64,
+    /// Merge every pack into as few as hold them (each at most 128 MiB): a commit writes a
+    /// pack or two, and every command looks objects up across all of them. With `prune`, old
+    /// garbage is left out; without, nothing is removed.
+    pub repack: bool,
 }
 
 /// What a gc found and did.
@@ -57,11 +63,23 @@ pub struct GcReport {
     pub garbage_bytes: u64,
     /// Of those, younger than the grace period (kept).
     pub young_objects: u64,
+    /// With `repack`: the packs before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repacked: Option<Repacked>,
     /// What was (or, dry-run, would be) removed.
     pub removed_objects: u64,
     pub removed_bytes: u64,
     pub packs_removed: u64,
     pub packs_rewritten: u64,
+}
+
+/// What `repack` did: packs and their bytes before and after.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Repacked {
+    pub packs_before: u64,
+    pub packs_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
 }
 
 /// Parses a duration such as `0s`, `90m`, `2h`, `14d` or `2w`.
@@ -169,8 +187,14 @@ pub fn gc(ws: &Workspace, options: GcOptions) -> Result<GcReport> {
     // Packs: what each holds that is live.
     let packs = store.pack_files()?;
     let mut packed: HashSet<(Kind, Hash)> = HashSet::new();
+    // With repack: every pack, and whether its old garbage is left out.
+    let mut merge: Vec<(&Path, &crate::store::PackIndex, bool)> = Vec::new();
     for (path, index) in &packs {
         let old = modified(path)? <= cutoff;
+        let merged = merge.len();
+        if options.repack {
+            merge.push((path, index, false));
+        }
         let (mut total, mut live_bytes, mut garbage) = (0u64, 0u64, Vec::new());
         for record in index.records() {
             let Some(kind) = Kind::from_code(record.kind) else {
@@ -194,7 +218,9 @@ pub fn gc(ws: &Workspace, options: GcOptions) -> Result<GcReport> {
             report.young_objects += garbage.len() as u64;
             continue;
         }
-        let rewrite = live_bytes == 0 || garbage_bytes as f64 > options.max_unused * total as f64;
+        let rewrite = options.repack
+            || live_bytes == 0
+            || garbage_bytes as f64 > options.max_unused * total as f64;
         if !rewrite {
             continue;
         }
@@ -206,9 +232,16 @@ pub fn gc(ws: &Workspace, options: GcOptions) -> Result<GcReport> {
             report.packs_rewritten += 1;
         }
         if options.prune {
-            rewrite_pack(store, path, index, &live)?;
+            if options.repack {
+                merge[merged].2 = true;
+            } else {
+                rewrite_pack(store, path, index, &live)?;
+            }
             removed_any = true;
         }
+    }
+    if options.repack {
+        report.repacked = Some(repack(ws, &merge, &live)?);
     }
 
     // Loose objects.
@@ -276,6 +309,106 @@ fn rewrite_pack(
     store.remove_pack(path)?;
     crate::failpoint::hit("gc", "pack-removed").with_path(path)?;
     Ok(())
+}
+
+/// Merges packs into as few as hold their objects (leaving out the garbage of those marked),
+/// durably, then deletes the old ones: a crash at any point leaves every object in an old
+/// pack, a new one, or both.
+fn repack(
+    ws: &Workspace,
+    packs: &[(&Path, &crate::store::PackIndex, bool)],
+    live: &HashSet<(Kind, Hash)>,
+) -> Result<Repacked> {
+    let store = &ws.store;
+    let repacked_before = repacked_packs(ws, store);
+    let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).with_path(path);
+    let mut repacked = Repacked {
+        packs_before: packs.len() as u64,
+        packs_after: packs.len() as u64,
+        ..Repacked::default()
+    };
+    for (path, _, _) in packs {
+        repacked.bytes_before += size(path)?;
+    }
+    let dropping = packs.iter().any(|(_, _, drop)| *drop);
+    if packs.len() < 2 && !dropping {
+        repacked.bytes_after = repacked.bytes_before;
+        return Ok(repacked);
+    }
+    let batch = store.batch();
+    let mut copied: HashSet<(Kind, Hash)> = HashSet::new();
+    let mut wanted = Vec::new();
+    for (path, index, drop) in packs {
+        // Objects a repack wrote are stored at its level already.
+        let recompress = !repacked_before.contains(*path);
+        for record in index.records() {
+            let Some(kind) = Kind::from_code(record.kind) else {
+                continue;
+            };
+            let key = (kind, record.id);
+            if (*drop && !live.contains(&key)) || !copied.insert(key) {
+                continue;
+            }
+            wanted.push((key, recompress));
+        }
+    }
+    wanted
+        .into_par_iter()
+        .try_for_each(|((kind, id), recompress)| -> Result<()> {
+            let RawObject::Bytes(bytes) = store.raw_object(kind, &id)? else {
+                return Ok(());
+            };
+            let smaller = recompress
+                .then(|| crate::store::recompressed(&bytes, &id))
+                .flatten();
+            batch.copy_object_file(kind, &id, smaller.as_deref().unwrap_or(&bytes))
+        })?;
+    let written = batch.finish_packs()?;
+    let first = written.first().map_or(Path::new("pack"), |p| p.as_path());
+    crate::failpoint::hit("gc", "repacked").with_path(first)?;
+    for (path, _, _) in packs {
+        // A pack written again with the same bytes has the same name: it stays.
+        if !written.iter().any(|new| new == path) {
+            store.remove_pack(path)?;
+            crate::failpoint::hit("gc", "pack-removed").with_path(path)?;
+        }
+    }
+    repacked.packs_after = written.len() as u64;
+    for path in &written {
+        repacked.bytes_after += size(path)?;
+    }
+    let names: String = written
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str())
+        .map(|name| format!("{name}\n"))
+        .collect();
+    crate::fs_util::write_atomic(&repacked_path(ws), names.as_bytes(), "repacked")?;
+    Ok(repacked)
+}
+
+/// Where the packs the last repack wrote are listed: a hint only (a wrong list costs a repack
+/// some compression work, never data).
+fn repacked_path(ws: &Workspace) -> PathBuf {
+    ws.dv_dir().join("repacked")
+}
+
+/// The packs the last repack wrote, as paths in the store.
+fn repacked_packs(ws: &Workspace, store: &Store) -> HashSet<PathBuf> {
+    let text = crate::fs_util::read_bounded(&repacked_path(ws), 1 << 20)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
+    let packs = store.pack_files().unwrap_or_default();
+    text.lines()
+        .filter_map(|name| {
+            packs
+                .iter()
+                .map(|(path, _)| path)
+                .find(|path| path.file_name().and_then(|n| n.to_str()) == Some(name))
+                .cloned()
+        })
+        .collect()
 }
 
 fn epoch_path(ws: &Workspace) -> PathBuf {

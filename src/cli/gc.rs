@@ -19,6 +19,11 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     max_unused: u8,
 
+    /// Also merge every pack into as few as hold them (a commit writes one or two; many slow
+    /// every look-up). With --prune, old garbage is left out; without, nothing is removed
+    #[arg(long, conflicts_with = "remote")]
+    repack: bool,
+
     /// Collect on this remote instead of here (its retired versions' data, by the lifecycle
     /// events pushed to it)
     #[arg(long, value_name = "NAME")]
@@ -40,6 +45,7 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         prune: args.prune,
         grace,
         max_unused: f64::from(args.max_unused) / 100.0,
+        repack: args.repack,
     };
     let (report, again) = match &args.remote {
         None => (dv::gc::gc(&ws, options)?, "dv gc --prune".to_string()),
@@ -88,6 +94,15 @@ pub fn run(ui: &Ui, args: Args) -> Result<(), CliError> {
         plural(report.live_objects, "live object"),
         plural(report.live_versions, "version"),
     ));
+    if let Some(repacked) = report.repacked {
+        ui.status(format!(
+            "Repacked {} ({}) into {} ({}).",
+            plural(repacked.packs_before, "pack"),
+            human_bytes(repacked.bytes_before),
+            plural(repacked.packs_after, "pack"),
+            human_bytes(repacked.bytes_after),
+        ));
+    }
     let left = report.garbage_objects - report.removed_objects;
     if left > 0 {
         ui.status(format!(

@@ -198,6 +198,12 @@ impl Batch<'_> {
     /// Makes every object of the batch durable and visible under its id, all published
     /// together ([`PublishTogether`](crate::fs_util::PublishTogether)).
     pub fn finish(self) -> Result<()> {
+        self.finish_packs().map(|_| ())
+    }
+
+    /// [`Batch::finish`], returning the packs it published (a repack must not remove a pack
+    /// it wrote again under the same name).
+    pub fn finish_packs(self) -> Result<Vec<PathBuf>> {
         let mut packing = self
             .packing
             .into_inner()
@@ -208,7 +214,7 @@ impl Batch<'_> {
             .into_inner()
             .expect("no panics while holding the lock");
         if pending.is_empty() && packing.full.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut packs = Vec::new();
         for (index, pack_path) in packing.full {
@@ -234,7 +240,8 @@ impl Batch<'_> {
             published.push(Pack::new(index, pack_path));
         }
         files.publish()?;
+        let paths = published.iter().map(|pack| pack.path.clone()).collect();
         self.store.add_packs(published);
-        Ok(())
+        Ok(paths)
     }
 }

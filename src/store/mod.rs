@@ -31,7 +31,7 @@ pub use batch::Batch;
 pub(crate) use damage::damaged_part;
 pub use kind::{Kind, MAX_METADATA_OBJECT, MAX_VERSION_OBJECT};
 pub use object_file::HEADER_LEN;
-pub use object_file::{Encoding, Header};
+pub use object_file::{Encoding, Header, recompressed};
 pub use pack::{
     MAX_PACK_BYTES, MAX_PACKED_OBJECT, PACK_FORMAT, PackIndex, PackWriter, Record as PackRecord,
     Slot as PackSlot,

@@ -84,6 +84,7 @@ fn a_chain_of_trees_deeper_than_the_limit_is_refused() {
     let err = dv::reach::missing_of(&ws, &id, dv::reach::Need::Data).unwrap_err();
     assert!(err.to_string().contains(too_deep), "{err}");
     let options = dv::gc::GcOptions {
+        repack: false,
         prune: true,
         grace: std::time::Duration::ZERO,
         max_unused: 0.0,
