@@ -320,7 +320,7 @@ pub fn of_version(
     let (ws, report) = ensure(ws, &[*id], Need::Data, fetch, progress)?;
     reports.extend(report);
     let mut made = profile_tree(&ws.store, &ws.store, &version.tree, settings, &known, None)?;
-    made.retain_tables(&keep);
+    made.retain_tables(&ws.store, &keep)?;
     let profile = made.into_profile(&ws.store)?;
     Ok((ws, profile, reports))
 }
@@ -377,32 +377,48 @@ pub fn profile_tree(
     }
     drop_crowded_subdirectories(&mut profile.directories);
     // Tables are found by a walk that enters only trees holding one, and at most
-    // MAX_PROFILED_TABLES are profiled (the rest are counted as omitted).
+    // MAX_PROFILED_TABLES are profiled (the rest are counted as omitted). A directory whose
+    // data is what the previous version held there keeps that version's profile subtree: it
+    // is not entered, so a commit's profile costs the directories that changed.
+    let mut previous = stored::PreviousAt::new(store, known);
+    let mut reused_dirs = BTreeMap::new();
+    let reused_tables = std::cell::Cell::new(0u64);
+    let mut reuse = |path: &[u8], id: &TreeId| {
+        let (profile, count) = previous.as_mut()?.unchanged(path, id)?;
+        let total = reused_tables.get() + count;
+        (total <= MAX_PROFILED_TABLES as u64).then(|| {
+            reused_tables.set(total);
+            reused_dirs.insert(String::from_utf8_lossy(path).into_owned(), profile);
+        })
+    };
     let mut tables = Vec::new();
-    walk_files_where(
-        trees,
-        root,
-        &mut |_, id, _| sums.get(id).is_some_and(|s| s.tables),
-        &mut |file| {
-            let path = String::from_utf8_lossy(&file.path).into_owned();
-            let Some(format) = Format::of(&path).filter(|_| file.kind != EntryKind::Symlink) else {
-                return Ok(());
-            };
-            if tables.len() >= MAX_PROFILED_TABLES {
-                profile.tables_omitted += 1;
-                return Ok(());
-            }
-            tables.push((
-                path,
-                TableFile {
-                    format,
-                    blob: BlobId(file.id),
-                    size: file.size,
-                },
-            ));
-            Ok(())
-        },
-    )?;
+    if reuse(b"", root).is_none() {
+        walk_files_where(
+            trees,
+            root,
+            &mut |path, id, _| sums.get(id).is_some_and(|s| s.tables) && reuse(path, id).is_none(),
+            &mut |file| {
+                let path = String::from_utf8_lossy(&file.path).into_owned();
+                let Some(format) = Format::of(&path).filter(|_| file.kind != EntryKind::Symlink)
+                else {
+                    return Ok(());
+                };
+                if tables.len() as u64 + reused_tables.get() >= MAX_PROFILED_TABLES as u64 {
+                    profile.tables_omitted += 1;
+                    return Ok(());
+                }
+                tables.push((
+                    path,
+                    TableFile {
+                        format,
+                        blob: BlobId(file.id),
+                        size: file.size,
+                    },
+                ));
+                Ok(())
+            },
+        )?;
+    }
     // A content that appears at many paths (with the same labels asked for) is read once.
     let mut first_at: HashMap<(BlobId, &'static str, Vec<String>), usize> = HashMap::new();
     let mut copies: Vec<(usize, usize)> = Vec::new();
@@ -452,7 +468,7 @@ pub fn profile_tree(
             None => {}
         }
     }
-    Ok(Made::new(profile, reused, settings))
+    Ok(Made::new(profile, reused, reused_dirs, settings))
 }
 
 /// What became of one table: profiled (or taken from a profile read before), or its stored

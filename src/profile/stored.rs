@@ -74,11 +74,14 @@ fn label_rules(settings: &Settings) -> Vec<LabelRule> {
 }
 
 /// A version's profile as a commit makes it: the tables profiled (or taken from older stored
-/// profiles) in `profile`, and the tables whose stored profile is reused as it is, unread.
+/// profiles) in `profile`, the tables whose stored profile is reused as it is, unread, and the
+/// directories whose data did not change since the previous version, whose profile subtree is
+/// reused whole (not even listed).
 #[derive(Debug)]
 pub struct Made {
     pub profile: Profile,
     reused: BTreeMap<String, StoredFile>,
+    reused_dirs: BTreeMap<String, TreeId>,
     settings: Settings,
 }
 
@@ -86,18 +89,35 @@ impl Made {
     pub(super) fn new(
         profile: Profile,
         reused: BTreeMap<String, StoredFile>,
+        reused_dirs: BTreeMap<String, TreeId>,
         settings: &Settings,
     ) -> Made {
         Made {
             profile,
             reused,
+            reused_dirs,
             settings: settings.clone(),
         }
+    }
+
+    /// Lists the tables of the reused directories, as reused tables.
+    fn list_reused_dirs(&mut self, store: &Store) -> Result<()> {
+        for (dir, tree) in std::mem::take(&mut self.reused_dirs) {
+            for (path, file) in list_tables(store, &tree)? {
+                let path = match dir.is_empty() {
+                    true => path,
+                    false => format!("{dir}/{path}"),
+                };
+                self.reused.insert(path, file);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the reused tables' profiles, so that `profile` holds every table (what the stage
     /// rules check).
     pub fn load_reused(&mut self, store: &Store) -> Result<()> {
+        self.list_reused_dirs(store)?;
         let reused = std::mem::take(&mut self.reused);
         let loaded = load_tables(store, reused.into_iter().collect())?;
         self.profile.tables.extend(loaded);
@@ -105,9 +125,11 @@ impl Made {
     }
 
     /// Keeps only the tables whose path `keep` accepts.
-    pub fn retain_tables(&mut self, keep: &dyn Fn(&str) -> bool) {
+    pub fn retain_tables(&mut self, store: &Store, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+        self.list_reused_dirs(store)?;
         self.profile.tables.retain(|path, _| keep(path));
         self.reused.retain(|path, _| keep(path));
+        Ok(())
     }
 
     /// The whole profile.
@@ -124,7 +146,7 @@ impl Made {
         let batch = store.batch();
         let settings = &self.settings;
         let bases = known.bases.as_ref();
-        let mut files: Vec<(&str, StoredFile)> = self
+        let files: Vec<(&str, StoredFile)> = self
             .profile
             .tables
             .par_iter()
@@ -145,20 +167,31 @@ impl Made {
                 Ok((path.as_str(), file))
             })
             .collect::<Result<_>>()?;
-        files.extend(
-            self.reused
-                .iter()
-                .map(|(path, file)| (path.as_str(), *file)),
-        );
-        files.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let tables = put_tree(store, &batch, &files, bases.map(|b| b.tree))?.0;
+        let mut items: Vec<(&str, Item)> = files
+            .into_iter()
+            .map(|(path, file)| (path, Item::File(file)))
+            .chain(
+                self.reused
+                    .iter()
+                    .map(|(path, file)| (path.as_str(), Item::File(*file))),
+            )
+            .collect();
+        for (dir, id) in &self.reused_dirs {
+            items.push((dir.as_str(), Item::Tree(*id, store.tree(id)?)));
+        }
+        items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let (tables, tree) = match items.as_slice() {
+            // Nothing changed: the previous version's tree as it is.
+            [("", Item::Tree(id, tree))] => (*id, tree.clone()),
+            _ => put_tree(store, &batch, &items, bases.map(|b| b.tree))?,
+        };
         let summary = Summary {
             format: STORED_FORMAT,
             files: self.profile.files,
             bytes: self.profile.bytes,
             extensions: self.profile.extensions.clone(),
             directories: self.profile.directories.clone(),
-            tables: files.len() as u64,
+            tables: tree.files,
             tables_omitted: self.profile.tables_omitted,
             null_values: settings.null_values.clone(),
             max_label_values: settings.max_label_values,
@@ -175,27 +208,41 @@ impl Made {
     }
 }
 
-/// Stores the trees holding `files` (sorted by path, paths `/`-separated below this tree),
+/// What a profile's tree holds at a path: a table's profile, or a directory reused whole.
+#[derive(Clone)]
+enum Item {
+    File(StoredFile),
+    Tree(TreeId, Tree),
+}
+
+/// Stores the trees holding `items` (sorted by path, paths `/`-separated below this tree),
 /// each a delta against `previous`'s tree at the same path; returns the tree's id and totals.
 fn put_tree(
     store: &Store,
     batch: &crate::store::Batch<'_>,
-    files: &[(&str, StoredFile)],
+    items: &[(&str, Item)],
     previous: Option<TreeId>,
 ) -> Result<(TreeId, Tree)> {
     // A previous tree that cannot be read is only no delta base.
     let before = previous.and_then(|id| store.tree(&id).ok());
     let mut entries = Vec::new();
     let mut subtree_files = 0;
-    let mut rest = files;
-    while let Some(((path, file), after)) = rest.split_first() {
+    let mut rest = items;
+    while let Some(((path, item), after)) = rest.split_first() {
         match path.split_once('/') {
             None => {
+                let (kind, id, size) = match item {
+                    Item::File(file) => (EntryKind::File, file.blob.0, file.size),
+                    Item::Tree(id, tree) => {
+                        subtree_files += tree.files;
+                        (EntryKind::Tree, id.0, tree.bytes)
+                    }
+                };
                 entries.push(Entry {
                     name: path.as_bytes().to_vec(),
-                    kind: EntryKind::File,
-                    id: file.blob.0,
-                    size: file.size,
+                    kind,
+                    id,
+                    size,
                 });
                 rest = after;
             }
@@ -206,9 +253,9 @@ fn put_tree(
                     .iter()
                     .take_while(|(p, _)| p.starts_with(&prefix))
                     .count();
-                let below: Vec<(&str, StoredFile)> = rest[..inside]
+                let below: Vec<(&str, Item)> = rest[..inside]
                     .iter()
-                    .map(|(p, f)| (&p[prefix.len()..], *f))
+                    .map(|(p, item)| (&p[prefix.len()..], item.clone()))
                     .collect();
                 let base = before
                     .as_ref()
@@ -418,8 +465,8 @@ enum Reusable {
         labels: Vec<String>,
     },
     /// Read (a profile stored whole, or stored with other label settings): reused when it
-    /// holds exactly the labels asked for.
-    Loaded(TableProfile),
+    /// holds exactly the labels asked for. (Boxed: the map holds one entry per known table.)
+    Loaded(Box<TableProfile>),
 }
 
 /// Table profiles earlier versions stored, by the content they describe: what a commit does
@@ -429,10 +476,20 @@ enum Reusable {
 /// (its summary, tree, and each table's file by path).
 #[derive(Debug, Default)]
 pub struct Known {
+    /// The first earlier version stored table by table with the settings asked for now.
+    previous: Option<Previous>,
     /// Looked up once per table a commit hashes (50,000 in a 100,000-file commit): hashed with
     /// foldhash, not SipHash.
     by_content: HashMap<BlobId, Reusable, foldhash::fast::RandomState>,
     bases: Option<Bases>,
+}
+
+/// An earlier version's data and profile trees: a directory whose data is the same keeps its
+/// profile subtree.
+#[derive(Clone, Copy, Debug)]
+struct Previous {
+    data: TreeId,
+    profile: TreeId,
 }
 
 /// A stored profile's objects, as delta bases of the next version's.
@@ -460,7 +517,7 @@ impl Known {
             for table in profile.tables.values().filter(|t| t.error.is_none()) {
                 known
                     .by_content
-                    .insert(table.blob, Reusable::Loaded(table.clone()));
+                    .insert(table.blob, Reusable::Loaded(Box::new(table.clone())));
             }
         }
         known
@@ -517,6 +574,12 @@ impl Known {
             return Ok(());
         }
         let same_labels = summary.labels == label_rules(settings);
+        if same_labels && self.previous.is_none() {
+            self.previous = Some(Previous {
+                data: version.tree,
+                profile: *tables,
+            });
+        }
         // The data tree is entered only on the way to a table.
         let mut dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
         for path in listed.keys() {
@@ -564,7 +627,7 @@ impl Known {
                 if table.error.is_none() {
                     self.by_content
                         .entry(table.blob)
-                        .or_insert(Reusable::Loaded(table));
+                        .or_insert(Reusable::Loaded(Box::new(table)));
                 }
             }
         }
@@ -591,5 +654,64 @@ impl Known {
                 && super::same_labels(table, &wanted()))
             .then_some(Reuse::Loaded(table)),
         }
+    }
+}
+
+/// Finds an earlier version's data and profile subtrees at a directory's path, a parent before
+/// its children (each looked up once), for [`super::profile_tree`] to reuse a profile subtree
+/// whose directory's data did not change.
+pub(super) struct PreviousAt<'s> {
+    store: &'s Store,
+    dirs: HashMap<Vec<u8>, (Option<TreeId>, Option<TreeId>)>,
+    trees: HashMap<TreeId, Option<Tree>>,
+}
+
+impl<'s> PreviousAt<'s> {
+    pub(super) fn new(store: &'s Store, known: &Known) -> Option<PreviousAt<'s>> {
+        let previous = known.previous?;
+        let mut dirs = HashMap::new();
+        dirs.insert(Vec::new(), (Some(previous.data), Some(previous.profile)));
+        Some(PreviousAt {
+            store,
+            dirs,
+            trees: HashMap::new(),
+        })
+    }
+
+    /// The profile subtree at `path` (`""` for the root) and how many tables it holds, when
+    /// the earlier version's data there is `data`.
+    pub(super) fn unchanged(&mut self, path: &[u8], data: &TreeId) -> Option<(TreeId, u64)> {
+        let (was, profile) = self.at(path);
+        let profile = profile.filter(|_| was == Some(*data))?;
+        let files = self.tree(profile)?.files;
+        Some((profile, files))
+    }
+
+    fn at(&mut self, path: &[u8]) -> (Option<TreeId>, Option<TreeId>) {
+        if let Some(found) = self.dirs.get(path) {
+            return *found;
+        }
+        let (parent, name) = match path.iter().rposition(|b| *b == b'/') {
+            Some(slash) => (&path[..slash], &path[slash + 1..]),
+            None => (&path[..0], path),
+        };
+        let (data, profile) = self.at(parent);
+        let found = (self.child(data, name), self.child(profile, name));
+        self.dirs.insert(path.to_vec(), found);
+        found
+    }
+
+    fn child(&mut self, tree: Option<TreeId>, name: &[u8]) -> Option<TreeId> {
+        let entry = self.tree(tree?)?.get(name)?;
+        (entry.kind == EntryKind::Tree).then_some(TreeId(entry.id))
+    }
+
+    /// A tree of the earlier version (one that cannot be read is only nothing to reuse).
+    fn tree(&mut self, id: TreeId) -> Option<&Tree> {
+        let store = self.store;
+        self.trees
+            .entry(id)
+            .or_insert_with(|| store.tree(&id).ok())
+            .as_ref()
     }
 }

@@ -19,14 +19,20 @@ pub enum Format {
 impl Format {
     /// The format of a path, if it is tabular.
     pub fn of(path: &str) -> Option<Format> {
-        let lower = path.to_ascii_lowercase();
-        let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
-        match ext {
-            "csv" => Some(Format::Csv),
-            "tsv" | "tab" => Some(Format::Tsv),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            "parquet" | "pq" => Some(Format::Parquet),
-            _ => None,
+        // Asked of every file a commit lists: the extension is compared without copying the
+        // path (a `.` in a directory name leaves a `/` in the "extension", which matches none).
+        let ext = path.rsplit_once('.').map(|(_, e)| e)?;
+        let is = |name: &str| ext.eq_ignore_ascii_case(name);
+        if is("csv") {
+            Some(Format::Csv)
+        } else if is("tsv") || is("tab") {
+            Some(Format::Tsv)
+        } else if is("jsonl") || is("ndjson") {
+            Some(Format::Jsonl)
+        } else if is("parquet") || is("pq") {
+            Some(Format::Parquet)
+        } else {
+            None
         }
     }
 
@@ -59,4 +65,21 @@ pub fn stored_to_temp(
         .map_err(|e| crate::Error::io(path, e))?;
     drop(writer);
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    /// Formats by the file name's extension, in any case; a dot in a directory name is not one.
+    #[test]
+    fn formats_by_extension_in_any_case() {
+        assert_eq!(Format::of("a/B.CSV"), Some(Format::Csv));
+        assert_eq!(Format::of("x.Tab"), Some(Format::Tsv));
+        assert_eq!(Format::of("x.NDJSON"), Some(Format::Jsonl));
+        assert_eq!(Format::of("part-0.pq"), Some(Format::Parquet));
+        assert_eq!(Format::of("data.csv/readme"), None);
+        assert_eq!(Format::of("csv"), None);
+        assert_eq!(Format::of("x.csvx"), None);
+    }
 }

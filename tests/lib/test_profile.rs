@@ -209,6 +209,19 @@ fn an_unchanged_tables_profile_is_shared_not_stored_again() {
         .map(|(path, _)| path)
         .collect();
     assert_eq!(changed, ["t/3/07.csv"]);
+    // The directories whose data did not change keep their profile subtrees, by id.
+    use dv::object::tree::TreeSource;
+    let subtrees = |version: &dv::object::Version| {
+        let root = store.tree(&version.profile_tables.unwrap()).unwrap();
+        let t = dv::TreeId(root.get(b"t").unwrap().id);
+        store.tree(&t).unwrap().entries
+    };
+    let kept: Vec<bool> = subtrees(&first)
+        .iter()
+        .zip(subtrees(&second))
+        .map(|(a, b)| a.id == b.id)
+        .collect();
+    assert_eq!(kept, [true, true, true, false]);
     // New blobs: the edited table, its profile, and the profile's summary.
     assert_eq!(store.list(Kind::Blob).unwrap().len(), blobs_before + 3);
     let stored = profile::stored(&store, &second).unwrap().unwrap();
