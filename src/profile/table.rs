@@ -1125,6 +1125,67 @@ mod tests {
         }
     }
 
+    /// Whatever the bytes, when the parallel splitter takes a file it counts exactly what the
+    /// csv parser counts: thousands of small files drawn from quotes, delimiters, line ends,
+    /// spaces and nulls, each split in chunks of several sizes.
+    #[test]
+    fn the_splitter_never_disagrees_with_the_csv_parser() {
+        const PIECES: [&str; 10] = ["a", "NA", ",", "\"", "\"\"", "\n", "\r\n", " ", "1", "x,y"];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let settings = Settings::default();
+        let labels = vec!["c".to_string()];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut taken = 0;
+        for _ in 0..3000 {
+            let mut text = String::from("a,b,c\n");
+            if next(2) == 0 {
+                for _ in 0..next(24) {
+                    text.push_str(PIECES[next(PIECES.len())]);
+                }
+            } else {
+                // Rows of three fields, plain or quoted, now and then broken by a stray piece.
+                const FIELDS: [&str; 7] = [
+                    "a",
+                    "",
+                    "NA",
+                    "\"a\"",
+                    "\"x,y\"",
+                    "\"say \"\"hi\"\"\"",
+                    "\"\"",
+                ];
+                for _ in 0..next(6) {
+                    let fields: Vec<&str> = (0..3).map(|_| FIELDS[next(FIELDS.len())]).collect();
+                    text.push_str(&fields.join(","));
+                    if next(8) == 0 {
+                        text.push_str(PIECES[next(PIECES.len())]);
+                    }
+                    text.push_str(["\n", "\r\n"][next(2)]);
+                }
+            }
+            std::fs::write(&path, &text).unwrap();
+            let parsed = profile_text(Format::Csv, &mut text.as_bytes(), &labels, &settings);
+            for chunk in [1, 4, 1 << 20] {
+                if let Some(split) =
+                    profile_in_chunks(&path, Format::Csv, &labels, &settings, chunk)
+                {
+                    taken += 1;
+                    match (&split, &parsed) {
+                        (Ok(split), Ok(parsed)) => assert_eq!(split, parsed, "{text:?} in {chunk}"),
+                        _ => panic!("{text:?} in {chunk}: {split:?} against {parsed:?}"),
+                    }
+                }
+            }
+        }
+        assert!(taken > 2000, "the splitter took only {taken} files");
+    }
+
     /// Hashes spilled to the partitions' files count exactly what memory alone counts,
     /// including repeats of which some were spilled and some not.
     #[test]

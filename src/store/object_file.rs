@@ -117,7 +117,9 @@ pub const REPACK_LEVEL: i32 = 15;
 /// into a new object). `None` for every other encoding, or when nothing is gained.
 pub fn recompressed(object_file: &[u8], id: &crate::id::Hash) -> Option<Vec<u8>> {
     let header = Header::read(&mut &object_file[..]).ok()?;
-    if header.encoding != Encoding::Zstd {
+    // A packed object holds less than a chunk list's worth (content of 1 MiB or more is
+    // chunked): a header claiming more is damage, not something to allocate for.
+    if header.encoding != Encoding::Zstd || header.size > super::MAX_PACKED_OBJECT {
         return None;
     }
     let payload = &object_file[HEADER_LEN..];
@@ -207,6 +209,11 @@ mod tests {
             content
         );
         assert!(recompressed(&file, &crate::id::Hash::of(b"other")).is_none());
+        let huge = Header {
+            size: 1 << 40,
+            ..header
+        };
+        assert!(recompressed(&[&huge.encode()[..], &payload].concat(), &id).is_none());
         let raw = Header {
             encoding: Encoding::Raw,
             ..header
