@@ -574,7 +574,8 @@ impl Known {
             return Ok(());
         }
         let same_labels = summary.labels == label_rules(settings);
-        if same_labels && self.previous.is_none() {
+        // A directory's subtree stands for all its tables only if none was left out.
+        if same_labels && summary.tables_omitted == 0 && self.previous.is_none() {
             self.previous = Some(Previous {
                 data: version.tree,
                 profile: *tables,
