@@ -653,10 +653,7 @@ fn read_worktree_table(
                 }
             }
         }
-        Format::Jsonl => {
-            let mut opened = std::fs::File::open(file).ok()?;
-            table::profile_text(format, &mut opened, labels, settings)
-        }
+        Format::Jsonl => table::profile_jsonl_file(file, labels, settings)?,
     };
     (!matches!(outcome, Err(Unreadable::Io(_)))).then_some(outcome)
 }

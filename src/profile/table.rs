@@ -475,35 +475,89 @@ fn profile_lines(
     nulls: &Nulls,
     duplicates: &std::sync::Mutex<DuplicateCounter>,
 ) -> Result<Option<Partial>, Unreadable> {
+    let delim = chunk.delim;
+    let mut partial = header.partial();
+    let mut hashes = Vec::with_capacity(HASH_BATCH);
+    let mut bounds: Vec<std::ops::Range<usize>> = Vec::with_capacity(header.names.len());
+    // A quoted line's values, unescaped, and the row written with the least quoting.
+    let (mut unquoted, mut canonical) = (Vec::new(), Vec::new());
+    let mut splits = true;
+    each_line(path, chunk, |text, _| {
+        if text.is_empty() {
+            return Ok(true); // a blank line, which the csv parser skips too
+        }
+        let Some(quoted) = split_fields(text, delim, &mut bounds, &mut unquoted) else {
+            splits = false;
+            return Ok(false);
+        };
+        if bounds.len() != header.names.len() {
+            splits = false;
+            return Ok(false);
+        }
+        let values = if quoted { &unquoted[..] } else { text };
+        let mut hasher = row_hasher();
+        if quoted {
+            canonical_row(values, &bounds, delim, &mut canonical);
+            hasher.write(&canonical);
+        } else {
+            hasher.write(text);
+        }
+        hashes.push(hasher.finish());
+        if hashes.len() >= HASH_BATCH {
+            flush_hashes(duplicates, &mut hashes)?;
+        }
+        partial.add(
+            &Split {
+                line: values,
+                bounds: &bounds,
+            },
+            header,
+            nulls,
+        );
+        Ok(true)
+    })?;
+    flush_hashes(duplicates, &mut hashes)?;
+    Ok(splits.then_some(partial))
+}
+
+/// Hands row hashes to the duplicate counter a file's chunks share.
+fn flush_hashes(
+    duplicates: &std::sync::Mutex<DuplicateCounter>,
+    hashes: &mut Vec<u64>,
+) -> Result<(), Unreadable> {
+    let mut counter = duplicates.lock().expect("a profiling thread panicked");
+    for hash in hashes.drain(..) {
+        counter.add(hash).map_err(Unreadable::Io)?;
+    }
+    Ok(())
+}
+
+/// Calls `line` with each line starting in the chunk (without its `\n` or `\r\n`) and its
+/// number among them (from 0, blank lines included), until it returns `Ok(false)`. Returns how
+/// many lines start in the chunk (all of them, when `line` never stopped).
+fn each_line(
+    path: &std::path::Path,
+    chunk: Chunk,
+    mut line: impl FnMut(&[u8], u64) -> Result<bool, Unreadable>,
+) -> Result<u64, Unreadable> {
     use std::io::{Seek, SeekFrom};
     let Chunk {
         start,
         end,
         header_end,
-        delim,
         block,
+        ..
     } = chunk;
     // From one byte early: a line starts at `start` only if the byte before it ends a line.
     let mut skipping = start > header_end;
     let mut offset = if skipping { start - 1 } else { start };
     let mut file = std::fs::File::open(path).map_err(Unreadable::Io)?;
     file.seek(SeekFrom::Start(offset)).map_err(Unreadable::Io)?;
-    let mut partial = header.partial();
-    let mut hashes = Vec::with_capacity(HASH_BATCH);
-    let mut bounds: Vec<std::ops::Range<usize>> = Vec::with_capacity(header.names.len());
-    // A quoted line's values, unescaped, and the row written with the least quoting.
-    let (mut unquoted, mut canonical) = (Vec::new(), Vec::new());
-    let flush = |hashes: &mut Vec<u64>| -> Result<(), Unreadable> {
-        let mut counter = duplicates.lock().expect("a profiling thread panicked");
-        for hash in hashes.drain(..) {
-            counter.add(hash).map_err(Unreadable::Io)?;
-        }
-        Ok(())
-    };
     // `buf[..kept]` is the unfinished line carried over; `offset` is the file position of buf[0].
     let mut buf = vec![0u8; block];
     let mut kept = 0;
     let mut done = false;
+    let mut count = 0u64;
     while !done {
         if kept == buf.len() {
             buf.resize(buf.len() * 2, 0);
@@ -522,51 +576,25 @@ fn profile_lines(
         let block = &buf[..if done { filled + 1 } else { filled }];
         let mut line_start = 0;
         for at in memchr::memchr_iter(b'\n', block) {
-            let line = line_start;
+            let first = line_start;
             line_start = at + 1;
             if skipping {
                 skipping = false;
                 continue;
             }
-            if offset + line as u64 >= end {
+            if offset + first as u64 >= end {
                 done = true;
                 break;
             }
-            let line_end = if at > line && block[at - 1] == b'\r' {
+            let line_end = if at > first && block[at - 1] == b'\r' {
                 at - 1
             } else {
                 at
             };
-            let text = &block[line..line_end];
-            if text.is_empty() {
-                continue; // a blank line, which the csv parser skips too
+            if !line(&block[first..line_end], count)? {
+                return Ok(count);
             }
-            let Some(quoted) = split_fields(text, delim, &mut bounds, &mut unquoted) else {
-                return Ok(None);
-            };
-            if bounds.len() != header.names.len() {
-                return Ok(None);
-            }
-            let values = if quoted { &unquoted[..] } else { text };
-            let mut hasher = row_hasher();
-            if quoted {
-                canonical_row(values, &bounds, delim, &mut canonical);
-                hasher.write(&canonical);
-            } else {
-                hasher.write(text);
-            }
-            hashes.push(hasher.finish());
-            if hashes.len() >= HASH_BATCH {
-                flush(&mut hashes)?;
-            }
-            partial.add(
-                &Split {
-                    line: values,
-                    bounds: &bounds,
-                },
-                header,
-                nulls,
-            );
+            count += 1;
         }
         if done {
             break;
@@ -576,8 +604,7 @@ fn profile_lines(
         kept = filled - line_start;
         offset += line_start as u64;
     }
-    flush(&mut hashes)?;
-    Ok(Some(partial))
+    Ok(count)
 }
 
 /// Splits one line of a delimited file into fields (`bounds`, ranges into the line, or into
@@ -670,12 +697,8 @@ fn profile_jsonl(
     labels: &[String],
     settings: &Settings,
 ) -> Result<TableProfile, Unreadable> {
-    let mut names: Vec<String> = Vec::new();
-    let mut positions: HashMap<String, usize> = HashMap::new();
-    let mut stats: Vec<ColumnStats> = Vec::new();
-    let mut label_counts: HashMap<&String, LabelCounts> = HashMap::new();
+    let mut partial = JsonlPartial::default();
     let mut duplicates = DuplicateCounter::new();
-    let mut rows = 0u64;
     let mut reader = BufReader::with_capacity(256 << 10, input);
     let mut line = Vec::new();
     let mut number = 0u64;
@@ -691,36 +714,141 @@ fn profile_jsonl(
         number += 1;
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        if let Some(hash) = partial
+            .add(text, labels, settings)
+            .map_err(|why| Unreadable::Malformed(format!("line {number}: {why}")))?
+        {
+            duplicates.add(hash).map_err(Unreadable::Io)?;
         }
-        let Line::Object(mut row) = serde_json::from_slice(text)
-            .map_err(|e| Unreadable::Malformed(format!("line {number}: {e}")))?
-        else {
-            return Err(Unreadable::Malformed(format!(
-                "line {number}: the line is not a JSON object"
-            )));
+    }
+    partial.finish(duplicates, labels, settings)
+}
+
+/// Profiles a JSONL file on disk on all cores: a record is a line (JSON escapes line breaks
+/// inside strings), so the file splits into chunks at line ends, each counted on its own and
+/// merged in file order (columns in the order they first appear, as one reader would).
+pub(super) fn profile_jsonl_file(
+    path: &std::path::Path,
+    labels: &[String],
+    settings: &Settings,
+) -> Option<Result<TableProfile, Unreadable>> {
+    profile_jsonl_in_chunks(path, labels, settings, CHUNK_BYTES)
+}
+
+fn profile_jsonl_in_chunks(
+    path: &std::path::Path,
+    labels: &[String],
+    settings: &Settings,
+    chunk_bytes: u64,
+) -> Option<Result<TableProfile, Unreadable>> {
+    use rayon::prelude::*;
+    let len = std::fs::metadata(path).ok()?.len();
+    let chunks = len.div_ceil(chunk_bytes).max(1);
+    let duplicates = std::sync::Mutex::new(DuplicateCounter::new());
+    let outcomes: Vec<Result<JsonlChunk, Unreadable>> = (0..chunks)
+        .into_par_iter()
+        .map(|i| {
+            let start = i * chunk_bytes;
+            let end = (start + chunk_bytes).min(len);
+            let chunk = Chunk {
+                start,
+                end,
+                header_end: 0,
+                delim: b'\n',
+                block: BLOCK_BYTES
+                    .min(chunk_bytes as usize)
+                    .min((end - start) as usize + 4096),
+            };
+            let mut partial = JsonlPartial::default();
+            let mut hashes = Vec::new();
+            let mut bad = None;
+            let lines = each_line(path, chunk, |text, number| {
+                match partial.add(text, labels, settings) {
+                    Ok(hash) => hashes.extend(hash),
+                    Err(why) => {
+                        bad = Some((number, why));
+                        return Ok(false);
+                    }
+                }
+                if hashes.len() >= HASH_BATCH {
+                    flush_hashes(&duplicates, &mut hashes)?;
+                }
+                Ok(true)
+            })?;
+            flush_hashes(&duplicates, &mut hashes)?;
+            Ok(JsonlChunk {
+                partial,
+                lines,
+                bad,
+            })
+        })
+        .collect();
+    let mut total = JsonlPartial::default();
+    let mut lines_before = 0u64;
+    for outcome in outcomes {
+        let JsonlChunk {
+            partial,
+            lines,
+            bad,
+        } = match outcome {
+            Ok(done) => done,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Some((number, why)) = bad {
+            let line = lines_before + number + 1;
+            return Some(Err(Unreadable::Malformed(format!("line {line}: {why}"))));
+        }
+        total.merge(partial);
+        lines_before += lines;
+    }
+    let duplicates = duplicates.into_inner().ok()?;
+    Some(total.finish(duplicates, labels, settings))
+}
+
+/// One chunk of a JSONL file, counted: its lines' counts, how many lines start in it, and its
+/// first bad line (numbered within the chunk) with the reason.
+struct JsonlChunk {
+    partial: JsonlPartial,
+    lines: u64,
+    bad: Option<(u64, String)>,
+}
+
+/// What a run of JSONL lines holds: columns in the order they first appear, each with its
+/// counts, label counts, and rows.
+#[derive(Default)]
+struct JsonlPartial {
+    names: Vec<String>,
+    positions: HashMap<String, usize>,
+    stats: Vec<ColumnStats>,
+    labels: HashMap<String, LabelCounts>,
+    rows: u64,
+}
+
+impl JsonlPartial {
+    /// Counts one line; returns its row hash (`None` for a blank line), or why it is no row.
+    fn add(
+        &mut self,
+        text: &[u8],
+        labels: &[String],
+        settings: &Settings,
+    ) -> Result<Option<u64>, String> {
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let Line::Object(mut row) = serde_json::from_slice(text).map_err(|e| e.to_string())? else {
+            return Err("the line is not a JSON object".into());
         };
         // Keys in order and the last of a repeated key, as a JSON object reads.
         row.sort_by(|a, b| a.0.cmp(&b.0));
-        rows += 1;
+        self.rows += 1;
         let mut hasher = row_hasher();
         hasher.write(text);
-        duplicates.add(hasher.finish()).map_err(Unreadable::Io)?;
         for (at, (key, value)) in row.iter().enumerate() {
             if row.get(at + 1).is_some_and(|next| next.0 == *key) {
                 continue;
             }
-            let index = match positions.get(key.as_ref()) {
-                Some(index) => *index,
-                None => {
-                    positions.insert(key.to_string(), names.len());
-                    names.push(key.to_string());
-                    stats.push(ColumnStats::default());
-                    names.len() - 1
-                }
-            };
-            let column = &mut stats[index];
+            let index = self.column(key);
+            let column = &mut self.stats[index];
             column.present += 1;
             let text = match value {
                 Cell::Text(s) => Some(s.as_ref()),
@@ -738,35 +866,71 @@ fn profile_jsonl(
                 Cell::Number(_) => FLOAT,
                 _ => STRING,
             };
-            if let Some(label) = labels.iter().find(|l| *l == key) {
-                label_counts
-                    .entry(label)
+            if labels.iter().any(|l| l == key) {
+                self.labels
+                    .entry(key.to_string())
                     .or_default()
                     .add(value.label().as_bytes());
             }
         }
+        Ok(Some(hasher.finish()))
     }
-    let mut table = TableProfile::counted(
-        rows,
-        duplicates.finish().map_err(Unreadable::Io)?,
-        names
-            .into_iter()
-            .zip(stats)
-            .map(|(name, s)| ColumnProfile {
-                name,
-                kind: type_name(s.kinds).to_string(),
-                // A row without the key holds no value for it.
-                nulls: s.nulls + (rows - s.present),
-            })
-            .collect(),
-    );
-    for label in labels {
-        if table.column(label).is_some() {
-            let counts = label_counts.remove(label).unwrap_or_default();
-            counts.finish(label, settings.max_label_values, &mut table);
+
+    /// The index of a column, added at the end when new.
+    fn column(&mut self, key: &str) -> usize {
+        if let Some(index) = self.positions.get(key) {
+            return *index;
+        }
+        self.positions.insert(key.to_string(), self.names.len());
+        self.names.push(key.to_string());
+        self.stats.push(ColumnStats::default());
+        self.names.len() - 1
+    }
+
+    /// Adds the counts of the lines that follow this run's.
+    fn merge(&mut self, other: JsonlPartial) {
+        self.rows += other.rows;
+        for (name, theirs) in other.names.iter().zip(other.stats) {
+            let index = self.column(name);
+            let mine = &mut self.stats[index];
+            mine.kinds |= theirs.kinds;
+            mine.nulls += theirs.nulls;
+            mine.present += theirs.present;
+        }
+        for (label, theirs) in other.labels {
+            self.labels.entry(label).or_default().merge(theirs);
         }
     }
-    Ok(table)
+
+    fn finish(
+        mut self,
+        duplicates: DuplicateCounter,
+        labels: &[String],
+        settings: &Settings,
+    ) -> Result<TableProfile, Unreadable> {
+        let rows = self.rows;
+        let mut table = TableProfile::counted(
+            rows,
+            duplicates.finish().map_err(Unreadable::Io)?,
+            self.names
+                .into_iter()
+                .zip(self.stats)
+                .map(|(name, s)| ColumnProfile {
+                    name,
+                    kind: type_name(s.kinds).to_string(),
+                    // A row without the key holds no value for it.
+                    nulls: s.nulls + (rows - s.present),
+                })
+                .collect(),
+        );
+        for label in labels {
+            if table.column(label).is_some() {
+                let counts = self.labels.remove(label).unwrap_or_default();
+                counts.finish(label, settings.max_label_values, &mut table);
+            }
+        }
+        Ok(table)
+    }
 }
 
 /// One JSONL line, read without building a JSON tree: an object's fields in the order
@@ -1184,6 +1348,74 @@ mod tests {
             }
         }
         assert!(taken > 2000, "the splitter took only {taken} files");
+    }
+
+    /// A JSONL file split at line ends and counted on all cores gives exactly what one reader
+    /// gives — columns in first-seen order, nulls for absent keys, labels, duplicates — and a
+    /// bad line is named by its number in the file, whatever the chunk boundaries.
+    #[test]
+    fn jsonl_in_chunks_counts_what_one_reader_counts() {
+        const LINES: [&str; 10] = [
+            r#"{"id": 1, "label": "cat", "note": "a\nb"}"#,
+            r#"{"label": "dog", "id": 2.5}"#,
+            r#"{"id": null, "extra": true, "label": "NA"}"#,
+            r#"{"id": 1, "label": "cat", "note": "a\nb"}"#,
+            "",
+            "   ",
+            r#"{"nested": {"k": [1, 2]}, "label": "cat"}"#,
+            r#"{"id": "x", "id": 3}"#,
+            "[1, 2]",
+            "{not json",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let settings = Settings::default();
+        let labels = vec!["label".to_string()];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut good, mut bad) = (0, 0);
+        for _ in 0..800 {
+            let mut text = String::new();
+            for _ in 0..next(12) {
+                // Bad lines (the last two) are rare, so most files are whole.
+                let pick = next(LINES.len() * 6).min(LINES.len() - 1);
+                let pick = if pick >= LINES.len() - 2 && next(4) != 0 {
+                    0
+                } else {
+                    pick
+                };
+                text.push_str(LINES[pick]);
+                text.push_str(["\n", "\r\n"][next(2)]);
+            }
+            if next(3) == 0 {
+                text.push_str(LINES[next(4)]); // no final line end
+            }
+            std::fs::write(&path, &text).unwrap();
+            let one = profile_text(Format::Jsonl, &mut text.as_bytes(), &labels, &settings);
+            match &one {
+                Ok(_) => good += 1,
+                Err(_) => bad += 1,
+            }
+            for chunk in [1, 7, 40, 1 << 20] {
+                let split = profile_jsonl_in_chunks(&path, &labels, &settings, chunk).unwrap();
+                match (&split, &one) {
+                    (Ok(split), Ok(one)) => assert_eq!(split, one, "{text:?} in {chunk}"),
+                    (Err(split), Err(one)) => {
+                        assert_eq!(split.to_string(), one.to_string(), "{text:?} in {chunk}")
+                    }
+                    _ => panic!("{text:?} in {chunk}: {split:?} against {one:?}"),
+                }
+            }
+        }
+        assert!(
+            good > 300 && bad > 50,
+            "{good} whole files, {bad} with a bad line"
+        );
     }
 
     /// Hashes spilled to the partitions' files count exactly what memory alone counts,
