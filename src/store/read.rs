@@ -192,7 +192,7 @@ impl Store {
 
     /// Turns a payload held in memory into content: decompressing it, or rebuilding a delta
     /// from its bases (at most [`delta::MAX_DEPTH`] of them, whatever the objects claim).
-    fn decode_in_memory(
+    pub(super) fn decode_in_memory(
         &self,
         kind: Kind,
         id: &Hash,

@@ -121,7 +121,19 @@ impl Store {
         content: &[u8],
     ) -> Option<(delta::Link, Vec<u8>)> {
         let seq_of = |link: Option<delta::Link>| link.map_or(0, |l| l.seq);
-        let mut base = (*previous, self.delta_link(kind, previous).ok()?);
+        // The previous object is opened once: for its link, and for its content when it is
+        // the base (within a run, the usual case).
+        let mut opened = match self.open_object(kind, previous).ok()? {
+            Opened::Memory(header, payload) => Some((header, payload)),
+            Opened::Stream(..) => None,
+        };
+        let first_link = match &opened {
+            Some((header, payload)) if header.encoding == Encoding::Delta => {
+                Some(delta::Link::decode(payload).ok()?.0)
+            }
+            _ => None,
+        };
+        let mut base = (*previous, first_link);
         let (seq, base_seq) = delta::next_positions(seq_of(base.1));
         // Back along the previous object's bases: at most a run, then one per skip.
         for _ in 0..delta::RUN + 32 {
@@ -130,11 +142,17 @@ impl Store {
             }
             let next = base.1?.base;
             base = (next, self.delta_link(kind, &next).ok()?);
+            opened = None;
         }
         if seq_of(base.1) != base_seq {
             return None;
         }
-        let (base_content, depth) = self.content(kind, &base.0).ok()?;
+        let (base_content, depth) = match opened {
+            Some((header, payload)) => self
+                .decode_in_memory(kind, previous, header, payload, 0)
+                .ok()?,
+            None => self.content(kind, &base.0).ok()?,
+        };
         if depth >= delta::MAX_DEPTH || Hash::of(&base_content) != base.0 {
             return None;
         }
