@@ -17,11 +17,10 @@
 //! dropped when anything was removed.
 
 use std::collections::HashSet;
-
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
