@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Storage over a long history: every version of a generated data directory is committed with
 # dv and, for reference, into a git repository packed with `git gc --aggressive`; prints both
-# sizes and their ratio (the storage issue's target: .dv ≤ 2× the aggressive git pack).
+# sizes and their ratio (the storage issue's target: .dv ≤ 2× the aggressive git pack), then
+# the store again after `dv gc --repack`.
 #
 #   bash benches/history.sh VERSIONS [path/to/dv] [gen_history.py init options...]
 #   bash benches/history.sh 200 target/release/dv                 # 24 CSVs of 1–4 MB
@@ -31,3 +32,7 @@ dv_bytes=$(du -sb .dv/objects | cut -f1)
 git_bytes=$(du -sb git/.git/objects | cut -f1)
 echo "one version: $((raw / 1024)) KiB; .dv/objects: $((dv_bytes / 1024)) KiB; git aggressive pack: $((git_bytes / 1024)) KiB"
 echo "dv / git = $(echo "scale=2; $dv_bytes / $git_bytes" | bc)"
+# The same store as `dv gc --repack` leaves it (one pack, whole objects at zstd 15).
+"$dv" gc --repack -q
+dv_bytes=$(du -sb .dv/objects | cut -f1)
+echo "after dv gc --repack: .dv/objects $((dv_bytes / 1024)) KiB; dv / git = $(echo "scale=2; $dv_bytes / $git_bytes" | bc)"

@@ -319,7 +319,7 @@ fn repack(
     live: &HashSet<(Kind, Hash)>,
 ) -> Result<Repacked> {
     let store = &ws.store;
-    let repacked_before = repacked_packs(ws, store);
+    let repacked_before = repacked_packs(ws);
     let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).with_path(path);
     let mut repacked = Repacked {
         packs_before: packs.len() as u64,
@@ -339,7 +339,11 @@ fn repack(
     let mut wanted = Vec::new();
     for (path, index, drop) in packs {
         // Objects a repack wrote are stored at its level already.
-        let recompress = !repacked_before.contains(*path);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let recompress = !repacked_before.contains(name);
         for record in index.records() {
             let Some(kind) = Kind::from_code(record.kind) else {
                 continue;
@@ -391,23 +395,14 @@ fn repacked_path(ws: &Workspace) -> PathBuf {
     ws.dv_dir().join("repacked")
 }
 
-/// The packs the last repack wrote, as paths in the store.
-fn repacked_packs(ws: &Workspace, store: &Store) -> HashSet<PathBuf> {
+/// The names of the packs the last repack wrote.
+fn repacked_packs(ws: &Workspace) -> HashSet<String> {
     let text = crate::fs_util::read_bounded(&repacked_path(ws), 1 << 20)
         .ok()
         .flatten()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .unwrap_or_default();
-    let packs = store.pack_files().unwrap_or_default();
-    text.lines()
-        .filter_map(|name| {
-            packs
-                .iter()
-                .map(|(path, _)| path)
-                .find(|path| path.file_name().and_then(|n| n.to_str()) == Some(name))
-                .cloned()
-        })
-        .collect()
+    text.lines().map(str::to_string).collect()
 }
 
 fn epoch_path(ws: &Workspace) -> PathBuf {

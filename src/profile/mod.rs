@@ -384,11 +384,11 @@ pub fn profile_tree(
     let mut reused_dirs = BTreeMap::new();
     let reused_tables = std::cell::Cell::new(0u64);
     let mut reuse = |path: &[u8], id: &TreeId| {
-        let (profile, count) = previous.as_mut()?.unchanged(path, id)?;
-        let total = reused_tables.get() + count;
+        let (profile, tree) = previous.as_mut()?.unchanged(path, id)?;
+        let total = reused_tables.get() + tree.files;
         (total <= MAX_PROFILED_TABLES as u64).then(|| {
             reused_tables.set(total);
-            reused_dirs.insert(String::from_utf8_lossy(path).into_owned(), profile);
+            reused_dirs.insert(String::from_utf8_lossy(path).into_owned(), (profile, tree));
         })
     };
     let mut tables = Vec::new();

@@ -81,7 +81,8 @@ fn label_rules(settings: &Settings) -> Vec<LabelRule> {
 pub struct Made {
     pub profile: Profile,
     reused: BTreeMap<String, StoredFile>,
-    reused_dirs: BTreeMap<String, TreeId>,
+    /// Each with its tree as decoded when it was found unchanged (its totals go in the new tree).
+    reused_dirs: BTreeMap<String, (TreeId, Tree)>,
     settings: Settings,
 }
 
@@ -89,7 +90,7 @@ impl Made {
     pub(super) fn new(
         profile: Profile,
         reused: BTreeMap<String, StoredFile>,
-        reused_dirs: BTreeMap<String, TreeId>,
+        reused_dirs: BTreeMap<String, (TreeId, Tree)>,
         settings: &Settings,
     ) -> Made {
         Made {
@@ -102,7 +103,7 @@ impl Made {
 
     /// Lists the tables of the reused directories, as reused tables.
     fn list_reused_dirs(&mut self, store: &Store) -> Result<()> {
-        for (dir, tree) in std::mem::take(&mut self.reused_dirs) {
+        for (dir, (tree, _)) in std::mem::take(&mut self.reused_dirs) {
             for (path, file) in list_tables(store, &tree)? {
                 let path = match dir.is_empty() {
                     true => path,
@@ -176,8 +177,8 @@ impl Made {
                     .map(|(path, file)| (path.as_str(), Item::File(*file))),
             )
             .collect();
-        for (dir, id) in &self.reused_dirs {
-            items.push((dir.as_str(), Item::Tree(*id, store.tree(id)?)));
+        for (dir, (id, tree)) in &self.reused_dirs {
+            items.push((dir.as_str(), Item::Tree(*id, tree.clone())));
         }
         items.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let (tables, tree) = match items.as_slice() {
@@ -560,13 +561,29 @@ impl Known {
             return Ok(());
         };
         let listed: HashMap<String, StoredFile> = list_tables(store, tables)?.into_iter().collect();
+        let learned = self.learn(store, version, &listed, settings);
         if self.bases.is_none() {
             self.bases = Some(Bases {
                 summary: file.blob,
                 tree: *tables,
-                tables: listed.clone(),
+                tables: listed,
             });
         }
+        learned
+    }
+
+    /// Learns the reusable table profiles of a version stored table by table (`listed`: its
+    /// profile tree's files by path), when its settings allow.
+    fn learn(
+        &mut self,
+        store: &Store,
+        version: &Version,
+        listed: &HashMap<String, StoredFile>,
+        settings: &Settings,
+    ) -> Result<()> {
+        let (Some(file), Some(tables)) = (&version.profile, &version.profile_tables) else {
+            return Ok(());
+        };
         let summary = load_summary(store, file)?;
         if summary.null_values != settings.null_values
             || summary.max_label_values != settings.max_label_values
@@ -679,13 +696,12 @@ impl<'s> PreviousAt<'s> {
         })
     }
 
-    /// The profile subtree at `path` (`""` for the root) and how many tables it holds, when
-    /// the earlier version's data there is `data`.
-    pub(super) fn unchanged(&mut self, path: &[u8], data: &TreeId) -> Option<(TreeId, u64)> {
+    /// The profile subtree at `path` (`""` for the root), when the earlier version's data
+    /// there is `data`.
+    pub(super) fn unchanged(&mut self, path: &[u8], data: &TreeId) -> Option<(TreeId, Tree)> {
         let (was, profile) = self.at(path);
         let profile = profile.filter(|_| was == Some(*data))?;
-        let files = self.tree(profile)?.files;
-        Some((profile, files))
+        Some((profile, self.tree(profile)?.clone()))
     }
 
     fn at(&mut self, path: &[u8]) -> (Option<TreeId>, Option<TreeId>) {

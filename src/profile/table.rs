@@ -414,28 +414,12 @@ fn profile_in_chunks(
     let header = Header::new(names, labels);
     let nulls = Nulls::new(settings);
     let len = std::fs::metadata(path).ok()?.len();
-    let body = len.saturating_sub(header_end);
-    let chunks = body.div_ceil(chunk_bytes).max(1);
     let duplicates = std::sync::Mutex::new(DuplicateCounter::new());
-    let outcomes: Vec<Result<Option<Partial>, Unreadable>> = (0..chunks)
-        .into_par_iter()
-        .map(|i| {
-            let start = header_end + i * chunk_bytes;
-            let end = (start + chunk_bytes).min(len);
-            let chunk = Chunk {
-                start,
-                end,
-                header_end,
-                delim,
-                // A small file's chunk needs no more than its own size (plus the line that
-                // straddles its end, which grows the buffer if it must).
-                block: BLOCK_BYTES
-                    .min(chunk_bytes as usize)
-                    .min((end - start) as usize + 4096),
-            };
-            profile_lines(path, chunk, &header, &nulls, &duplicates)
-        })
-        .collect();
+    let outcomes: Vec<Result<Option<Partial>, Unreadable>> =
+        Chunk::all(header_end, len, chunk_bytes)
+            .into_par_iter()
+            .map(|chunk| profile_lines(path, chunk, delim, &header, &nulls, &duplicates))
+            .collect();
     let mut total = header.partial();
     for outcome in outcomes {
         match outcome {
@@ -454,16 +438,38 @@ fn trim_line(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// A byte range of a delimited file: the lines starting in `[start, end)`.
+/// A byte range of a file of lines: the lines starting in `[start, end)`.
 #[derive(Clone, Copy)]
 struct Chunk {
     start: u64,
     end: u64,
-    /// Where the first record starts (after the header line).
+    /// Where the first record starts (after a header line).
     header_end: u64,
-    delim: u8,
     /// Bytes read at a time.
     block: usize,
+}
+
+impl Chunk {
+    /// The chunks of `chunk_bytes` a file of `len` bytes splits into after its header.
+    fn all(header_end: u64, len: u64, chunk_bytes: u64) -> Vec<Chunk> {
+        let body = len.saturating_sub(header_end);
+        (0..body.div_ceil(chunk_bytes).max(1))
+            .map(|i| {
+                let start = header_end + i * chunk_bytes;
+                let end = (start + chunk_bytes).min(len);
+                Chunk {
+                    start,
+                    end,
+                    header_end,
+                    // A small file's chunk needs no more than its own size (plus the line that
+                    // straddles its end, which grows the buffer if it must).
+                    block: BLOCK_BYTES
+                        .min(chunk_bytes as usize)
+                        .min((end.saturating_sub(start)) as usize + 4096),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Counts the lines starting in the chunk (the one straddling its start belongs to the chunk
@@ -471,11 +477,11 @@ struct Chunk {
 fn profile_lines(
     path: &std::path::Path,
     chunk: Chunk,
+    delim: u8,
     header: &Header,
     nulls: &Nulls,
     duplicates: &std::sync::Mutex<DuplicateCounter>,
 ) -> Result<Option<Partial>, Unreadable> {
-    let delim = chunk.delim;
     let mut partial = header.partial();
     let mut hashes = Vec::with_capacity(HASH_BATCH);
     let mut bounds: Vec<std::ops::Range<usize>> = Vec::with_capacity(header.names.len());
@@ -546,7 +552,6 @@ fn each_line(
         end,
         header_end,
         block,
-        ..
     } = chunk;
     // From one byte early: a line starts at `start` only if the byte before it ends a line.
     let mut skipping = start > header_end;
@@ -743,22 +748,10 @@ fn profile_jsonl_in_chunks(
 ) -> Option<Result<TableProfile, Unreadable>> {
     use rayon::prelude::*;
     let len = std::fs::metadata(path).ok()?.len();
-    let chunks = len.div_ceil(chunk_bytes).max(1);
     let duplicates = std::sync::Mutex::new(DuplicateCounter::new());
-    let outcomes: Vec<Result<JsonlChunk, Unreadable>> = (0..chunks)
+    let outcomes: Vec<Result<JsonlChunk, Unreadable>> = Chunk::all(0, len, chunk_bytes)
         .into_par_iter()
-        .map(|i| {
-            let start = i * chunk_bytes;
-            let end = (start + chunk_bytes).min(len);
-            let chunk = Chunk {
-                start,
-                end,
-                header_end: 0,
-                delim: b'\n',
-                block: BLOCK_BYTES
-                    .min(chunk_bytes as usize)
-                    .min((end - start) as usize + 4096),
-            };
+        .map(|chunk| {
             let mut partial = JsonlPartial::default();
             let mut hashes = Vec::new();
             let mut bad = None;

@@ -255,6 +255,17 @@ impl TestEnv {
         dv::store::Store::at(self.root().join(".dv/objects"))
     }
 
+    /// The stored profile of the table at `path` in `version` (an entry of its profile tree).
+    pub fn table_profile(&self, version: &str, path: &str) -> dv::object::tree::FileEntry {
+        let shown = self.dv(&["show", version, "--json"]).json();
+        let tables: dv::TreeId = shown["profile_tables"].as_str().unwrap().parse().unwrap();
+        dv::object::tree::flatten(&self.store(), &tables)
+            .unwrap()
+            .into_iter()
+            .find(|file| file.path == path.as_bytes())
+            .unwrap()
+    }
+
     /// Flips one bit of the byte `from_end` bytes before the end of a stored object, wherever
     /// it lives (its own file or a pack); returns the file that was changed.
     pub fn damage_object(&self, kind: dv::store::Kind, id: &dv::Hash, from_end: u64) -> PathBuf {

@@ -358,13 +358,7 @@ fn a_damaged_table_profile_names_the_versions_sharing_it() {
     let first = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
     env.write("data/b.csv", "id,y\n1,3\n");
     let second = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
-    let shown = env.dv(&["show", &second, "--json"]).json();
-    let tables: dv::TreeId = shown["profile_tables"].as_str().unwrap().parse().unwrap();
-    let shared = dv::object::tree::flatten(&env.store(), &tables)
-        .unwrap()
-        .into_iter()
-        .find(|file| file.path == b"a.csv")
-        .unwrap();
+    let shared = env.table_profile(&second, "a.csv");
     env.damage_object(Kind::Blob, &shared.id, 1);
     let out = env.dv(&["fsck"]);
     assert_eq!(out.code, 1, "{out}");

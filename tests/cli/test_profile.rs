@@ -522,13 +522,7 @@ fn diff_profile_reads_only_the_tables_that_differ() {
     let first = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
     env.write("data/moved.csv", "id,y\n1,2\n2,NA\n");
     let second = env.id(&["commit", "data", "-d", "t", "-s", "raw"]);
-    let shown = env.dv(&["show", &second, "--json"]).json();
-    let tables: dv::TreeId = shown["profile_tables"].as_str().unwrap().parse().unwrap();
-    let shared = dv::object::tree::flatten(&env.store(), &tables)
-        .unwrap()
-        .into_iter()
-        .find(|file| file.path == b"same.csv")
-        .unwrap();
+    let shared = env.table_profile(&second, "same.csv");
     env.damage_object(dv::store::Kind::Blob, &shared.id, 1);
     let drift = env
         .dv(&["diff", &first, &second, "--profile", "--json"])

@@ -8,6 +8,22 @@ use dv::store::Kind;
 
 const CSV: &[u8] = b"id,species\n1,Adelie\n2,NA\n2,NA\n";
 
+/// Commits the directory `data` as `d@raw`.
+fn commit_to_raw(
+    ws: &dv::Workspace,
+    data: &std::path::Path,
+    message: Option<&str>,
+) -> dv::commit::CommitOutcome {
+    let request = CommitRequest {
+        path: data.to_path_buf(),
+        dataset: "d".into(),
+        stage: "raw".into(),
+        message: message.map(str::to_string),
+        ..Default::default()
+    };
+    commit(ws, &request, &NoProgress).unwrap()
+}
+
 /// A table whose content a known profile already describes is not read again: its profile is
 /// taken by blob id, whatever its path. (The known profile here is doctored, so only reuse can
 /// produce its numbers.)
@@ -16,13 +32,7 @@ fn a_table_with_known_content_is_not_read_again() {
     let (temp, ws) = crate::workspace();
     let data = temp.path().join("data");
     crate::write(&data, "a.csv", CSV);
-    let request = CommitRequest {
-        path: data.clone(),
-        dataset: "d".into(),
-        stage: "raw".into(),
-        ..Default::default()
-    };
-    let version = commit(&ws, &request, &NoProgress).unwrap().version;
+    let version = commit_to_raw(&ws, &data, None).version;
     let stored = profile::stored(&crate::store(&ws), &version)
         .unwrap()
         .unwrap();
@@ -108,16 +118,7 @@ fn a_commit_reads_only_the_tables_that_changed() {
             crate::write(&data, path, content.as_bytes());
         }
     };
-    let commit_reads = |message: &str| {
-        let request = CommitRequest {
-            path: data.clone(),
-            dataset: "d".into(),
-            stage: "raw".into(),
-            message: Some(message.into()),
-            ..Default::default()
-        };
-        commit(&ws, &request, &NoProgress).unwrap().tables_read
-    };
+    let commit_reads = |message: &str| commit_to_raw(&ws, &data, Some(message)).tables_read;
     extract(usize::MAX, &[]);
     assert_eq!(commit_reads("first"), 40);
     // Every file extracted afresh, one table edited: one read.
@@ -176,16 +177,7 @@ fn an_unchanged_tables_profile_is_shared_not_stored_again() {
             crate::write(&data, &format!("t/{}/{i:02}.csv", i % 4), csv.as_bytes());
         }
     };
-    let commit_version = |message: &str| {
-        let request = CommitRequest {
-            path: data.clone(),
-            dataset: "d".into(),
-            stage: "raw".into(),
-            message: Some(message.into()),
-            ..Default::default()
-        };
-        commit(&ws, &request, &NoProgress).unwrap().version
-    };
+    let commit_version = |message: &str| commit_to_raw(&ws, &data, Some(message)).version;
     let store = crate::store(&ws);
     let tables_of = |version: &dv::object::Version| {
         let tree = version.profile_tables.expect("profile tables");
@@ -250,13 +242,7 @@ fn a_hostile_profile_tree_is_refused() {
     let (temp, ws) = crate::workspace();
     let data = temp.path().join("data");
     crate::write(&data, "a.csv", CSV);
-    let request = CommitRequest {
-        path: data.clone(),
-        dataset: "d".into(),
-        stage: "raw".into(),
-        ..Default::default()
-    };
-    let version = commit(&ws, &request, &NoProgress).unwrap().version;
+    let version = commit_to_raw(&ws, &data, None).version;
     let store = crate::store(&ws);
     let tree_of = |entries: Vec<Entry>| {
         let tree = Tree::new(entries, 0);
